@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# Builds the pinned control-plane binaries into a cache outside the repo, once per machine.
+# Skips whatever is already built for the pinned version; checks every binary runs.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=versions.env
+source "$here/versions.env"
+cache=${UNMUTE_CACHE_DIR:-$HOME/.cache/unmute-operator}
+bin="$cache/bin"
+src="$cache/src"
+mkdir -p "$bin" "$src" "$cache/crds"
+export GOTOOLCHAIN=local GOFLAGS=-mod=mod CGO_ENABLED=0
+start_all=$(date +%s)
+log() { printf '[cluster:build %4ss] %s\n' "$(( $(date +%s) - start_all ))" "$*"; }
+
+# A stamp file per artifact records the version it was built from.
+built() { [ -x "$bin/$1" ] && [ "$(cat "$bin/.$1.version" 2>/dev/null)" = "$2" ]; }
+stamp() { echo "$2" > "$bin/.$1.version"; }
+
+# Runs a long command with a heartbeat so a cold build shows it is alive.
+with_progress() {
+  local what=$1; shift
+  local t0; t0=$(date +%s)
+  "$@" > "$cache/build-$what.log" 2>&1 &
+  local pid=$!
+  while kill -0 "$pid" 2>/dev/null; do
+    sleep 15
+    kill -0 "$pid" 2>/dev/null && log "$what: still building ($(( $(date +%s) - t0 ))s, log: $cache/build-$what.log)"
+  done
+  if ! wait "$pid"; then
+    log "$what: FAILED, last lines of the log:"; tail -30 "$cache/build-$what.log"; exit 1
+  fi
+  log "$what: done in $(( $(date +%s) - t0 ))s"
+}
+
+k8s_bins=(kube-apiserver kube-controller-manager kube-scheduler)
+build_kubernetes() {
+  local ver=$KUBERNETES_VERSION staging="v0.${KUBERNETES_VERSION#v1.}"
+  local dir="$src/kubernetes-$ver"
+  mkdir -p "$dir"
+  cd "$dir"
+  go mod download -json "k8s.io/kubernetes@$ver" > mod.json
+  local gomod; gomod=$(sed -n 's/.*"GoMod": "\(.*\)".*/\1/p' mod.json)
+  {
+    echo "module unmute.local/kubernetes-wrapper"
+    echo
+    echo "go $(sed -n 's/^go //p' "$gomod")"
+    echo
+    echo "require k8s.io/kubernetes $ver"
+    echo
+    # Every staging module the real go.mod replaces with ./staging gets the matching published tag.
+    grep -oE 'k8s\.io/[a-z0-9-]+ => \./staging' "$gomod" | awk '{print $1}' | sort -u |
+      while read -r m; do echo "replace $m => $m $staging"; done
+    echo
+    for b in "${k8s_bins[@]}"; do echo "tool k8s.io/kubernetes/cmd/$b"; done
+  } > go.mod
+  go mod tidy
+  local major minor; major=$(echo "$ver" | cut -d. -f1 | tr -d v); minor=$(echo "$ver" | cut -d. -f2)
+  local ld="-s -w"
+  for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ld="$ld -X $p.gitVersion=$ver -X $p.gitMajor=$major -X $p.gitMinor=$minor -X $p.gitTreeState=clean -X $p.buildDate=1970-01-01T00:00:00Z"
+  done
+  local pkgs=(); for b in "${k8s_bins[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$b"); done
+  go build -trimpath -tags selinux,notest,grpcnotrace -ldflags "$ld" -o "$bin/" "${pkgs[@]}"
+}
+
+build_etcd() {
+  local dir="$src/etcd-$ETCD_VERSION"
+  mkdir -p "$dir"; cd "$dir"
+  cat > go.mod <<MOD
+module unmute.local/etcd-wrapper
+
+go 1.25.0
+
+require go.etcd.io/etcd/server/v3 $ETCD_VERSION
+
+tool go.etcd.io/etcd/server/v3
+MOD
+  go mod tidy
+  go build -trimpath -ldflags "-s -w" -o "$bin/etcd" go.etcd.io/etcd/server/v3
+}
+
+build_go_install() { GOBIN="$bin" go install -trimpath -ldflags "-s -w" "$@"; }
+
+t_k8s=$KUBERNETES_VERSION
+all_k8s_built=1
+for b in "${k8s_bins[@]}"; do built "$b" "$t_k8s" || all_k8s_built=0; done
+if [ $all_k8s_built = 1 ]; then log "kubernetes $t_k8s: cached"; else
+  log "kubernetes $t_k8s: building kube-apiserver, kube-controller-manager, kube-scheduler (cold: 15-30 min on 2 cores)"
+  with_progress kubernetes build_kubernetes
+  for b in "${k8s_bins[@]}"; do stamp "$b" "$t_k8s"; done
+fi
+if built etcd "$ETCD_VERSION"; then log "etcd $ETCD_VERSION: cached"; else
+  log "etcd $ETCD_VERSION: building"; with_progress etcd build_etcd; stamp etcd "$ETCD_VERSION"; fi
+for b in kwok kwokctl; do
+  if built "$b" "$KWOK_VERSION"; then log "$b $KWOK_VERSION: cached"; else
+    log "$b $KWOK_VERSION: building"; with_progress "$b" build_go_install "sigs.k8s.io/kwok/cmd/$b@$KWOK_VERSION"; stamp "$b" "$KWOK_VERSION"; fi
+done
+if built helm "$HELM_VERSION"; then log "helm $HELM_VERSION: cached"; else
+  log "helm $HELM_VERSION: building"; with_progress helm build_go_install "helm.sh/helm/v4/cmd/helm@$HELM_VERSION"; stamp helm "$HELM_VERSION"; fi
+
+# Third-party CRDs come from the pinned Go modules' own files; nothing of them is committed.
+crd_dir="$cache/crds/prometheus-operator-$PROMETHEUS_OPERATOR_VERSION"
+if [ ! -d "$crd_dir" ]; then
+  d=$(cd /tmp && go mod download -json "github.com/prometheus-operator/prometheus-operator@$PROMETHEUS_OPERATOR_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  mkdir -p "$crd_dir.tmp"; cp "$d"/example/prometheus-operator-crd/*.yaml "$crd_dir.tmp/"; mv "$crd_dir.tmp" "$crd_dir"
+fi
+log "prometheus-operator CRDs $PROMETHEUS_OPERATOR_VERSION: $(ls "$crd_dir" | wc -l) files"
+gw_dir="$cache/crds/gateway-api-$GATEWAY_API_VERSION"
+if [ ! -d "$gw_dir" ]; then
+  d=$(cd /tmp && go mod download -json "sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  mkdir -p "$gw_dir.tmp"; cp "$d"/config/crd/standard/*.yaml "$gw_dir.tmp/"; mv "$gw_dir.tmp" "$gw_dir"
+fi
+log "gateway-api CRDs $GATEWAY_API_VERSION: $(ls "$gw_dir" | wc -l) files"
+
+# Every binary must run and report the pinned version.
+"$bin/kube-apiserver" --version | grep -q "$KUBERNETES_VERSION" || { log "kube-apiserver reports $("$bin/kube-apiserver" --version)"; exit 1; }
+"$bin/kube-controller-manager" --version >/dev/null
+"$bin/kube-scheduler" --version >/dev/null
+"$bin/etcd" --version | grep -q "${ETCD_VERSION#v}"
+"$bin/kwok" --version >/dev/null
+"$bin/kwokctl" --version >/dev/null
+"$bin/helm" version --short >/dev/null
+log "all binaries in $bin run; total $(( $(date +%s) - start_all ))s"
