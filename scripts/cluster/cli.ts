@@ -1,0 +1,128 @@
+// npm run cluster:up   -- [--mode api|full] [--name N] [--pod-deletion immediate|graceful|external] [--no-repo-crds]
+// npm run cluster:down -- [--name N] [--all]   (--all skips clusters owned by a live process)
+// npm run cluster:exec -- [--name N] -- <command> [args...]
+//   runs the command in the cluster's netns with KUBECONFIG valid there (api mode: on the host).
+//
+// up prints `KUBECONFIG=<path>` (and `NETNS=<name>` in full mode) on stdout, progress on stderr.
+import { spawn } from 'node:child_process';
+import { constants } from 'node:os';
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { ClusterNameSchema, MARKER_ENV, ModeSchema, netnsNameOf } from './config.ts';
+import { listClusters, PodDeletionSchema, readClusterState, startCluster, stopCluster } from './harness.ts';
+import { listNetns } from './netns.ts';
+import { isAlive } from './procs.ts';
+
+const DEFAULT_NAME = 'unmute';
+const err = (msg: string) => process.stderr.write(`${msg}\n`);
+
+function fail(msg: string): never {
+  err(`cluster: ${msg}`);
+  process.exit(2);
+}
+
+function parse<T extends z.ZodType>(schema: T, value: unknown, what: string): z.infer<T> {
+  const r = schema.safeParse(value);
+  if (!r.success) fail(`invalid ${what}: ${z.prettifyError(r.error)}`);
+  return r.data;
+}
+
+async function up(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      mode: { type: 'string', default: 'full' },
+      name: { type: 'string', default: DEFAULT_NAME },
+      'pod-deletion': { type: 'string', default: 'immediate' },
+      // --no-repo-crds: leave the repo's crds/ out (e.g. when a Helm chart installs them).
+      'repo-crds': { type: 'boolean', default: true },
+    },
+    strict: true,
+    allowNegative: true,
+  });
+  const mode = parse(ModeSchema, values.mode, '--mode');
+  const name = parse(ClusterNameSchema, values.name, '--name');
+  const podDeletion = parse(PodDeletionSchema, values['pod-deletion'], '--pod-deletion');
+  // This process owns the cluster while it starts: Ctrl-C/SIGTERM aborts the start (which stops
+  // what was started), a harder kill is handled by the guardian. Once ready, the cluster is
+  // detached and runs until cluster:down.
+  const abort = new AbortController();
+  const onSignal = () => abort.abort();
+  process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
+  let cluster;
+  try {
+    cluster = await startCluster({ name, mode, podDeletion, repoCrds: values['repo-crds'], log: (m) => err(m), signal: abort.signal });
+  } catch (e) {
+    if (!abort.signal.aborted) throw e;
+    err(`cluster: ${(e as Error).message}`);
+    process.exit(130);
+  }
+  cluster.detach();
+  process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
+  process.stdout.write(`KUBECONFIG=${cluster.kubeconfigPath}\n`);
+  if (cluster.netns) process.stdout.write(`NETNS=${cluster.netns}\n`);
+  err(`cluster ${name} is up (${mode}, ${cluster.startupMs} ms). Stop it with: npm run cluster:down -- --name ${name}`);
+}
+
+async function down(argv: string[]): Promise<void> {
+  const { values } = parseArgs({ args: argv, options: { name: { type: 'string', default: DEFAULT_NAME }, all: { type: 'boolean', default: false } }, strict: true });
+  if (!values.all) {
+    const name = parse(ClusterNameSchema, values.name, '--name');
+    await stopCluster(name);
+    err(`cluster ${name}: stopped, state removed`);
+    return;
+  }
+  // --all: every detached cluster and every leftover (also a netns whose state directory is gone),
+  // but never a cluster a live process owns, such as the cluster of a test run in progress.
+  const orphans = (await listNetns(netnsNameOf(''))).map((n) => n.slice(netnsNameOf('').length));
+  const names = [...new Set([...listClusters(), ...orphans.filter((n) => ClusterNameSchema.safeParse(n).success)])];
+  for (const name of names) {
+    const owner = ownerOf(name);
+    if (owner !== undefined && isAlive(owner)) {
+      err(`cluster ${name}: skipped, owned by live process ${owner} (stop it with --name ${name})`);
+      continue;
+    }
+    await stopCluster(name);
+    err(`cluster ${name}: stopped, state removed`);
+  }
+}
+
+function ownerOf(name: string): number | undefined {
+  try {
+    return readClusterState(name)?.owner ?? undefined;
+  } catch {
+    return undefined; // unreadable state: treat as a leftover
+  }
+}
+
+async function exec(argv: string[]): Promise<void> {
+  const sep = argv.indexOf('--');
+  const own = sep === -1 ? [] : argv.slice(0, sep);
+  const command = sep === -1 ? argv : argv.slice(sep + 1);
+  const { values } = parseArgs({ args: own, options: { name: { type: 'string', default: DEFAULT_NAME } }, strict: true });
+  const name = parse(ClusterNameSchema, values.name, '--name');
+  if (command.length === 0) fail('usage: cluster:exec -- [--name N] -- <command> [args...]');
+  const state = readClusterState(name);
+  if (!state?.ready || !state.kubeconfig) fail(`cluster ${name} is not running (start it with npm run cluster:up -- --name ${name})`);
+  // api mode has no netns: the command runs on the host with the host kubeconfig.
+  const kubeconfig = state.netns ? state.kubeconfigInNetns : state.kubeconfig;
+  const [cmd, args] = state.netns ? ['ip', ['netns', 'exec', state.netns, ...command]] : [command[0]!, command.slice(1)];
+  // The marker makes cluster:down stop this command too if it is still running then.
+  const child = spawn(cmd, args, { stdio: 'inherit', env: { ...process.env, KUBECONFIG: kubeconfig, [MARKER_ENV]: name } });
+  // Ctrl-C reaches the child directly (same process group); other signals are passed on.
+  process.on('SIGINT', () => {});
+  for (const sig of ['SIGTERM', 'SIGHUP'] as const) process.on(sig, () => child.kill(sig));
+  child.on('error', (e) => fail(`${command[0]}: ${e.message}`));
+  child.on('exit', (code, signal) => process.exit(code ?? 128 + (signal ? constants.signals[signal] : 1)));
+}
+
+const [command, ...rest] = process.argv.slice(2);
+const commands: Record<string, (argv: string[]) => Promise<void>> = { up, down, exec };
+const run = commands[command ?? ''];
+if (!run) fail(`unknown command ${command ?? '(none)'}; use up, down or exec`);
+try {
+  await run(rest);
+} catch (e) {
+  err(`cluster: ${(e as Error).message}`);
+  process.exit(1);
+}

@@ -1,0 +1,85 @@
+// spec.autoscaling: scaling on live sessions (worker_active_sessions) that never cuts a conversation.
+import { z } from 'zod';
+
+export const prometheusMetricsSource = z.object({
+  url: z.url().max(2048).describe('Base URL of the Prometheus HTTP API, e.g. http://prometheus-operated.monitoring:9090.'),
+  query: z
+    .string()
+    .min(1)
+    .max(4096)
+    .default('max by (pod) (max_over_time(worker_active_sessions{namespace="{{namespace}}",unmute_sh_deployment="{{name}}",unmute_sh_component="backend"}[{{window}}]))')
+    .describe('Instant query giving one series per backend pod (label `pod`). {{namespace}}, {{name}} and {{window}} are substituted.'),
+});
+
+export const autoscaling = z
+  .object({
+    enabled: z.boolean().default(false).describe('Scale backends (and STT/TTS/LLM in proportion) on live sessions.'),
+    minReplicas: z.int().min(1).max(1000).default(1).describe('Fewest backend replicas.'),
+    maxReplicas: z.int().min(1).max(1000).default(10).describe('Most backend replicas.'),
+    targetSessionsPerPod: z
+      .int()
+      .min(1)
+      .max(64)
+      .default(3)
+      .describe('Sessions per backend the fleet aims for; below maxSessionsPerPod so a rush finds free slots.'),
+    headroomSessions: z.int().min(0).max(10000).default(0).describe('Extra free sessions kept ready on top of the load.'),
+    intervalSeconds: z.int().min(1).max(300).default(5).describe('How often pod metrics are read and a decision is taken.'),
+    metricsStaleSeconds: z
+      .int()
+      .min(1)
+      .max(3600)
+      .default(15)
+      .describe('A pod whose last good reading is older than this counts as unknown (never as zero).'),
+    scaleUpMaxStep: z.int().min(1).max(1000).default(10).describe('Most backends added in one decision.'),
+    scaleDownStabilizationSeconds: z
+      .int()
+      .min(0)
+      .max(86400)
+      .default(300)
+      .describe('Scale down only to the highest recommendation seen during this window.'),
+    drainTimeoutSeconds: z
+      .int()
+      .min(0)
+      .max(86400)
+      .default(3600)
+      .describe('A draining backend is removed when empty, or after this long at the latest.'),
+    followers: z
+      .object({
+        stt: z.boolean().default(true).describe('Scale STT replicas to sessions / stt.slotsPerReplica.'),
+        tts: z.boolean().default(true).describe('Scale TTS replicas to sessions / tts.slotsPerReplica.'),
+        llm: z.boolean().default(true).describe('Scale an in-cluster LLM to sessions / llm.inCluster.sessionsPerReplica.'),
+        headroomFraction: z
+          .number()
+          .min(0)
+          .max(10)
+          .default(0.25)
+          .describe('Extra slots kept on STT/TTS/LLM as a fraction of the session capacity of the backends.'),
+      })
+      .prefault({})
+      .describe('GPU tiers that follow the backend session capacity.'),
+    metrics: z
+      .object({
+        source: z.enum(['Pods', 'Prometheus']).default('Pods').describe('Read each backend pod directly, or ask Prometheus.'),
+        prometheus: prometheusMetricsSource.optional(),
+        timeoutSeconds: z.int().min(1).max(60).default(2).describe('Timeout of one metrics read.'),
+      })
+      .prefault({})
+      .meta({
+        'x-kubernetes-validations': [
+          { rule: "!has(self.source) || self.source != 'Prometheus' || has(self.prometheus)", message: 'metrics.prometheus is required when metrics.source is Prometheus' },
+        ],
+      }),
+  })
+  .meta({
+    'x-kubernetes-validations': [
+      // has(): the API server also checks CEL against the schema's own defaults, before nested defaulting.
+      { rule: '!has(self.minReplicas) || !has(self.maxReplicas) || self.minReplicas <= self.maxReplicas', message: 'autoscaling.minReplicas must not exceed autoscaling.maxReplicas' },
+      {
+        rule: '!has(self.drainTimeoutSeconds) || !has(self.intervalSeconds) || self.drainTimeoutSeconds == 0 || self.drainTimeoutSeconds >= self.intervalSeconds',
+        message: 'autoscaling.drainTimeoutSeconds must be at least one interval',
+      },
+    ],
+  })
+  .describe('Session-aware autoscaling.');
+
+export type AutoscalingSpec = z.output<typeof autoscaling>;

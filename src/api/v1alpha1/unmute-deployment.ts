@@ -1,0 +1,296 @@
+// The UnmuteDeployment API (unmute.sh/v1alpha1): one object describes a whole Unmute fleet.
+// This zod schema is the only definition: the CRD YAML, the TypeScript types and the
+// operator's parse of every object it reads all come from it.
+import { z } from 'zod';
+import { autoscaling } from './autoscaling.ts';
+import {
+  containerFields,
+  dnsSubdomain,
+  gpuRequest,
+  imageFields,
+  modelCache,
+  placementFields,
+  portNumber,
+  quantity,
+  secretKeySelector,
+} from './common.ts';
+import { monitoring } from './monitoring.ts';
+
+export const GROUP = 'unmute.sh';
+export const VERSION = 'v1alpha1';
+export const API_VERSION = `${GROUP}/${VERSION}`;
+export const KIND = 'UnmuteDeployment';
+export const PLURAL = 'unmutedeployments';
+export const SINGULAR = 'unmutedeployment';
+export const SHORT_NAMES = ['umd'];
+export const CATEGORIES = ['unmute'];
+/** Child object names are `<name>-<component>`; 40 leaves room under the 63-character Service name limit. */
+export const MAX_NAME_LENGTH = 40;
+
+const backend = z
+  .object({
+    ...imageFields,
+    replicas: z
+      .int()
+      .min(0)
+      .max(1000)
+      .default(1)
+      .describe('Backend replicas when autoscaling is off (`kubectl scale` sets this).'),
+    maxSessionsPerPod: z
+      .int()
+      .min(1)
+      .max(64)
+      .default(4)
+      .describe('Sessions one backend process runs at once (Unmute: 4); more wait un-accepted.'),
+    port: portNumber.default(80).describe('Container port of the backend (Unmute image: 80).'),
+    ...containerFields,
+    ...placementFields,
+    drainGracePeriodSeconds: z
+      .int()
+      .min(30)
+      .max(86400)
+      .default(3600)
+      .describe('Grace period of a backend pod evicted by something else than the autoscaler (node drain): its preStop hook waits this long at most for its sessions to end.'),
+  })
+  .describe('The Unmute backend (websocket server, no GPU).');
+
+const gpuTierFields = (defaultSlots: number, what: string) => ({
+  ...imageFields,
+  replicas: z.int().min(0).max(1000).default(1).describe(`${what} replicas when autoscaling does not drive them.`),
+  slotsPerReplica: z
+    .int()
+    .min(1)
+    .max(4096)
+    .default(defaultSlots)
+    .describe(`Concurrent streams one ${what} server accepts (its batch_size).`),
+  port: portNumber.default(8080),
+  gpu: gpuRequest.prefault({}),
+  hfTokenSecretRef: secretKeySelector.optional().describe('Hugging Face token, given to the server as HUGGING_FACE_HUB_TOKEN.'),
+  modelCache: modelCache.prefault({}),
+  configPath: z.string().max(1024).optional().describe('moshi-server config file inside the image.'),
+  startupTimeoutSeconds: z
+    .int()
+    .min(60)
+    .max(7200)
+    .default(900)
+    .describe('How long the server may take to download and load its model before it counts as failed.'),
+  ...containerFields,
+  ...placementFields,
+});
+
+const stt = z.object(gpuTierFields(64, 'STT')).describe('Speech-to-text (moshi-server).');
+const tts = z.object(gpuTierFields(16, 'TTS')).describe('Text-to-speech (moshi-server).');
+
+const llmInCluster = z
+  .object({
+    ...imageFields,
+    model: z.string().min(1).max(512).describe('Model served by vLLM, e.g. google/gemma-3-12b-it.'),
+    args: z.array(z.string().max(4096)).max(64).optional().describe('Extra vLLM arguments.'),
+    replicas: z.int().min(0).max(1000).default(1),
+    port: portNumber.default(8000),
+    sessionsPerReplica: z
+      .int()
+      .min(1)
+      .max(10000)
+      .default(64)
+      .describe('Conversations one replica serves well; autoscaling keeps sessions / this many replicas.'),
+    gpu: gpuRequest.prefault({}),
+    hfTokenSecretRef: secretKeySelector.optional(),
+    apiKeySecretRef: secretKeySelector.optional().describe('Key the server requires (vLLM --api-key); given to the backend too.'),
+    modelCache: modelCache.prefault({}),
+    startupTimeoutSeconds: z.int().min(60).max(7200).default(1200),
+    ...containerFields,
+    ...placementFields,
+  })
+  .describe('vLLM run by the operator.');
+
+const llmExternal = z
+  .object({
+    url: z
+      .url({ protocol: /^https?$/ })
+      .max(2048)
+      .describe('OpenAI-compatible base URL without /v1, e.g. https://api.example.com.'),
+    model: z.string().max(512).optional().describe('Model name; Unmute picks the only one listed when unset.'),
+    apiKeySecretRef: secretKeySelector.optional().describe('Bearer key, given to the backend as KYUTAI_LLM_API_KEY.'),
+  })
+  .describe('An OpenAI-compatible LLM outside the cluster.');
+
+const llm = z
+  .object({ inCluster: llmInCluster.optional(), external: llmExternal.optional() })
+  .meta({
+    'x-kubernetes-validations': [
+      {
+        rule: 'has(self.inCluster) != has(self.external)',
+        message: 'llm needs exactly one of inCluster or external',
+        reason: 'FieldValueInvalid',
+      },
+    ],
+  })
+  .describe('The language model: in-cluster vLLM or an external URL.');
+
+const voiceCloning = z
+  .object({ ...gpuTierFields(1, 'voice cloning'), enabled: z.boolean().default(true) })
+  .describe('Optional voice cloning server (moshi-server).');
+
+const frontend = z
+  .object({
+    ...imageFields,
+    replicas: z.int().min(0).max(1000).default(1),
+    port: portNumber.default(3000),
+    ...containerFields,
+    ...placementFields,
+  })
+  .describe('Optional Next.js frontend.');
+
+const redis = z
+  .object({
+    inCluster: z
+      .object({
+        image: z.string().min(1).max(512).default('redis:7.4-alpine'),
+        resources: containerFields.resources,
+        ...placementFields,
+      })
+      .optional()
+      .describe('A single Redis pod run by the operator (a cache: losing it loses custom voices only).'),
+    external: z.object({ url: z.string().regex(/^rediss?:\/\//).max(2048) }).optional(),
+  })
+  .meta({
+    'x-kubernetes-validations': [
+      { rule: 'has(self.inCluster) != has(self.external)', message: 'redis needs exactly one of inCluster or external' },
+    ],
+  })
+  .describe('Voice embedding cache, needed with several backends and custom voices.');
+
+const gatewayExposure = z.object({
+  parentRefs: z
+    .array(
+      z.object({
+        name: dnsSubdomain,
+        namespace: dnsSubdomain.optional(),
+        sectionName: z.string().max(253).optional(),
+      }),
+    )
+    .min(1)
+    .max(16)
+    .describe('Gateways the HTTPRoute attaches to.'),
+  hostnames: z.array(z.string().max(253)).max(16).optional(),
+});
+
+const ingressExposure = z.object({
+  className: z.string().max(253).optional(),
+  annotations: z.record(z.string(), z.string()).optional().describe('E.g. the controller-specific prefix rewrite and timeouts.'),
+  hosts: z.array(z.string().max(253)).min(1).max(16),
+  tlsSecretName: dnsSubdomain.optional(),
+});
+
+const exposure = z
+  .object({ gateway: gatewayExposure.optional(), ingress: ingressExposure.optional() })
+  .meta({
+    'x-kubernetes-validations': [
+      { rule: '!(has(self.gateway) && has(self.ingress))', message: 'exposure takes gateway or ingress, not both' },
+    ],
+  })
+  .describe('How users reach the fleet: /api/... goes to the backend (prefix stripped), the rest to the frontend.');
+
+const gpuDefaults = z
+  .object({
+    resource: z.string().min(1).max(253).default('nvidia.com/gpu').describe('Extended resource GPU pods ask for.'),
+    product: z.string().max(63).optional().describe('Default GPU model (nvidia.com/gpu.product node label).'),
+    maxTotal: z.int().min(0).max(100000).optional().describe('Most GPUs the whole fleet may request; no scale-up goes beyond.'),
+    tolerationKey: z.string().max(316).default('nvidia.com/gpu').describe('Taint key tolerated by GPU pods.'),
+  })
+  .describe('Fleet-wide GPU defaults and budget.');
+
+export const unmuteDeploymentSpec = z
+  .object({
+    backend,
+    stt,
+    tts,
+    llm,
+    voiceCloning: voiceCloning.optional(),
+    frontend: frontend.optional(),
+    redis: redis.optional(),
+    exposure: exposure.optional(),
+    gpu: gpuDefaults.prefault({}),
+    autoscaling: autoscaling.prefault({}),
+    monitoring,
+  })
+  .meta({
+    'x-kubernetes-validations': [
+      {
+        rule: '!has(self.autoscaling) || !has(self.autoscaling.enabled) || !self.autoscaling.enabled || !has(self.autoscaling.targetSessionsPerPod) || !has(self.backend.maxSessionsPerPod) || self.autoscaling.targetSessionsPerPod <= self.backend.maxSessionsPerPod',
+        message: 'autoscaling.targetSessionsPerPod must not exceed backend.maxSessionsPerPod',
+      },
+    ],
+  });
+
+const conditionSchema = z.object({
+  type: z.string().min(1).max(316),
+  status: z.enum(['True', 'False', 'Unknown']),
+  observedGeneration: z.int().min(0).optional(),
+  lastTransitionTime: z.string(),
+  reason: z.string().min(1).max(1024),
+  message: z.string().max(32768),
+});
+
+const componentStatus = z.object({
+  desiredReplicas: z.int().min(0).default(0),
+  readyReplicas: z.int().min(0).default(0),
+  updatedReplicas: z.int().min(0).optional(),
+  endpoints: z.int().min(0).optional().describe('Ready addresses behind the component Service.'),
+  gpusRequested: z.int().min(0).optional(),
+});
+
+export const unmuteDeploymentStatus = z.object({
+  observedGeneration: z.int().min(0).optional(),
+  conditions: z
+    .array(conditionSchema)
+    .max(16)
+    .optional()
+    .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'] }),
+  replicas: z.int().min(0).optional().describe('Backend pods (scale subresource).'),
+  selector: z.string().optional().describe('Backend pod selector (scale subresource).'),
+  readyReplicas: z.int().min(0).optional().describe('Ready backend pods.'),
+  desiredReplicas: z.int().min(0).optional().describe('Backend replicas the operator aims for.'),
+  components: z.record(z.string(), componentStatus).optional().describe('Per component: backend, stt, tts, llm, ...'),
+  sessions: z
+    .object({
+      active: z.int().min(0).optional().describe('Running plus waiting sessions across backends.'),
+      capacity: z.int().min(0).optional().describe('Serving backends times maxSessionsPerPod.'),
+      unknownPods: z.int().min(0).optional().describe('Backends whose session count could not be read.'),
+    })
+    .optional(),
+  drainingPods: z.array(z.string()).max(1000).optional().describe('Backends taken out of service, waiting for sessions to end.'),
+  gpus: z.object({ requested: z.int().min(0).optional(), budget: z.int().min(0).optional() }).optional(),
+  lastScaleTime: z.string().optional(),
+  lastScaleReason: z.string().max(1024).optional(),
+});
+
+export type UnmuteDeploymentSpec = z.output<typeof unmuteDeploymentSpec>;
+export type UnmuteDeploymentSpecInput = z.input<typeof unmuteDeploymentSpec>;
+export type UnmuteDeploymentStatus = z.output<typeof unmuteDeploymentStatus>;
+export type Condition = z.output<typeof conditionSchema>;
+
+export const objectMeta = z.looseObject({
+  name: z.string(),
+  namespace: z.string(),
+  uid: z.string().optional(),
+  generation: z.int().optional(),
+  resourceVersion: z.string().optional(),
+  labels: z.record(z.string(), z.string()).optional(),
+  annotations: z.record(z.string(), z.string()).optional(),
+  deletionTimestamp: z.unknown().optional(),
+});
+
+/** The parse the operator applies to every UnmuteDeployment it reads: defaults filled in. */
+export const unmuteDeployment = z.looseObject({
+  apiVersion: z.literal(API_VERSION).optional(),
+  kind: z.literal(KIND).optional(),
+  metadata: objectMeta,
+  spec: unmuteDeploymentSpec,
+  status: unmuteDeploymentStatus.optional(),
+});
+
+export type UnmuteDeployment = z.output<typeof unmuteDeployment>;
+export type UnmuteDeploymentInput = z.input<typeof unmuteDeployment>;
+export { quantity };

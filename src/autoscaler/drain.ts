@@ -1,0 +1,83 @@
+// Drain state lives on the pods themselves (labels and annotations), not in operator memory,
+// so a restarted operator picks up a drain where the previous one left it.
+import {
+  ANNOTATION_DRAINING_SINCE,
+  ANNOTATION_POD_DELETION_COST,
+  LABEL_SERVING,
+} from '../render/labels.ts';
+import type { BackendPod } from './policy.ts';
+import type { ReadingStore } from './session-readings.ts';
+
+/** ReplicaSets delete the pods with the lowest cost first. */
+export const DELETION_COST_REMOVE = '-2147483648';
+/** Draining but busy: below every serving pod (default 0), above pods that are ready to go. */
+export const DELETION_COST_DRAINING = '-1000000000';
+
+export interface PodLike {
+  metadata?: {
+    name?: string;
+    namespace?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    deletionTimestamp?: unknown;
+  };
+  status?: { phase?: string; podIP?: string };
+}
+
+/** The pod as the policy sees it: serving or draining, with a fresh session count or none. */
+export function toBackendPod(pod: PodLike, readings: ReadingStore, nowMs: number, staleMs: number): BackendPod {
+  const name = pod.metadata?.name ?? '';
+  const draining = pod.metadata?.labels?.[LABEL_SERVING] !== 'true';
+  const since = Date.parse(pod.metadata?.annotations?.[ANNOTATION_DRAINING_SINCE] ?? '');
+  const reading = readings.fresh(name, nowMs, staleMs);
+  const phase = (pod.status?.phase ?? 'Pending') as BackendPod['phase'];
+  return {
+    name,
+    serving: !draining,
+    drainingSinceMs: draining && Number.isFinite(since) ? since : undefined,
+    phase: ['Pending', 'Running', 'Succeeded', 'Failed'].includes(phase) ? phase : 'Unknown',
+    terminating: pod.metadata?.deletionTimestamp != null,
+    sessions: reading?.sessions,
+    observedAtMs: reading?.observedAtMs,
+  };
+}
+
+export interface PodPatch {
+  name: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+}
+
+/**
+ * Server-side apply bodies for the pods the decision touches. The operator's field manager owns
+ * exactly these keys; applying a body without a key gives it back (undrain drops the annotations).
+ */
+export function drainPatches(
+  decision: { drain: string[]; undrain: string[]; remove: string[] },
+  pods: BackendPod[],
+  nowIso: string,
+): PodPatch[] {
+  const byName = new Map(pods.map((p) => [p.name, p]));
+  const out: PodPatch[] = [];
+  const sinceOf = (name: string) => {
+    const ms = byName.get(name)?.drainingSinceMs;
+    return ms === undefined ? nowIso : new Date(ms).toISOString();
+  };
+  for (const name of decision.undrain) out.push({ name, labels: { [LABEL_SERVING]: 'true' }, annotations: {} });
+  for (const name of decision.drain) {
+    if (decision.remove.includes(name)) continue;
+    out.push({
+      name,
+      labels: { [LABEL_SERVING]: 'false' },
+      annotations: { [ANNOTATION_DRAINING_SINCE]: nowIso, [ANNOTATION_POD_DELETION_COST]: DELETION_COST_DRAINING },
+    });
+  }
+  for (const name of decision.remove) {
+    out.push({
+      name,
+      labels: { [LABEL_SERVING]: 'false' },
+      annotations: { [ANNOTATION_DRAINING_SINCE]: decision.drain.includes(name) ? nowIso : sinceOf(name), [ANNOTATION_POD_DELETION_COST]: DELETION_COST_REMOVE },
+    });
+  }
+  return out;
+}

@@ -1,0 +1,265 @@
+// The scaling decision as a pure function: observed pods and sessions in, wanted replicas,
+// pods to drain or bring back, and a reason out. No clock, no I/O: the caller passes `now`.
+//
+// Vocabulary:
+//   serving  - a backend pod in the Service (label unmute.sh/serving=true), takes new sessions
+//   draining - taken out of the Service, finishing its sessions; removed when empty or timed out
+//   R        - the backend Deployment's spec.replicas = serving (incl. not yet created) + draining
+import type { AutoscalingSpec } from '../api/v1alpha1/autoscaling.ts';
+
+export interface BackendPod {
+  name: string;
+  serving: boolean;
+  /** ms since epoch the drain started; set on draining pods. */
+  drainingSinceMs?: number;
+  phase: 'Pending' | 'Running' | 'Succeeded' | 'Failed' | 'Unknown';
+  terminating: boolean;
+  /** Live sessions (running + waiting); undefined when the reading is missing or stale. */
+  sessions: number | undefined;
+  /** When that reading was taken (ms since epoch). */
+  observedAtMs?: number;
+}
+
+/** Time for an endpoint removal to reach every load balancer before an empty reading is trusted. */
+export const DRAIN_SETTLE_MS = 2000;
+
+export interface Recommendation {
+  atMs: number;
+  serving: number;
+}
+
+export interface FollowerTier {
+  /** Current replicas of the tier's Deployment. */
+  replicas: number;
+  slotsPerReplica: number;
+  gpusPerReplica: number;
+}
+
+export interface PolicyInput {
+  nowMs: number;
+  spec: AutoscalingSpec;
+  maxSessionsPerPod: number;
+  /** Backend Deployment spec.replicas as observed. */
+  replicas: number;
+  pods: BackendPod[];
+  /** Earlier raw recommendations (only those inside the stabilisation window matter). */
+  history: Recommendation[];
+  followers: Partial<Record<FollowerName, FollowerTier>>;
+  /** GPUs held by tiers the autoscaler does not drive (voice cloning, fixed tiers). */
+  fixedGpus: number;
+  gpuBudget: number | undefined;
+  /** Backend pods (or follower pods) waiting for a node. */
+  pendingGpuPods: number;
+}
+
+export type FollowerName = 'stt' | 'tts' | 'llm';
+
+export interface PolicyDecision {
+  /** Backends wanted in rotation. */
+  serving: number;
+  /** New Deployment spec.replicas. */
+  replicas: number;
+  drain: string[];
+  undrain: string[];
+  /** Draining pods that are empty (or timed out): lowest deletion cost, then R goes down by their count. */
+  remove: string[];
+  followers: Partial<Record<FollowerName, number>>;
+  /** Raw recommendation to remember for the stabilisation window. */
+  recommendation: Recommendation;
+  sessions: { active: number; capacity: number; unknownPods: number };
+  metricsAvailable: boolean;
+  /** Set when a limit kept the fleet below what the load asks for. */
+  limited: { reason: 'MaxReplicas' | 'GpuBudget' | 'GpuPodsPending'; message: string } | undefined;
+  /** One line saying why, for status, events and logs. */
+  reason: string;
+  direction: 'up' | 'down' | 'none';
+}
+
+const isLive = (p: BackendPod) => !p.terminating && p.phase !== 'Succeeded' && p.phase !== 'Failed';
+
+/** Sessions that a pod holds, for counting: a pod that never ran cannot hold any. */
+function knownSessions(p: BackendPod): number | undefined {
+  if (p.phase === 'Pending') return 0;
+  return p.sessions;
+}
+
+export function decide(input: PolicyInput): PolicyDecision {
+  const { spec, nowMs } = input;
+  const live = input.pods.filter(isLive);
+  const draining = live.filter((p) => !p.serving);
+  const servingPods = live.filter((p) => p.serving);
+  // Replicas the Deployment asked for but the ReplicaSet has not created yet count as serving.
+  const servingNow = Math.max(0, input.replicas - draining.length);
+
+  let active = 0;
+  let unknownPods = 0;
+  for (const p of live) {
+    const s = knownSessions(p);
+    if (s === undefined) unknownPods++;
+    else active += s;
+  }
+  const metricsAvailable = unknownPods === 0;
+
+  // 1. What the load asks for.
+  const wanted = Math.ceil((active + spec.headroomSessions) / spec.targetSessionsPerPod);
+  let raw = clamp(wanted, spec.minReplicas, spec.maxReplicas);
+  let limited: PolicyDecision['limited'] =
+    wanted > spec.maxReplicas
+      ? { reason: 'MaxReplicas', message: `load wants ${wanted} backends, maxReplicas is ${spec.maxReplicas}` }
+      : undefined;
+
+  // 2. GPU budget: followers size on the sessions the backends are sized for.
+  const followerPlan = planFollowers(input, raw);
+  if (followerPlan.cappedServing < raw) {
+    raw = Math.max(spec.minReplicas, followerPlan.cappedServing);
+    limited = { reason: 'GpuBudget', message: followerPlan.message };
+  }
+  if (limited === undefined && input.pendingGpuPods > 0) {
+    limited = { reason: 'GpuPodsPending', message: `${input.pendingGpuPods} pod(s) wait for a GPU node` };
+  }
+  const recommendation = { atMs: nowMs, serving: raw };
+
+  // 3. Up at once (bounded step); down only to the highest recommendation in the window,
+  //    and never on unknown data.
+  let serving: number;
+  let why: string;
+  if (raw > servingNow) {
+    serving = Math.min(raw, servingNow + spec.scaleUpMaxStep);
+    why = `${active} sessions need ${raw} backends at ${spec.targetSessionsPerPod} per pod${spec.headroomSessions ? ` (+${spec.headroomSessions} headroom)` : ''}`;
+    if (serving < raw) why += `; step limited to +${spec.scaleUpMaxStep}`;
+  } else if (raw < servingNow) {
+    const windowStart = nowMs - spec.scaleDownStabilizationSeconds * 1000;
+    const peak = Math.max(raw, ...input.history.filter((h) => h.atMs >= windowStart).map((h) => h.serving));
+    if (!metricsAvailable) {
+      serving = servingNow;
+      why = `scale-down held: ${unknownPods} backend(s) without a fresh session count`;
+    } else if (peak >= servingNow) {
+      serving = servingNow;
+      why = `scale-down to ${raw} waits for the ${spec.scaleDownStabilizationSeconds}s stabilisation window (peak ${peak})`;
+    } else {
+      serving = peak;
+      why = `${active} sessions need ${peak} backends; draining ${servingNow - peak}`;
+    }
+  } else {
+    serving = servingNow;
+    why = `${active} sessions fit ${servingNow} backends`;
+  }
+
+  // 4. Turn the serving target into pod actions.
+  const drain: string[] = [];
+  const undrain: string[] = [];
+  let drainingLeft = [...draining];
+  let replicasBeforeRemoval = servingNow + draining.length;
+  if (serving > servingNow) {
+    // Bring draining pods back first: they are warm and already hold sessions.
+    const back = [...draining].sort((a, b) => (knownSessions(b) ?? 0) - (knownSessions(a) ?? 0)).slice(0, serving - servingNow);
+    undrain.push(...back.map((p) => p.name));
+    drainingLeft = draining.filter((p) => !undrain.includes(p.name));
+    replicasBeforeRemoval = serving + drainingLeft.length;
+  } else if (serving < servingNow) {
+    let excess = servingNow - serving;
+    // Capacity with no session at all goes first by lowering replicas: pods not yet created or
+    // still Pending (the ReplicaSet deletes unscheduled and pending pods before running ones).
+    const notCreated = Math.max(0, servingNow - servingPods.length);
+    const pending = servingPods.filter((p) => p.phase === 'Pending').length;
+    const free = Math.min(excess, notCreated + pending);
+    excess -= free;
+    const candidates = servingPods
+      .filter((p) => p.phase === 'Running' && p.sessions !== undefined)
+      .sort((a, b) => (a.sessions ?? 0) - (b.sessions ?? 0) || a.name.localeCompare(b.name));
+    const chosen = candidates.slice(0, excess);
+    drain.push(...chosen.map((p) => p.name));
+    drainingLeft = [...draining, ...chosen.map((p) => ({ ...p, serving: false, drainingSinceMs: nowMs }))];
+    replicasBeforeRemoval = serving + (excess - chosen.length) + drainingLeft.length;
+  }
+
+  // 5. Draining pods that are empty or past their deadline are removed now. "Empty" counts only
+  //    from a reading taken after the pod left the Service (plus a settle time), so a session
+  //    that arrived just before the drain started is never cut.
+  const deadlineMs = spec.drainTimeoutSeconds * 1000;
+  const emptySinceDrain = (p: BackendPod) =>
+    p.sessions === 0 &&
+    p.drainingSinceMs !== undefined &&
+    p.observedAtMs !== undefined &&
+    p.observedAtMs >= p.drainingSinceMs + DRAIN_SETTLE_MS;
+  const timedOut = (p: BackendPod) => p.drainingSinceMs !== undefined && nowMs - p.drainingSinceMs >= deadlineMs;
+  const remove = drainingLeft.filter((p) => p.phase === 'Pending' || emptySinceDrain(p) || timedOut(p)).map((p) => p.name);
+  const replicas = replicasBeforeRemoval - remove.length;
+
+  const direction = serving > servingNow ? 'up' : serving < servingNow ? 'down' : 'none';
+  if (remove.length > 0) why += `; removing ${remove.length} drained backend(s)`;
+  if (undrain.length > 0) why += `; ${undrain.length} draining backend(s) back in service`;
+  return {
+    serving,
+    replicas,
+    drain,
+    undrain,
+    remove,
+    followers: followerPlan.replicas(serving),
+    recommendation,
+    sessions: { active, capacity: servingPods.filter((p) => p.phase === 'Running').length * input.maxSessionsPerPod, unknownPods },
+    metricsAvailable,
+    limited,
+    reason: why,
+    direction,
+  };
+}
+
+/**
+ * Follower replicas for a given backend count, and the most backends the GPU budget lets the
+ * followers serve. Followers are sized on `serving * targetSessionsPerPod` sessions plus a
+ * headroom fraction, so they move with (stabilised) backend decisions, not with every blip.
+ */
+function planFollowers(input: PolicyInput, rawServing: number) {
+  const { spec } = input;
+  const names = (['stt', 'tts', 'llm'] as const).filter((n) => input.followers[n] !== undefined && spec.followers[n]);
+  const wantFor = (serving: number) => {
+    const sessions = serving * spec.targetSessionsPerPod * (1 + spec.followers.headroomFraction);
+    const out: Partial<Record<FollowerName, number>> = {};
+    for (const n of names) {
+      const tier = input.followers[n]!;
+      out[n] = Math.max(1, Math.ceil(sessions / tier.slotsPerReplica));
+    }
+    return out;
+  };
+  const gpusFor = (plan: Partial<Record<FollowerName, number>>) =>
+    input.fixedGpus +
+    (['stt', 'tts', 'llm'] as const).reduce((sum, n) => {
+      const tier = input.followers[n];
+      if (tier === undefined) return sum;
+      return sum + (plan[n] ?? tier.replicas) * tier.gpusPerReplica;
+    }, 0);
+
+  const budget = input.gpuBudget;
+  let cappedServing = rawServing;
+  let message = '';
+  if (budget !== undefined && gpusFor(wantFor(rawServing)) > budget) {
+    // Largest backend count whose followers still fit the budget.
+    while (cappedServing > 0 && gpusFor(wantFor(cappedServing)) > budget) cappedServing--;
+    message = `GPU budget ${budget} allows ${cappedServing} backends' worth of STT/TTS/LLM; load wants ${rawServing}`;
+  }
+  return {
+    cappedServing,
+    message,
+    replicas: (serving: number) => {
+      const plan = wantFor(serving);
+      // Never shrink a follower below what the budget-capped plan asks; never grow past the budget.
+      if (budget !== undefined) {
+        for (const n of names) {
+          while ((plan[n] ?? 0) > 1 && gpusFor(plan) > budget) plan[n] = (plan[n] ?? 1) - 1;
+        }
+      }
+      return plan;
+    },
+  };
+}
+
+function clamp(v: number, lo: number, hi: number): number {
+  return Math.min(hi, Math.max(lo, v));
+}
+
+/** Keeps only the recommendations still inside the window (plus the newest). */
+export function pruneHistory(history: Recommendation[], nowMs: number, windowSeconds: number): Recommendation[] {
+  const start = nowMs - windowSeconds * 1000;
+  return history.filter((h) => h.atMs >= start);
+}

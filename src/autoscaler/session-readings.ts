@@ -1,0 +1,61 @@
+// Where session counts come from, and how fresh they are. A reading that is missing or older
+// than the staleness limit is "unknown": the policy never treats it as zero.
+import { z } from 'zod';
+
+export interface SessionReading {
+  sessions: number;
+  observedAtMs: number;
+}
+
+export interface ReadTarget {
+  pod: string;
+  ip: string | undefined;
+  port: number;
+}
+
+export interface SessionSource {
+  /** Reads what it can; pods it could not read are absent from the result, with an error. */
+  read(targets: ReadTarget[], signal?: AbortSignal): Promise<{ readings: Map<string, SessionReading>; errors: Map<string, string> }>;
+}
+
+/** Remembers the last good reading per pod, so one failed scrape does not blank a pod at once. */
+export class ReadingStore {
+  private readonly last = new Map<string, SessionReading>();
+
+  update(readings: Map<string, SessionReading>): void {
+    for (const [pod, r] of readings) {
+      const prev = this.last.get(pod);
+      if (prev === undefined || r.observedAtMs >= prev.observedAtMs) this.last.set(pod, r);
+    }
+  }
+
+  /** The reading if it is at most `staleMs` old, else undefined. */
+  fresh(pod: string, nowMs: number, staleMs: number): SessionReading | undefined {
+    const r = this.last.get(pod);
+    return r !== undefined && nowMs - r.observedAtMs <= staleMs ? r : undefined;
+  }
+
+  /** Drops pods that no longer exist. */
+  retain(pods: Iterable<string>): void {
+    const keep = new Set(pods);
+    for (const pod of this.last.keys()) if (!keep.has(pod)) this.last.delete(pod);
+  }
+}
+
+const sampleValue = z.coerce.number().finite().min(0);
+
+/**
+ * Picks `worker_active_sessions` out of a Prometheus text exposition. The backend's metrics have
+ * no labels; a labelled form is accepted too. Returns undefined when the series is absent.
+ */
+export function parseActiveSessions(exposition: string): number | undefined {
+  for (const line of exposition.split('\n')) {
+    if (!line.startsWith('worker_active_sessions')) continue;
+    const rest = line.slice('worker_active_sessions'.length);
+    if (rest[0] !== ' ' && rest[0] !== '{') continue;
+    const value = rest.startsWith('{') ? rest.slice(rest.indexOf('}') + 1).trim().split(/\s+/)[0] : rest.trim().split(/\s+/)[0];
+    const parsed = sampleValue.safeParse(value);
+    return parsed.success ? parsed.data : undefined;
+  }
+  return undefined;
+}

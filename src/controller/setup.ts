@@ -1,0 +1,129 @@
+// Wires the UnmuteDeployment controller: informers for every kind it reads, the watches that map
+// their events to UnmuteDeployment keys, and the reconciler.
+import { PodSessionSource } from '../autoscaler/pod-session-source.ts';
+import { PrometheusSessionSource } from '../autoscaler/prometheus-session-source.ts';
+import { FleetAutoscaler } from '../autoscaler/fleet-autoscaler.ts';
+import type { SessionSource } from '../autoscaler/session-readings.ts';
+import { FleetMetrics } from '../monitoring/fleet-metrics.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { RuntimeMetrics } from '../observability/metrics.ts';
+import { LABEL_DEPLOYMENT, LABEL_MANAGED_BY, MANAGED_BY } from '../render/labels.ts';
+import type { Clock } from '../runtime/clock.ts';
+import { Controller } from '../runtime/controller.ts';
+import type { EventRecorder } from '../runtime/events.ts';
+import { createInformer, type Informer } from '../runtime/informer.ts';
+import type { KubeClient } from '../runtime/kube-client.ts';
+import type { KubeObject, TypeRef } from '../runtime/object.ts';
+import { forObject, ownedBy, specOrMetadataChanged } from '../runtime/watch-mappers.ts';
+import type { Registry } from 'prom-client';
+import { ENDPOINT_SLICE, GRAFANA_DASHBOARD, HTTP_ROUTE, OPTIONAL_OWNED_KINDS, OWNED_KINDS, POD, PROMETHEUS_RULE, UNMUTE_DEPLOYMENT, refKey } from './kinds.ts';
+import { UnmuteDeploymentReconciler, type ClusterFacts } from './reconciler.ts';
+
+export const CONTROLLER_NAME = 'unmutedeployment';
+
+export interface ControllerSetupOptions {
+  client: KubeClient;
+  logger: Logger;
+  clock: Clock;
+  registry: Registry;
+  metrics: RuntimeMetrics;
+  events: EventRecorder;
+  /** Watch one namespace only; all when undefined. */
+  namespace?: string;
+  workers: number;
+  scrapeConcurrency: number;
+}
+
+export interface UnmuteController {
+  controller: Controller;
+  informers: Informer<KubeObject>[];
+  facts: ClusterFacts;
+  hasSynced(): boolean;
+}
+
+/** Children and pods the controller watches carry this label; nothing else is cached. */
+const MANAGED_SELECTOR = `${LABEL_MANAGED_BY}=${MANAGED_BY}`;
+
+export async function setupUnmuteDeploymentController(o: ControllerSetupOptions): Promise<UnmuteController> {
+  const deps = { logger: o.logger, clock: o.clock, metrics: o.metrics };
+  const scope = (labelSelector?: string) => ({ ...(o.namespace ? { namespace: o.namespace } : {}), ...(labelSelector ? { labelSelector } : {}) });
+  const inform = (ref: TypeRef, labelSelector?: string) => createInformer<KubeObject>(o.client, ref, scope(labelSelector), deps);
+
+  // Optional kinds are decided once at start: a CRD installed later needs an operator restart.
+  const served = async (ref: TypeRef) => o.client.isServed(ref.apiVersion, ref.kind);
+  const facts: ClusterFacts = {
+    prometheusOperator: await served(PROMETHEUS_RULE),
+    gatewayApi: await served(HTTP_ROUTE),
+    grafanaOperator: await served(GRAFANA_DASHBOARD),
+  };
+  const ownedRefs: TypeRef[] = [...OWNED_KINDS];
+  for (const ref of OPTIONAL_OWNED_KINDS) if (await served(ref)) ownedRefs.push(ref);
+
+  const unmuteDeployments = inform(UNMUTE_DEPLOYMENT);
+  const owned = new Map(ownedRefs.map((ref) => [refKey(ref), { ref, informer: inform(ref, MANAGED_SELECTOR) }]));
+  const pods = inform(POD, MANAGED_SELECTOR);
+  const endpointSlices = inform(ENDPOINT_SLICE, MANAGED_SELECTOR);
+
+  const podSource = new PodSessionSource({ timeoutMs: 2000, concurrency: o.scrapeConcurrency, now: () => o.clock.now() });
+  const prometheusSources = new Map<string, SessionSource>();
+  const autoscaler = new FleetAutoscaler({
+    now: () => o.clock.now(),
+    sourceFor: (cr) => {
+      const m = cr.spec.autoscaling.metrics;
+      if (m.source !== 'Prometheus' || m.prometheus === undefined) return podSource;
+      const key = `${cr.metadata.namespace}/${cr.metadata.name}/${m.prometheus.url}/${m.prometheus.query}`;
+      let source = prometheusSources.get(key);
+      if (source === undefined) {
+        source = new PrometheusSessionSource({
+          url: m.prometheus.url,
+          queryTemplate: m.prometheus.query,
+          namespace: cr.metadata.namespace,
+          name: cr.metadata.name,
+          windowSeconds: Math.max(cr.spec.autoscaling.metricsStaleSeconds, 2 * cr.spec.autoscaling.intervalSeconds),
+          timeoutMs: m.timeoutSeconds * 1000,
+        });
+        prometheusSources.set(key, source);
+      }
+      return source;
+    },
+  });
+
+  const reconciler = new UnmuteDeploymentReconciler({
+    client: o.client,
+    unmuteDeployments: unmuteDeployments.cache,
+    owned: new Map([...owned].map(([k, v]) => [k, { ref: v.ref, cache: v.informer.cache }])),
+    pods: pods.cache,
+    endpointSlices: endpointSlices.cache,
+    facts,
+    autoscaler,
+    events: o.events,
+    fleetMetrics: new FleetMetrics(o.registry),
+    clock: o.clock,
+  });
+
+  const controller = new Controller({
+    name: CONTROLLER_NAME,
+    reconcile: reconciler.reconcile,
+    logger: o.logger,
+    clock: o.clock,
+    metrics: o.metrics,
+    workers: o.workers,
+    keyLogField: 'unmuteDeployment',
+    reconcileTimeoutMs: 60_000,
+    resyncPeriodMs: 10 * 60_000,
+  });
+  // Status-only updates of our own CR do not wake us (that would loop on every status write).
+  controller.watch(unmuteDeployments, forObject(), { updatePredicate: specOrMetadataChanged, resync: true });
+  const toOwner = ownedBy({ apiVersion: UNMUTE_DEPLOYMENT.apiVersion, kind: UNMUTE_DEPLOYMENT.kind });
+  for (const { informer } of owned.values()) controller.watch(informer, toOwner);
+  // Pods and EndpointSlices are not owned by the CR; the fleet label says whose they are.
+  const byFleetLabel = (obj: KubeObject) => {
+    const fleet = obj.metadata.labels?.[LABEL_DEPLOYMENT];
+    return fleet === undefined || obj.metadata.namespace === undefined ? [] : [`${obj.metadata.namespace}/${fleet}`];
+  };
+  controller.watch(pods, byFleetLabel);
+  controller.watch(endpointSlices, byFleetLabel);
+
+  const informers = [unmuteDeployments, ...[...owned.values()].map((v) => v.informer), pods, endpointSlices];
+  return { controller, informers, facts, hasSynced: () => informers.every((i) => i.hasSynced()) };
+}

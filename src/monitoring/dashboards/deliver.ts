@@ -1,0 +1,53 @@
+// How dashboards reach Grafana: ConfigMaps for the kube-prometheus-stack sidecar (label + folder
+// annotation), and optionally grafana-operator GrafanaDashboard objects.
+import type { UnmuteDeployment } from '../../api/v1alpha1/unmute-deployment.ts';
+import { fleetLabels } from '../../render/labels.ts';
+import type { KubeObject, RenderContext } from '../../render/types.ts';
+import { monitoringObjectLabels } from '../scrape.ts';
+import { FLEET_DASHBOARDS, fleetDashboard } from './catalog.ts';
+
+export const GRAFANA_DASHBOARD_API_VERSION = 'grafana.integreatly.org/v1beta1';
+
+function objectName(cr: UnmuteDeployment, key: string): string {
+  return `${cr.metadata.name}-dashboard-${key}`;
+}
+
+/** ConfigMaps (and GrafanaDashboards when asked for and served) of a fleet's dashboards. */
+export function renderDashboards(cr: UnmuteDeployment, ctx: RenderContext): KubeObject[] {
+  const d = cr.spec.monitoring.dashboards;
+  if (!d.enabled) return [];
+  const { namespace, name } = cr.metadata;
+  const out: KubeObject[] = [];
+  const withOperator = d.grafanaOperator.enabled && ctx.grafanaOperatorAvailable;
+  for (const spec of FLEET_DASHBOARDS) {
+    // Compact JSON: a ConfigMap holds at most 1 MiB and the sidecar does not care about layout.
+    const json = JSON.stringify(fleetDashboard(spec, namespace, name));
+    const annotations = d.folder === undefined ? undefined : { [d.folderAnnotation]: d.folder };
+    out.push({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: {
+        name: objectName(cr, spec.key),
+        namespace,
+        labels: { ...monitoringObjectLabels(cr, fleetLabels(name)), [d.labelKey]: d.labelValue },
+        ...(annotations === undefined ? {} : { annotations }),
+      },
+      data: { [`unmute-${namespace}-${name}-${spec.key}.json`]: json },
+    });
+    if (withOperator) {
+      out.push({
+        apiVersion: GRAFANA_DASHBOARD_API_VERSION,
+        kind: 'GrafanaDashboard',
+        metadata: { name: objectName(cr, spec.key), namespace, labels: monitoringObjectLabels(cr, fleetLabels(name)) },
+        spec: {
+          instanceSelector: { matchLabels: d.grafanaOperator.instanceSelector ?? {} },
+          // Grafana usually runs in another namespace than the fleet.
+          allowCrossNamespaceImport: true,
+          ...(d.folder === undefined ? {} : { folder: d.folder }),
+          json,
+        },
+      });
+    }
+  }
+  return out;
+}

@@ -1,0 +1,39 @@
+// The PrometheusRule of one fleet: its recording rules and alerts, scoped to its namespace and name.
+import { PrometheusRule } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule';
+import type { UnmuteDeployment } from '../../api/v1alpha1/unmute-deployment.ts';
+import { fleetLabels } from '../../render/labels.ts';
+import type { KubeObject } from '../../render/types.ts';
+import { monitoringObjectLabels } from '../scrape.ts';
+import { alertRules } from './alerts.ts';
+import { recordingRules } from './recording.ts';
+import type { RuleGroup } from './types.ts';
+
+export function prometheusRuleName(cr: UnmuteDeployment): string {
+  return `${cr.metadata.name}-rules`;
+}
+
+/**
+ * Rule groups of a fleet, also usable as a plain Prometheus rule file (`groups:`). Group names carry
+ * the fleet so that several fleets' groups stay apart in one Prometheus.
+ */
+export function fleetRuleGroups(cr: UnmuteDeployment): RuleGroup[] {
+  const { namespace, name } = cr.metadata;
+  const groups: RuleGroup[] = [
+    { name: `unmute.${namespace}.${name}.recording`, rules: recordingRules({ namespace, deployment: name }) },
+  ];
+  const alerts = cr.spec.monitoring.alerts.enabled ? alertRules(cr) : [];
+  if (alerts.length > 0) groups.push({ name: `unmute.${namespace}.${name}.alerts`, rules: alerts });
+  return groups;
+}
+
+export function renderPrometheusRule(cr: UnmuteDeployment): KubeObject {
+  const rule = new PrometheusRule({
+    metadata: {
+      name: prometheusRuleName(cr),
+      namespace: cr.metadata.namespace,
+      labels: monitoringObjectLabels(cr, fleetLabels(cr.metadata.name)),
+    },
+    spec: { groups: fleetRuleGroups(cr) },
+  });
+  return rule.toJSON() as KubeObject;
+}

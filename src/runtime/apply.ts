@@ -1,0 +1,94 @@
+// Server-side apply that skips no-op writes. A write happens unless all of these hold:
+//   1. the object exists and carries our field manager's Apply entry for the same apiVersion;
+//   2. every field we send already holds in the observed object (subset.ts: semantic subset);
+//   3. we own nothing we stopped sending (else the apply must run to remove it);
+//   4. we still own everything we send (else someone took a field; the apply takes it back).
+// 3 and 4 come from metadata.managedFields (managed-fields.ts), so they need observed objects with
+// managedFields (informer caches keep them). Limits: see subset.ts; any doubt means "write".
+import type { Logger } from '../observability/logger.ts';
+import type { ApplyOptions } from './kube-client.ts';
+import { desiredFieldNotOwned, findApplyEntry, ownedFieldMissingFromDesired } from './managed-fields.ts';
+import type { KubeObject } from './object.ts';
+import { subsetDifference } from './subset.ts';
+
+/** The part of KubeClient that applying needs (a recording fake in unit tests). */
+export interface Applier {
+  apply<T extends KubeObject>(obj: T, options: ApplyOptions): Promise<T>;
+}
+
+export interface ApplyDecision {
+  changed: boolean;
+  /** Why: `unchanged`, `absent`, `not-applied-yet`, `api-version`, `value <path>`, `removed <path>`, `not-owned <path>`. */
+  reason: string;
+}
+
+/** Decides whether applying `desired` would change `observed` (see the file comment). */
+export function decideApply(desired: KubeObject, observed: KubeObject | undefined, fieldManager: string, subresource = ''): ApplyDecision {
+  if (observed === undefined) return { changed: true, reason: 'absent' };
+  const entry = findApplyEntry(observed, fieldManager, subresource);
+  if (entry === undefined || entry.fieldsV1 === undefined) return { changed: true, reason: 'not-applied-yet' };
+  if (entry.apiVersion !== undefined && entry.apiVersion !== desired.apiVersion) return { changed: true, reason: 'api-version' };
+  const compared = subresource === 'status' ? { status: desired.status } : desired;
+  const value = subsetDifference(compared, observed);
+  if (value !== undefined) return { changed: true, reason: `value ${value}` };
+  const removed = ownedFieldMissingFromDesired(entry.fieldsV1, desired);
+  if (removed !== undefined) return { changed: true, reason: `removed ${removed}` };
+  const notOwned = desiredFieldNotOwned(subresource === 'status' ? { status: desired.status } : desired, entry.fieldsV1);
+  if (notOwned !== undefined) return { changed: true, reason: `not-owned ${notOwned}` };
+  return { changed: false, reason: 'unchanged' };
+}
+
+export interface ApplyIfChangedOptions {
+  fieldManager: string;
+  logger?: Logger;
+  signal?: AbortSignal;
+}
+
+export interface ApplyResult<T extends KubeObject> {
+  written: boolean;
+  /** The server's answer when written, else the observed object. */
+  object: T | KubeObject;
+  reason: string;
+}
+
+/** Server-side applies `desired` (force, our field manager) unless `observed` already matches it. */
+export async function applyIfChanged<T extends KubeObject>(
+  client: Applier,
+  desired: T,
+  observed: KubeObject | undefined,
+  options: ApplyIfChangedOptions,
+): Promise<ApplyResult<T>> {
+  const decision = decideApply(desired, observed, options.fieldManager);
+  if (!decision.changed && observed !== undefined) return { written: false, object: observed, reason: decision.reason };
+  options.logger?.debug({ kind: desired.kind, name: desired.metadata.name, reason: decision.reason }, 'applying object');
+  const object = await client.apply(desired, { fieldManager: options.fieldManager, force: true, signal: options.signal });
+  return { written: true, object, reason: decision.reason };
+}
+
+/** What a status apply sends: identity plus `status`. */
+export interface StatusPatch {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string };
+  status: Record<string, unknown>;
+}
+
+/** Applies `desired.status` to the status subresource unless the observed status already matches. */
+export async function applyStatus(
+  client: Applier,
+  desired: StatusPatch,
+  observed: KubeObject | undefined,
+  options: ApplyIfChangedOptions,
+): Promise<ApplyResult<KubeObject>> {
+  const body: KubeObject = { apiVersion: desired.apiVersion, kind: desired.kind, metadata: desired.metadata, status: desired.status };
+  const decision = decideApply(body, observed, options.fieldManager, 'status');
+  if (!decision.changed && observed !== undefined) return { written: false, object: observed, reason: decision.reason };
+  options.logger?.debug({ kind: desired.kind, name: desired.metadata.name, reason: decision.reason }, 'applying status');
+  const object = await client.apply(body, {
+    fieldManager: options.fieldManager,
+    force: true,
+    subresource: 'status',
+    signal: options.signal,
+  });
+  return { written: true, object, reason: decision.reason };
+}

@@ -1,0 +1,143 @@
+// HTTP to the API server. Why our own small layer instead of client-node's generated APIs or
+// KubernetesObjectApi: those deserialize into typed models (dropping unknown fields, turning times
+// into Date), default to strategic-merge patches, return error bodies as strings, and offer no hook
+// to count or time requests. Here requests are raw JSON over undici, and client-node is used only for
+// what it does well: reading kubeconfig / in-cluster config and producing TLS material and auth
+// headers (token files, exec plugins) via KubeConfig.applyToHTTPSOptions.
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { RequestOptions } from 'node:https';
+import { Agent, request, type Dispatcher } from 'undici';
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+export interface TransportRequest {
+  method: HttpMethod;
+  /** Absolute API path, e.g. `/apis/apps/v1/namespaces/x/deployments`. */
+  path: string;
+  query?: Record<string, string | number | boolean | undefined>;
+  body?: string;
+  contentType?: string;
+  /** Aborts the request (and, for streams, the body) when it fires. */
+  signal?: AbortSignal;
+}
+
+export interface TransportResponse {
+  status: number;
+  body: string;
+}
+
+export interface TransportStream {
+  status: number;
+  /** Reads the whole body (use for non-2xx answers). */
+  text(): Promise<string>;
+  /** The body's chunks as they arrive. */
+  chunks: AsyncIterable<Uint8Array>;
+}
+
+export interface KubeTransport {
+  /** `host:port` of the API server, the `host` label of rest_client metrics. */
+  readonly host: string;
+  request(req: TransportRequest): Promise<TransportResponse>;
+  /** Like request, but hands back the body as a stream (watches). */
+  stream(req: TransportRequest): Promise<TransportStream>;
+  close(): Promise<void>;
+}
+
+export function buildUrl(base: URL, path: string, query: TransportRequest['query']): URL {
+  const url = new URL(base.toString());
+  url.pathname = base.pathname.replace(/\/$/, '') + path;
+  for (const [key, value] of Object.entries(query ?? {})) {
+    if (value !== undefined) url.searchParams.set(key, String(value));
+  }
+  return url;
+}
+
+export interface UndiciTransportOptions {
+  userAgent?: string;
+  /** Time to wait for response headers; the caller's signal bounds the whole request. */
+  headersTimeoutMs?: number;
+}
+
+export class UndiciTransport implements KubeTransport {
+  readonly host: string;
+  readonly #kubeConfig: KubeConfig;
+  readonly #base: URL;
+  readonly #dispatcher: Dispatcher;
+  readonly #userAgent: string;
+  readonly #headersTimeoutMs: number;
+
+  private constructor(kubeConfig: KubeConfig, base: URL, dispatcher: Dispatcher, options: UndiciTransportOptions) {
+    this.#kubeConfig = kubeConfig;
+    this.#base = base;
+    this.host = base.host;
+    this.#dispatcher = dispatcher;
+    this.#userAgent = options.userAgent ?? 'unmute-operator';
+    this.#headersTimeoutMs = options.headersTimeoutMs ?? 30_000;
+  }
+
+  /** Reads the current context's cluster and TLS material once; auth headers are fetched per request. */
+  static async fromKubeConfig(kubeConfig: KubeConfig, options: UndiciTransportOptions = {}): Promise<UndiciTransport> {
+    const cluster = kubeConfig.getCurrentCluster();
+    if (cluster === null) throw new Error('kubeconfig has no current cluster');
+    const base = new URL(cluster.server);
+    const tls: Record<string, unknown> = {};
+    if (base.protocol === 'https:') {
+      const opts: Record<string, unknown> = {};
+      await kubeConfig.applyToHTTPSOptions(opts);
+      for (const key of ['ca', 'cert', 'key', 'pfx', 'passphrase', 'rejectUnauthorized', 'servername']) {
+        if (opts[key] !== undefined) tls[key] = opts[key];
+      }
+    }
+    // keepAlive probes every 30 s like client-go, so a dead peer surfaces as a socket error.
+    const dispatcher = new Agent({ connect: { ...tls, keepAlive: true, keepAliveInitialDelay: 30_000 } });
+    return new UndiciTransport(kubeConfig, base, dispatcher, options);
+  }
+
+  async request(req: TransportRequest): Promise<TransportResponse> {
+    const res = await this.#send(req, false);
+    const body = await res.body.text();
+    return { status: res.statusCode, body };
+  }
+
+  async stream(req: TransportRequest): Promise<TransportStream> {
+    const res = await this.#send(req, true);
+    return { status: res.statusCode, text: () => res.body.text(), chunks: res.body };
+  }
+
+  close(): Promise<void> {
+    return this.#dispatcher.close();
+  }
+
+  async #send(req: TransportRequest, streaming: boolean): Promise<Dispatcher.ResponseData> {
+    const headers: Record<string, string> = {
+      accept: 'application/json',
+      'user-agent': this.#userAgent,
+      ...(await this.#authHeaders()),
+    };
+    if (req.contentType !== undefined) headers['content-type'] = req.contentType;
+    return request(buildUrl(this.#base, req.path, req.query), {
+      method: req.method,
+      headers,
+      body: req.body,
+      signal: req.signal,
+      dispatcher: this.#dispatcher,
+      headersTimeout: this.#headersTimeoutMs,
+      // A watch may be legitimately quiet for minutes; the reflector's watchdog bounds silence instead.
+      bodyTimeout: streaming ? 0 : this.#headersTimeoutMs,
+    });
+  }
+
+  /** Asks client-node for the current auth headers (bearer token, exec plugin, basic auth, impersonation). */
+  async #authHeaders(): Promise<Record<string, string>> {
+    const opts: RequestOptions = {};
+    await this.#kubeConfig.applyToHTTPSOptions(opts);
+    const out: Record<string, string> = {};
+    for (const [key, value] of Object.entries(opts.headers ?? {})) {
+      if (value !== undefined) out[key.toLowerCase()] = String(value);
+    }
+    if (typeof opts.auth === 'string' && out.authorization === undefined) {
+      out.authorization = `Basic ${Buffer.from(opts.auth).toString('base64')}`;
+    }
+    return out;
+  }
+}

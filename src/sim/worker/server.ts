@@ -1,0 +1,333 @@
+// A process that looks like one Unmute backend from outside: /v1/realtime (websocket, subprotocol
+// `realtime`), /v1/health, /v1/voices, /metrics, plus /sim/* admin endpoints that Unmute does not
+// have (fault injection, state). Capacity follows Unmute's semaphore: at most `maxSessions`
+// conversations run; later connections wait with their websocket upgrade not completed, and
+// worker_active_sessions counts running + waiting.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { z } from 'zod';
+import { noisePacket } from '../audio/opus.ts';
+import { CLOSE_SERVICE_RESTART, REALTIME_PATH, REALTIME_SUBPROTOCOL } from '../protocol.ts';
+import { seededRng, type Rng } from '../random.ts';
+import { resolveSimWorkerConfig, type HealthFlags, type SimWorkerConfig, type SimWorkerConfigInput } from './config.ts';
+import { WorkerMetrics } from './metrics.ts';
+import { ServicePool } from './service-pool.ts';
+import { SimSession, type HealthStatus } from './session.ts';
+import { SIM_VOICES } from './voices.ts';
+
+export interface SimWorkerOptions extends SimWorkerConfigInput {
+  /** Share STT/TTS slots between in-process workers (one STT server behind several backends). */
+  sttPool?: ServicePool;
+  ttsPool?: ServicePool;
+  rng?: Rng;
+}
+
+export interface SimWorkerStats {
+  /** Sessions past the upgrade (holding a slot). */
+  running: number;
+  /** Connections waiting for a slot, upgrade not completed. */
+  queued: number;
+  /** What worker_active_sessions reports: running + queued. */
+  activeSessions: number;
+  /** Connections seen since start (worker_sessions_total). */
+  sessionsTotal: number;
+  shuttingDown: boolean;
+}
+
+export interface SimFaults extends HealthFlags {
+  stt_at_capacity: boolean;
+  tts_at_capacity: boolean;
+}
+
+export const simFaultsPatchSchema = z
+  .object({
+    stt_up: z.boolean(),
+    tts_up: z.boolean(),
+    llm_up: z.boolean(),
+    voice_cloning_up: z.boolean(),
+    stt_at_capacity: z.boolean(),
+    tts_at_capacity: z.boolean(),
+  })
+  .partial()
+  .strict();
+
+interface Waiting {
+  req: IncomingMessage;
+  socket: Duplex;
+  head: Buffer;
+  arrivedAt: number;
+}
+
+const SHUTDOWN_GRACE_MS = 1000;
+
+export class SimWorker {
+  readonly config: SimWorkerConfig;
+  readonly metrics = new WorkerMetrics();
+  readonly sttPool: ServicePool;
+  readonly ttsPool: ServicePool;
+  private readonly rng: Rng;
+  private readonly http: Server;
+  private readonly wss: WebSocketServer;
+  private readonly queue: Waiting[] = [];
+  private readonly sessions = new Set<SimSession>();
+  private readonly voicePackets: Uint8Array[];
+  private running = 0;
+  private sessionsTotal = 0;
+  private shuttingDown = false;
+  private boundPort = 0;
+
+  constructor(options: SimWorkerOptions = {}) {
+    const { sttPool, ttsPool, rng, ...config } = options;
+    this.config = resolveSimWorkerConfig(config);
+    this.rng = rng ?? seededRng(this.config.seed);
+    this.sttPool = sttPool ?? new ServicePool('stt', this.config.sttSlots);
+    this.ttsPool = ttsPool ?? new ServicePool('tts', this.config.ttsSlots);
+    // ~24 kbit/s CELT frames: big enough to count as voiced, cheap to send.
+    this.voicePackets = Array.from({ length: 16 }, () => noisePacket(60, this.rng));
+    this.wss = new WebSocketServer({
+      noServer: true,
+      clientTracking: false,
+      perMessageDeflate: this.config.perMessageDeflate,
+      skipUTF8Validation: true,
+      // Starlette's accept(subprotocol="realtime") answers `realtime` whatever the client offered.
+      handleProtocols: () => REALTIME_SUBPROTOCOL,
+    });
+    this.http = createServer((req, res) => {
+      this.route(req, res).catch((err: unknown) => {
+        if (!res.headersSent) sendJson(res, 500, { detail: 'Internal server error' });
+        else res.destroy(err as Error);
+      });
+    });
+    this.http.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head));
+  }
+
+  async listen(): Promise<this> {
+    await new Promise<void>((resolve, reject) => {
+      this.http.once('error', reject);
+      this.http.listen(this.config.port, this.config.host, () => {
+        this.http.off('error', reject);
+        resolve();
+      });
+    });
+    const addr = this.http.address();
+    if (addr === null || typeof addr === 'string') throw new Error('sim-worker: no TCP address');
+    this.boundPort = addr.port;
+    return this;
+  }
+
+  get port(): number {
+    return this.boundPort;
+  }
+
+  /** http://host:port, the base URL a client is given (it derives ws:// itself). */
+  get url(): string {
+    const host = this.config.host.includes(':') ? `[${this.config.host}]` : this.config.host;
+    return `http://${host}:${this.boundPort}`;
+  }
+
+  stats(): SimWorkerStats {
+    return {
+      running: this.running,
+      queued: this.queue.length,
+      activeSessions: this.running + this.queue.length,
+      sessionsTotal: this.sessionsTotal,
+      shuttingDown: this.shuttingDown,
+    };
+  }
+
+  faults(): SimFaults {
+    return { ...this.config.health, stt_at_capacity: this.sttPool.atCapacity, tts_at_capacity: this.ttsPool.atCapacity };
+  }
+
+  setFaults(patch: Partial<SimFaults>): SimFaults {
+    const { stt_at_capacity, tts_at_capacity, ...health } = patch;
+    Object.assign(this.config.health, health);
+    if (stt_at_capacity !== undefined) this.sttPool.atCapacity = stt_at_capacity;
+    if (tts_at_capacity !== undefined) this.ttsPool.atCapacity = tts_at_capacity;
+    return this.faults();
+  }
+
+  /** GET /v1/health's body; every evaluation is observed in worker_health_ok, as in Unmute. */
+  health(): HealthStatus {
+    const h = this.config.health;
+    const status = { tts_up: h.tts_up, stt_up: h.stt_up, llm_up: h.llm_up, voice_cloning_up: h.voice_cloning_up, ok: h.tts_up && h.stt_up && h.llm_up };
+    this.metrics.healthOk.observe(status.ok ? 1 : 0);
+    return status;
+  }
+
+  /**
+   * What uvicorn does on SIGTERM: stop listening, answer connections still waiting for their
+   * upgrade with HTTP 500, close every live websocket with 1012 at once, then return.
+   */
+  async shutdown(): Promise<void> {
+    if (this.shuttingDown) return;
+    this.shuttingDown = true;
+    const closed = new Promise<void>((resolve) => this.http.close(() => resolve()));
+    for (const w of this.queue.splice(0)) {
+      if (!w.socket.destroyed) {
+        w.socket.end('HTTP/1.1 500 Internal Server Error\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: 21\r\nconnection: close\r\n\r\nInternal Server Error');
+      }
+      this.endWaiting(w);
+    }
+    const sessions = [...this.sessions];
+    for (const s of sessions) s.terminate(CLOSE_SERVICE_RESTART);
+    const all = Promise.all(sessions.map((s) => s.done));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([all, new Promise<void>((resolve) => (timer = setTimeout(resolve, SHUTDOWN_GRACE_MS)))]);
+    clearTimeout(timer);
+    this.http.closeAllConnections();
+    await closed;
+  }
+
+  // ---- websocket admission (Unmute's semaphore) ----
+
+  private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', () => socket.destroy());
+    const path = (req.url ?? '/').split('?')[0];
+    if (path !== REALTIME_PATH) {
+      // Starlette refuses websockets on unknown routes before accepting them.
+      socket.end('HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
+      return;
+    }
+    if (this.shuttingDown) {
+      socket.end('HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
+      return;
+    }
+    // Counted on arrival, before waiting for a slot.
+    this.sessionsTotal++;
+    this.metrics.sessions.inc();
+    this.metrics.activeSessions.inc();
+    this.queue.push({ req, socket, head, arrivedAt: performance.now() });
+    this.admit();
+  }
+
+  private admit(): void {
+    while (this.running < this.config.maxSessions && this.queue.length > 0 && !this.shuttingDown) {
+      const w = this.queue.shift()!;
+      if (w.socket.destroyed) {
+        // The client gave up while waiting; Unmute only notices when the slot comes (as here).
+        this.endWaiting(w);
+        continue;
+      }
+      this.running++;
+      let upgraded = false;
+      let released = false;
+      const release = (): void => {
+        if (released) return;
+        released = true;
+        this.running--;
+        this.endWaiting(w);
+        this.admit();
+      };
+      // ws rejects malformed handshakes itself without calling back: the socket closes, free the slot.
+      w.socket.once('close', () => {
+        if (!upgraded) release();
+      });
+      this.wss.handleUpgrade(w.req, w.socket, w.head, (ws) => {
+        upgraded = true;
+        this.startSession(ws, release);
+      });
+    }
+  }
+
+  private startSession(ws: WebSocket, release: () => void): void {
+    const session = new SimSession(ws, {
+      config: this.config,
+      metrics: this.metrics,
+      rng: this.rng,
+      stt: this.sttPool,
+      tts: this.ttsPool,
+      health: () => this.health(),
+      voicePackets: this.voicePackets,
+    });
+    this.sessions.add(session);
+    void session.done.then(() => {
+      this.sessions.delete(session);
+      release();
+    });
+    if (this.shuttingDown) {
+      session.terminate(CLOSE_SERVICE_RESTART);
+      return;
+    }
+    session.start();
+  }
+
+  private endWaiting(w: Waiting): void {
+    this.metrics.activeSessions.dec();
+    this.metrics.sessionDuration.observe((performance.now() - w.arrivedAt) / 1000);
+  }
+
+  // ---- HTTP routes ----
+
+  private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = (req.url ?? '/').split('?')[0];
+    const method = req.method ?? 'GET';
+    if (method === 'GET' && path === '/') return sendJson(res, 200, { message: "You've reached the Unmute backend server." });
+    if (method === 'GET' && path === '/v1/health') return sendJson(res, 200, this.health()); // 200 even when not ok, as Unmute
+    if (method === 'GET' && path === '/v1/voices') return sendJson(res, 200, SIM_VOICES);
+    if (method === 'GET' && path === '/metrics') {
+      const body = await this.metrics.exposition();
+      res.writeHead(200, { 'content-type': this.metrics.contentType, 'content-length': Buffer.byteLength(body) });
+      res.end(body);
+      return;
+    }
+    if (path === '/sim/state' && method === 'GET') {
+      return sendJson(res, 200, { ...this.stats(), faults: this.faults(), sttSlotsInUse: this.sttPool.inUse, ttsSlotsInUse: this.ttsPool.inUse, process: processStats() });
+    }
+    if (path === '/sim/faults') {
+      if (method === 'GET') return sendJson(res, 200, this.faults());
+      if (method === 'POST') {
+        const body = await readBody(req, 64 * 1024);
+        let json: unknown;
+        try {
+          json = JSON.parse(body === '' ? '{}' : body);
+        } catch {
+          return sendJson(res, 400, { detail: 'body is not JSON' });
+        }
+        const parsed = simFaultsPatchSchema.safeParse(json);
+        if (!parsed.success) return sendJson(res, 400, { detail: parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`) });
+        return sendJson(res, 200, this.setFaults(parsed.data));
+      }
+      return sendJson(res, 405, { detail: 'Method Not Allowed' });
+    }
+    sendJson(res, 404, { detail: 'Not Found' });
+  }
+}
+
+let loopDelay: ReturnType<typeof monitorEventLoopDelay> | undefined;
+
+/** The process' own figures, for benchmarks (CPU in microseconds since start, like process.cpuUsage()). */
+function processStats(): { cpuUserUs: number; cpuSystemUs: number; rssBytes: number; eventLoopDelayP99Ms: number | null } {
+  if (loopDelay === undefined) {
+    loopDelay = monitorEventLoopDelay({ resolution: 10 });
+    loopDelay.enable();
+  }
+  const cpu = process.cpuUsage();
+  const p99 = loopDelay.count > 0 ? loopDelay.percentile(99) / 1e6 : null;
+  loopDelay.reset();
+  return { cpuUserUs: cpu.user, cpuSystemUs: cpu.system, rssBytes: process.memoryUsage().rss, eventLoopDelayP99Ms: p99 };
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+async function readBody(req: IncomingMessage, limit: number): Promise<string> {
+  let size = 0;
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > limit) throw new Error('body too large');
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Creates and starts a simulated worker. */
+export async function startSimWorker(options: SimWorkerOptions = {}): Promise<SimWorker> {
+  return new SimWorker(options).listen();
+}

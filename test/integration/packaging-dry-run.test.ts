@@ -1,0 +1,169 @@
+// The install artifacts against a real kube-apiserver: manifests/ and `helm template` output are
+// server-side applied with dryRun=All (schemas, CRDs of third parties, PodSecurity "restricted"),
+// and the chart's RBAC is asked, as the chart's ServiceAccount, for everything the operator does.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { baselineBackendReplicas } from '../../src/autoscaler/replicas.ts';
+import { parseUnmuteDeployment } from '../../src/controller/validate.ts';
+import { renderAll } from '../../src/render/index.ts';
+import { helmTemplate, MANIFESTS_NAMESPACE } from '../../scripts/packaging.ts';
+import { createNamespace, kubeConfig } from '../support/cluster.ts';
+import { Api, describeReply, objects, type Obj } from '../unit/packaging/kube.ts';
+
+const root = join(import.meta.dirname, '..', '..');
+
+/** Dry-run applies every object; returns failures and warnings as readable lines (empty: all accepted, silently). */
+async function dryRunAll(api: Api, objs: Obj[]): Promise<string[]> {
+  const problems: string[] = [];
+  for (const o of objs) {
+    const r = await api.apply(o, { dryRun: true });
+    if (r.status < 200 || r.status > 299) problems.push(describeReply(o, r));
+    for (const w of r.warnings) problems.push(`${o.kind} ${o.metadata.name}: warning ${w}`);
+  }
+  return problems;
+}
+
+const RESTRICTED = {
+  'pod-security.kubernetes.io/enforce': 'restricted',
+  'pod-security.kubernetes.io/warn': 'restricted',
+};
+
+describe('install artifacts against the API server', () => {
+  const kc = kubeConfig();
+  const api = new Api(kc);
+
+  /** A fresh namespace enforcing the restricted Pod Security profile. */
+  async function restrictedNamespace(prefix: string): Promise<string> {
+    const name = await createNamespace(kc, prefix);
+    const r = await api.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: RESTRICTED } }, { dryRun: false });
+    expect(r.status, r.body).toBe(200);
+    return name;
+  }
+
+  it('accepts manifests/ (Namespace created for real, everything else dry-run)', async () => {
+    const dir = join(root, 'manifests');
+    const [ns, ...rest] = ['namespace.yaml', 'crds.yaml', 'operator.yaml'].flatMap((f) => objects(readFileSync(join(dir, f), 'utf8')));
+    expect(ns!.kind).toBe('Namespace');
+    const created = await api.apply(ns!, { dryRun: false });
+    expect(created.status, created.body).toBeLessThan(300);
+    expect(rest.every((o) => o.metadata.namespace === undefined || o.metadata.namespace === MANIFESTS_NAMESPACE)).toBe(true);
+    expect(await dryRunAll(api, rest)).toEqual([]);
+  });
+
+  it('accepts helm template with CRDs and every optional object on, in a restricted namespace', async () => {
+    const namespace = await restrictedNamespace('pkg-helm');
+    const stream = helmTemplate({
+      releaseName: namespace,
+      namespace,
+      includeCrds: true,
+      values: { serviceMonitor: { enabled: true, labels: { release: 'kps' } }, prometheusRule: { enabled: true } },
+    });
+    const objs = objects(stream);
+    expect(objs.map((o) => o.kind)).toEqual(expect.arrayContaining(['CustomResourceDefinition', 'Deployment', 'ServiceMonitor', 'PrometheusRule', 'ConfigMap']));
+    expect(await dryRunAll(api, objs)).toEqual([]);
+  });
+
+  it('accepts helm template in namespaced mode', async () => {
+    const namespace = await restrictedNamespace('pkg-ns');
+    const watched = [await createNamespace(kc, 'pkg-team'), await createNamespace(kc, 'pkg-team')];
+    const objs = objects(helmTemplate({ releaseName: namespace, namespace, values: { watchNamespaces: watched } }));
+    expect(objs.filter((o) => o.kind === 'Role').map((o) => o.metadata.namespace).sort()).toEqual([...watched, namespace].sort());
+    expect(await dryRunAll(api, objs)).toEqual([]);
+  });
+
+  it('admits the operator pod under PodSecurity "restricted" enforcement', async () => {
+    const namespace = await restrictedNamespace('pkg-pss');
+    const deployment = objects(helmTemplate({ releaseName: namespace, namespace })).find((o) => o.kind === 'Deployment')!;
+    const template = (deployment['spec'] as { template: { metadata: Record<string, unknown>; spec: unknown } }).template;
+    const pod: Obj = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'operator-pss-check', namespace, labels: template.metadata['labels'] as Record<string, string> }, spec: template.spec };
+    const r = await api.apply(pod, { dryRun: true });
+    expect(r.status, r.body).toBe(201);
+    expect(r.warnings).toEqual([]);
+  });
+
+  it('would reject a pod that breaks the profile (the namespace really enforces it)', async () => {
+    const namespace = await restrictedNamespace('pkg-pss');
+    const pod: Obj = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'root-pod', namespace }, spec: { containers: [{ name: 'c', image: 'busybox' }] } };
+    const r = await api.apply(pod, { dryRun: true });
+    expect(r.status).toBe(403);
+    expect((JSON.parse(r.body) as { message: string }).message).toMatch(/violates PodSecurity "restricted/);
+  });
+
+  describe("the chart's ServiceAccount, as seen by the RBAC authorizer", () => {
+    const made: Obj[] = [];
+    let release = '';
+    let user = '';
+    let groups: string[] = [];
+
+    beforeAll(async () => {
+      release = await createNamespace(kc, 'pkg-rbac');
+      // Installed for real: the ServiceAccount and its bindings. Cluster-scoped ones are removed afterwards.
+      const objs = objects(helmTemplate({ releaseName: release, namespace: release })).filter((o) => /^(ServiceAccount|ClusterRole|ClusterRoleBinding|Role|RoleBinding)$/.test(o.kind));
+      for (const o of objs) {
+        const r = await api.apply(o, { dryRun: false });
+        expect(r.status, describeReply(o, r)).toBeLessThan(300);
+        made.push(o);
+      }
+      const sa = objs.find((o) => o.kind === 'ServiceAccount')!;
+      user = `system:serviceaccount:${release}:${sa.metadata.name}`;
+      groups = ['system:serviceaccounts', `system:serviceaccounts:${release}`, 'system:authenticated'];
+    });
+
+    afterAll(async () => {
+      for (const o of made.filter((x) => x.kind === 'ClusterRole' || x.kind === 'ClusterRoleBinding')) await api.call('DELETE', await api.pathOf(o));
+    });
+
+    /** SubjectAccessReview: what the authorizer decides for the ServiceAccount. */
+    async function allowed(attrs: { group: string; resource: string; subresource?: string; verb: string; namespace?: string }): Promise<boolean> {
+      const review = { apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview', spec: { user, groups, resourceAttributes: attrs } };
+      const r = await api.json<{ status: { allowed: boolean } }>('POST', '/apis/authorization.k8s.io/v1/subjectaccessreviews', review);
+      return r.status.allowed;
+    }
+
+    it('may apply every object rendered from the examples (impersonated, dry-run)', async () => {
+      const target = await createNamespace(kc, 'pkg-fleet');
+      const problems: string[] = [];
+      for (const file of ['external-llm.yaml', 'multi-gpu-production.yaml', 'single-gpu-dev.yaml']) {
+        for (const raw of objects(readFileSync(join(root, 'examples', file), 'utf8'))) {
+          const parsed = parseUnmuteDeployment({ ...raw, metadata: { ...raw.metadata, namespace: target, uid: '00000000-0000-0000-0000-000000000001' } });
+          if (!parsed.ok) throw new Error(`${file}: ${parsed.problems.join('; ')}`);
+          const ctx = { prometheusOperatorAvailable: true, gatewayApiAvailable: true, grafanaOperatorAvailable: false, backendReplicas: baselineBackendReplicas(parsed.cr, undefined) };
+          for (const o of renderAll(parsed.cr, ctx) as Obj[]) {
+            const r = await api.apply(o, { dryRun: true, headers: { 'Impersonate-User': user, 'Impersonate-Group': groups.join(',') } });
+            if (r.status === 403) problems.push(`${file}: ${describeReply(o, r)}`);
+            else if (r.status < 200 || r.status > 299) problems.push(`${file} (not RBAC, but still wrong): ${describeReply(o, r)}`);
+          }
+        }
+      }
+      expect(problems).toEqual([]);
+    });
+
+    it('may watch its CRs and the objects it owns in every namespace, and write CR status', async () => {
+      const denied: string[] = [];
+      const checks = [
+        { group: 'unmute.sh', resource: 'unmutedeployments', verb: 'watch' },
+        { group: 'unmute.sh', resource: 'unmutedeployments', subresource: 'status', verb: 'patch' },
+        { group: 'unmute.sh', resource: 'unmutedeployments', subresource: 'finalizers', verb: 'update' },
+        { group: 'apps', resource: 'deployments', verb: 'list' },
+        { group: 'apps', resource: 'deployments', verb: 'delete' },
+        { group: '', resource: 'pods', verb: 'watch' },
+        { group: '', resource: 'pods', verb: 'patch' },
+        { group: 'discovery.k8s.io', resource: 'endpointslices', verb: 'watch' },
+        { group: '', resource: 'secrets', verb: 'get' },
+        { group: 'events.k8s.io', resource: 'events', verb: 'create' },
+      ];
+      for (const c of checks) if (!(await allowed(c))) denied.push(`${c.verb} ${c.resource}${c.subresource ? '/' + c.subresource : ''}.${c.group}`);
+      expect(denied).toEqual([]);
+    });
+
+    it('may not read Secrets in bulk, touch nodes, or take leases outside its namespace', async () => {
+      expect(await allowed({ group: '', resource: 'secrets', verb: 'list' })).toBe(false);
+      expect(await allowed({ group: '', resource: 'secrets', verb: 'watch' })).toBe(false);
+      expect(await allowed({ group: '', resource: 'nodes', verb: 'get' })).toBe(false);
+      expect(await allowed({ group: 'rbac.authorization.k8s.io', resource: 'clusterroles', verb: 'create' })).toBe(false);
+      expect(await allowed({ group: 'coordination.k8s.io', resource: 'leases', verb: 'update', namespace: release })).toBe(true);
+      expect(await allowed({ group: 'coordination.k8s.io', resource: 'leases', verb: 'update', namespace: 'kube-system' })).toBe(false);
+    });
+  });
+});

@@ -1,0 +1,272 @@
+import { describe, expect, it } from 'vitest';
+import { autoscaling } from '../../../src/api/v1alpha1/autoscaling.ts';
+import { DRAIN_SETTLE_MS, decide, pruneHistory, type BackendPod, type PolicyInput, type Recommendation } from '../../../src/autoscaler/policy.ts';
+
+const spec = (over: Record<string, unknown> = {}) =>
+  autoscaling.parse({ enabled: true, minReplicas: 1, maxReplicas: 50, scaleDownStabilizationSeconds: 60, ...over });
+
+const running = (name: string, sessions: number | undefined, over: Partial<BackendPod> = {}): BackendPod => ({
+  name,
+  serving: true,
+  phase: 'Running',
+  terminating: false,
+  sessions,
+  observedAtMs: 0,
+  ...over,
+});
+
+function input(over: Partial<PolicyInput>): PolicyInput {
+  return {
+    nowMs: 1_000_000,
+    spec: spec(),
+    maxSessionsPerPod: 4,
+    replicas: 0,
+    pods: [],
+    history: [],
+    followers: {},
+    fixedGpus: 0,
+    gpuBudget: undefined,
+    pendingGpuPods: 0,
+    ...over,
+  };
+}
+
+/**
+ * A tiny fleet driven by the policy, tick by tick, with the ReplicaSet's victim choice and a
+ * load balancer that sends new sessions to the least-loaded serving pod. Counts sessions that
+ * a pod removal would cut.
+ */
+function simulateFleet(load: number[], opts: { tickMs?: number; spec?: ReturnType<typeof spec>; gapTicks?: Set<number> } = {}) {
+  const tickMs = opts.tickMs ?? 5000;
+  const s = opts.spec ?? spec();
+  type Pod = BackendPod & { sessionsTrue: number };
+  let pods: Pod[] = [];
+  let replicas = s.minReplicas;
+  let history: Recommendation[] = [];
+  let seq = 0;
+  let cut = 0;
+  const directions: string[] = [];
+  const servingSeries: number[] = [];
+  let reason = '';
+  for (let t = 0; t < load.length; t++) {
+    const now = t * tickMs + 1_000_000;
+    // ReplicaSet: create missing pods (Pending for one tick), delete extra ones (lowest cost first).
+    while (pods.length < replicas) pods.push({ ...running(`p${seq++}`, 0), phase: 'Pending', sessionsTrue: 0 });
+    // Sessions: move the fleet's total towards the target load.
+    const total = pods.reduce((a, p) => a + p.sessionsTrue, 0);
+    const target = load[t]!;
+    if (target < total) {
+      let end = total - target;
+      for (const p of [...pods].sort((a, b) => b.sessionsTrue - a.sessionsTrue)) {
+        const k = Math.min(end, p.sessionsTrue);
+        p.sessionsTrue -= k;
+        end -= k;
+      }
+    } else {
+      for (let i = total; i < target; i++) {
+        const serving = pods.filter((p) => p.serving && p.phase === 'Running');
+        if (serving.length === 0) break;
+        serving.sort((a, b) => a.sessionsTrue - b.sessionsTrue)[0]!.sessionsTrue++;
+      }
+    }
+    for (const p of pods) {
+      p.sessions = opts.gapTicks?.has(t) && p.name === pods[0]?.name ? undefined : p.sessionsTrue;
+      p.observedAtMs = now;
+    }
+    const d = decide(input({ nowMs: now, spec: s, replicas, pods, history }));
+    history = pruneHistory([...history, d.recommendation], now, s.scaleDownStabilizationSeconds);
+    for (const p of pods) {
+      if (d.drain.includes(p.name)) Object.assign(p, { serving: false, drainingSinceMs: now });
+      if (d.undrain.includes(p.name)) Object.assign(p, { serving: true, drainingSinceMs: undefined });
+    }
+    // The ReplicaSet removes pods: pending ones first, then the ones marked for removal.
+    let excess = pods.length - d.replicas;
+    const order = [...pods].sort(
+      (a, b) => rank(a, d.remove) - rank(b, d.remove),
+    );
+    for (const p of order) {
+      if (excess <= 0) break;
+      cut += p.sessionsTrue;
+      pods = pods.filter((x) => x !== p);
+      excess--;
+    }
+    replicas = d.replicas;
+    for (const p of pods) if (p.phase === 'Pending') p.phase = 'Running';
+    directions.push(d.direction);
+    servingSeries.push(d.serving);
+    reason = d.reason;
+  }
+  return { cut, directions, servingSeries, replicas, reason };
+}
+
+function rank(p: BackendPod, remove: string[]): number {
+  if (p.phase === 'Pending') return 0;
+  if (remove.includes(p.name)) return 1;
+  if (!p.serving) return 2;
+  return 3;
+}
+
+const repeat = (v: number, n: number) => Array.from({ length: n }, () => v);
+
+describe('autoscaling policy', () => {
+  it('scales up at once on a load step, limited by the step size', () => {
+    const d = decide(input({ replicas: 2, pods: [running('a', 3), running('b', 3)], spec: spec({ scaleUpMaxStep: 10 }) }));
+    expect(d.serving).toBe(2);
+    const step = decide(input({ replicas: 2, pods: [running('a', 40), running('b', 20)], spec: spec({ scaleUpMaxStep: 10 }) }));
+    expect(step.direction).toBe('up');
+    expect(step.serving).toBe(12);
+    expect(step.reason).toMatch(/step limited/);
+  });
+
+  it('adds headroom sessions on top of the load', () => {
+    const d = decide(input({ replicas: 1, pods: [running('a', 3)], spec: spec({ headroomSessions: 6 }) }));
+    expect(d.serving).toBe(3);
+  });
+
+  it('holds a scale-down inside the stabilisation window', () => {
+    const history = [{ atMs: 1_000_000 - 30_000, serving: 4 }];
+    const d = decide(input({ replicas: 4, pods: ['a', 'b', 'c', 'd'].map((n) => running(n, 0)), history }));
+    expect(d.serving).toBe(4);
+    expect(d.drain).toEqual([]);
+    expect(d.reason).toMatch(/stabilisation window/);
+  });
+
+  it('drains the pods with the fewest sessions once the window has passed', () => {
+    const pods = [running('a', 3), running('b', 1), running('c', 0), running('d', 2)];
+    const d = decide(input({ replicas: 4, pods }));
+    expect(d.serving).toBe(2);
+    expect(d.drain.sort()).toEqual(['b', 'c']);
+    // Nothing is removed in the tick that starts the drain: the reading predates the drain.
+    expect(d.remove).toEqual([]);
+    expect(d.replicas).toBe(4);
+  });
+
+  it('never scales down while a pod has no fresh session count', () => {
+    const pods = [running('a', 0), running('b', undefined), running('c', 0), running('d', 0)];
+    const d = decide(input({ replicas: 4, pods }));
+    expect(d.metricsAvailable).toBe(false);
+    expect(d.serving).toBe(4);
+    expect(d.drain).toEqual([]);
+    expect(d.sessions.unknownPods).toBe(1);
+    expect(d.reason).toMatch(/held/);
+  });
+
+  it('still scales up on partial data', () => {
+    const pods = [running('a', 4), running('b', undefined), running('c', 4)];
+    const d = decide(input({ replicas: 3, pods }));
+    expect(d.serving).toBe(3);
+    const more = decide(input({ replicas: 3, pods: [running('a', 9), running('b', undefined), running('c', 4)] }));
+    expect(more.serving).toBe(5);
+  });
+
+  it('removes a draining pod only after an empty reading taken after the drain settled', () => {
+    const drainedAt = 1_000_000 - 10_000;
+    const early = running('x', 0, { serving: false, drainingSinceMs: drainedAt, observedAtMs: drainedAt + DRAIN_SETTLE_MS - 1 });
+    const late = running('y', 0, { serving: false, drainingSinceMs: drainedAt, observedAtMs: drainedAt + DRAIN_SETTLE_MS });
+    const busy = running('z', 2, { serving: false, drainingSinceMs: drainedAt, observedAtMs: 1_000_000 });
+    const d = decide(input({ replicas: 4, pods: [running('a', 1), early, late, busy] }));
+    expect(d.remove).toEqual(['y']);
+    expect(d.replicas).toBe(3);
+  });
+
+  it('removes a draining pod at its drain deadline even with sessions', () => {
+    const old = running('x', 2, { serving: false, drainingSinceMs: 1_000_000 - 3_600_000, observedAtMs: 1_000_000 });
+    const d = decide(input({ replicas: 2, pods: [running('a', 1), old] }));
+    expect(d.remove).toEqual(['x']);
+  });
+
+  it('brings draining pods back into service before asking for new ones', () => {
+    const drainedAt = 1_000_000 - 5_000;
+    const pods = [running('a', 4), running('b', 4), running('x', 2, { serving: false, drainingSinceMs: drainedAt })];
+    const d = decide(input({ replicas: 3, pods }));
+    expect(d.undrain).toEqual(['x']);
+    expect(d.serving).toBe(4);
+    expect(d.replicas).toBe(4);
+  });
+
+  it('lowers replicas for pods that never started before draining running ones', () => {
+    const pods = [running('a', 0), running('b', 0), { ...running('c', undefined), phase: 'Pending' as const }];
+    const d = decide(input({ replicas: 4, pods }));
+    expect(d.serving).toBe(1);
+    // One not yet created and one Pending go by lowering replicas; one running pod drains.
+    expect(d.drain).toHaveLength(1);
+    expect(d.replicas).toBe(2);
+  });
+
+  it('keeps followers within the GPU budget and says the fleet is limited', () => {
+    const d = decide(
+      input({
+        replicas: 10,
+        pods: Array.from({ length: 10 }, (_, i) => running(`p${i}`, 4)),
+        followers: { stt: { replicas: 1, slotsPerReplica: 16, gpusPerReplica: 1 }, tts: { replicas: 1, slotsPerReplica: 16, gpusPerReplica: 1 } },
+        gpuBudget: 4,
+      }),
+    );
+    expect(d.limited?.reason).toBe('GpuBudget');
+    expect((d.followers.stt ?? 0) + (d.followers.tts ?? 0)).toBeLessThanOrEqual(4);
+    expect(d.serving).toBeLessThan(14);
+  });
+
+  it('sizes STT and TTS on sessions with headroom', () => {
+    const d = decide(
+      input({
+        replicas: 16,
+        pods: Array.from({ length: 16 }, (_, i) => running(`p${i}`, 3)),
+        followers: { stt: { replicas: 1, slotsPerReplica: 64, gpusPerReplica: 1 }, tts: { replicas: 1, slotsPerReplica: 16, gpusPerReplica: 1 } },
+      }),
+    );
+    // 16 backends x 3 sessions x 1.25 = 60 slots: one STT of 64, four TTS of 16.
+    expect(d.followers).toEqual({ stt: 1, tts: 4 });
+  });
+
+  it('reports maxReplicas as the limit when the load wants more', () => {
+    const d = decide(input({ replicas: 2, pods: [running('a', 40), running('b', 40)], spec: spec({ maxReplicas: 5 }) }));
+    expect(d.serving).toBe(5);
+    expect(d.limited?.reason).toBe('MaxReplicas');
+  });
+
+  describe('on recorded load series, no session is ever cut', () => {
+    it('step up then step down', () => {
+      const r = simulateFleet([...repeat(3, 5), ...repeat(60, 20), ...repeat(3, 40)]);
+      expect(r.cut).toBe(0);
+      expect(Math.max(...r.servingSeries)).toBe(20);
+      expect(r.servingSeries.at(-1)).toBe(1);
+    });
+
+    it('a short spike', () => {
+      const r = simulateFleet([...repeat(6, 5), ...repeat(90, 3), ...repeat(6, 40)]);
+      expect(r.cut).toBe(0);
+      expect(r.servingSeries.at(-1)).toBe(2);
+    });
+
+    it('a slow decline', () => {
+      const decline = Array.from({ length: 80 }, (_, i) => Math.max(0, 60 - Math.floor(i * 0.75)));
+      const r = simulateFleet([...decline, ...repeat(0, 20)]);
+      expect(r.cut).toBe(0);
+      // It follows the decline a stabilisation window behind, and ends at the minimum.
+      expect(r.servingSeries[60]).toBeLessThan(Math.max(...r.servingSeries));
+      expect(r.servingSeries.at(-1)).toBe(1);
+    });
+
+    it('a noisy plateau does not flap', () => {
+      let x = 7;
+      const noisy = Array.from({ length: 60 }, () => {
+        x = (x * 1103515245 + 12345) % 2147483648;
+        return 30 + (x % 7) - 3;
+      });
+      const r = simulateFleet(noisy);
+      expect(r.cut).toBe(0);
+      const downs = r.directions.filter((d) => d === 'down').length;
+      expect(downs).toBeLessThanOrEqual(1);
+    });
+
+    it('a metrics gap during a decline holds the fleet until data is back', () => {
+      const gap = new Set(Array.from({ length: 30 }, (_, i) => 20 + i));
+      const r = simulateFleet([...repeat(30, 20), ...repeat(3, 60)], { gapTicks: gap });
+      expect(r.cut).toBe(0);
+      // Held at 10 through the gap, then back down once readings return.
+      expect(r.servingSeries[40]).toBe(10);
+      expect(r.servingSeries.at(-1)).toBe(1);
+    });
+  });
+});

@@ -1,0 +1,198 @@
+import { describe, expect, it } from 'vitest';
+import { createMetricsRegistry, createRuntimeMetrics } from '../../../src/observability/metrics.ts';
+import { KubeApiError, isConflict, isInvalid, isNotFound, isResourceExpired, wrapError } from '../../../src/runtime/errors.ts';
+import { KubeClient, parseWatchLine } from '../../../src/runtime/kube-client.ts';
+import type { KubeTransport, TransportRequest, TransportResponse, TransportStream } from '../../../src/runtime/kube-transport.ts';
+import { FakeClock } from './support/fake-clock.ts';
+
+type Handler = (req: TransportRequest) => TransportResponse;
+
+/** Records requests and answers from a handler: checks request formation, not API behaviour. */
+class RecordingTransport implements KubeTransport {
+  readonly host = '127.0.0.1:6443';
+  readonly requests: TransportRequest[] = [];
+  handler: Handler;
+  constructor(handler: Handler) {
+    this.handler = handler;
+  }
+  async request(req: TransportRequest): Promise<TransportResponse> {
+    this.requests.push(req);
+    return this.handler(req);
+  }
+  async stream(req: TransportRequest): Promise<TransportStream> {
+    this.requests.push(req);
+    const res = this.handler(req);
+    const bytes = new TextEncoder().encode(res.body);
+    return {
+      status: res.status,
+      text: async () => res.body,
+      chunks: (async function* () {
+        // Split mid-line to prove lines are reassembled across chunks.
+        yield bytes.slice(0, 7);
+        yield bytes.slice(7);
+      })(),
+    };
+  }
+  async close(): Promise<void> {}
+}
+
+const json = (status: number, body: unknown): TransportResponse => ({ status, body: JSON.stringify(body) });
+const deployment = { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'backend', namespace: 'voice', resourceVersion: '7' }, spec: { replicas: 1 } };
+const DEPLOYMENT = { apiVersion: 'apps/v1', kind: 'Deployment' };
+
+function aClient(handler: Handler) {
+  const transport = new RecordingTransport(handler);
+  const metrics = createRuntimeMetrics(createMetricsRegistry());
+  const client = new KubeClient(transport, { metrics, clock: new FakeClock() });
+  return { transport, client, metrics };
+}
+
+describe('kube client', () => {
+  it('server-side applies with the apply-patch content type, field manager and force', async () => {
+    const { client, transport } = aClient(() => json(200, deployment));
+    await client.apply(deployment, { fieldManager: 'unmute-operator' });
+    expect(transport.requests[0]).toMatchObject({
+      method: 'PATCH',
+      path: '/apis/apps/v1/namespaces/voice/deployments/backend',
+      query: { fieldManager: 'unmute-operator', force: true },
+      contentType: 'application/apply-patch+yaml',
+    });
+    expect(JSON.parse(transport.requests[0]?.body ?? '')).toEqual(deployment);
+  });
+
+  it('applies status to the status subresource of a custom resource found by discovery', async () => {
+    const { client, transport } = aClient((req) =>
+      req.path === '/apis/unmute.sh/v1alpha1'
+        ? json(200, { resources: [{ name: 'unmutedeployments', kind: 'UnmuteDeployment', namespaced: true }, { name: 'unmutedeployments/status', kind: 'UnmuteDeployment', namespaced: true }] })
+        : json(200, { apiVersion: 'unmute.sh/v1alpha1', kind: 'UnmuteDeployment', metadata: { name: 'fleet', namespace: 'voice' } }),
+    );
+    const body = { apiVersion: 'unmute.sh/v1alpha1', kind: 'UnmuteDeployment', metadata: { name: 'fleet', namespace: 'voice' }, status: { phase: 'Ready' } };
+    await client.apply(body, { fieldManager: 'unmute-operator', subresource: 'status' });
+    await client.apply(body, { fieldManager: 'unmute-operator', subresource: 'status' });
+    expect(transport.requests.map((r) => r.path)).toEqual([
+      '/apis/unmute.sh/v1alpha1',
+      '/apis/unmute.sh/v1alpha1/namespaces/voice/unmutedeployments/fleet/status',
+      '/apis/unmute.sh/v1alpha1/namespaces/voice/unmutedeployments/fleet/status',
+    ]);
+  });
+
+  it('tells whether an API group and kind are served, remembering a missing group for a while', async () => {
+    const { client, transport } = aClient((req) => (req.path === '/apis/monitoring.coreos.com/v1' ? json(404, { kind: 'Status', code: 404, reason: 'NotFound', message: 'not found' }) : json(500, {})));
+    expect(await client.isServed('monitoring.coreos.com/v1', 'ServiceMonitor')).toBe(false);
+    expect(await client.isServed('monitoring.coreos.com/v1')).toBe(false);
+    expect(await client.isServed('apps/v1', 'Deployment')).toBe(true);
+    expect(transport.requests).toHaveLength(1);
+  });
+
+  it('asks discovery again once a "not served" answer is 30 s old (e.g. prometheus-operator installed later)', async () => {
+    let served = false;
+    const transport = new RecordingTransport(() =>
+      served ? json(200, { resources: [{ name: 'servicemonitors', kind: 'ServiceMonitor', namespaced: true }] }) : json(404, { kind: 'Status', code: 404, reason: 'NotFound', message: 'x' }),
+    );
+    const clock = new FakeClock();
+    const client = new KubeClient(transport, { clock });
+    expect(await client.isServed('monitoring.coreos.com/v1', 'ServiceMonitor')).toBe(false);
+    served = true;
+    await clock.advance(29_000);
+    expect(await client.isServed('monitoring.coreos.com/v1', 'ServiceMonitor')).toBe(false);
+    await clock.advance(1_000);
+    expect(await client.isServed('monitoring.coreos.com/v1', 'ServiceMonitor')).toBe(true);
+    expect(transport.requests).toHaveLength(2);
+  });
+
+  it('lists with selector and pagination and fills in apiVersion and kind of items', async () => {
+    const { client, transport } = aClient(() =>
+      json(200, { kind: 'DeploymentList', apiVersion: 'apps/v1', metadata: { resourceVersion: '99', continue: 'abc' }, items: [{ metadata: { name: 'a', namespace: 'voice' } }] }),
+    );
+    const page = await client.list(DEPLOYMENT, { namespace: 'voice', labelSelector: 'app=unmute', limit: 500 });
+    expect(transport.requests[0]).toMatchObject({ path: '/apis/apps/v1/namespaces/voice/deployments', query: { labelSelector: 'app=unmute', limit: 500 } });
+    expect(page).toEqual({ items: [{ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'a', namespace: 'voice' } }], resourceVersion: '99', continue: 'abc' });
+  });
+
+  it('lists across all namespaces when no namespace is given', async () => {
+    const { client, transport } = aClient(() => json(200, { metadata: { resourceVersion: '1' }, items: [] }));
+    await client.list({ apiVersion: 'v1', kind: 'Pod' });
+    expect(transport.requests[0]?.path).toBe('/api/v1/pods');
+  });
+
+  it('turns a Status body into a typed KubeApiError with reason and causes', async () => {
+    const { client } = aClient(() =>
+      json(422, {
+        kind: 'Status',
+        apiVersion: 'v1',
+        status: 'Failure',
+        reason: 'Invalid',
+        code: 422,
+        message: 'Deployment.apps "backend" is invalid: spec.replicas: Invalid value: -1',
+        details: { name: 'backend', group: 'apps', kind: 'Deployment', causes: [{ reason: 'FieldValueInvalid', field: 'spec.replicas', message: 'Invalid value: -1' }] },
+      }),
+    );
+    const err = await client.create(deployment).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(KubeApiError);
+    expect(err).toMatchObject({ code: 422, reason: 'Invalid', request: 'POST /apis/apps/v1/namespaces/voice/deployments' });
+    expect((err as KubeApiError).details?.causes?.[0]?.field).toBe('spec.replicas');
+    expect(isInvalid(err)).toBe(true);
+  });
+
+  it('recognises conflicts, not-found and expired errors through wrapping causes', async () => {
+    const conflict = new KubeApiError({ code: 409, reason: 'Conflict', message: 'modified' });
+    const exists = new KubeApiError({ code: 409, reason: 'AlreadyExists', message: 'exists' });
+    expect(isConflict(wrapError('update Lease', conflict))).toBe(true);
+    expect(isConflict(exists)).toBe(false);
+    expect(isNotFound(wrapError('get', new KubeApiError({ code: 404, reason: 'NotFound', message: 'x' })))).toBe(true);
+    expect(isResourceExpired(new KubeApiError({ code: 410, reason: 'Expired', message: 'too old' }))).toBe(true);
+    expect(KubeApiError.fromResponse(502, '<html>bad gateway</html>')).toMatchObject({ code: 502, reason: '', message: '<html>bad gateway</html>' });
+  });
+
+  it('returns undefined from getIfExists on 404', async () => {
+    const { client } = aClient(() => json(404, { kind: 'Status', code: 404, reason: 'NotFound', message: 'deployments.apps "x" not found' }));
+    expect(await client.getIfExists(DEPLOYMENT, 'x', 'voice')).toBeUndefined();
+  });
+
+  it('counts requests by verb and kind, separating writes from reads', async () => {
+    const { client } = aClient(() => json(200, deployment));
+    const before = client.requests.snapshot();
+    await client.get(DEPLOYMENT, 'backend', 'voice');
+    await client.apply(deployment, { fieldManager: 'm' });
+    await client.patch(DEPLOYMENT, 'backend', 'voice', { spec: { replicas: 2 } }, 'merge');
+    expect(client.requests.writesSince(before)).toBe(2);
+    expect(client.requests.writesSince(before, 'ConfigMap')).toBe(0);
+    expect(client.requests.count({ writes: false }, before)).toBe(1);
+    expect(client.requests.diff(before)).toEqual({ 'get Deployment': 1, 'apply Deployment': 1, 'patch Deployment': 1 });
+  });
+
+  it('exports rest_client_requests_total by code, method and host', async () => {
+    const { client, metrics } = aClient(() => json(409, { kind: 'Status', code: 409, reason: 'Conflict', message: 'x' }));
+    await client.update(deployment).catch(() => undefined);
+    const text = await metrics.registry.getSingleMetricAsString('rest_client_requests_total');
+    expect(text).toContain('rest_client_requests_total{code="409",method="PUT",host="127.0.0.1:6443"} 1');
+  });
+
+  it('starts a watch with bookmarks and parses events split across chunks', async () => {
+    const lines = [
+      { type: 'ADDED', object: deployment },
+      { type: 'BOOKMARK', object: { kind: 'Deployment', apiVersion: 'apps/v1', metadata: { resourceVersion: '12' } } },
+    ]
+      .map((l) => JSON.stringify(l))
+      .join('\n');
+    const { client, transport } = aClient(() => ({ status: 200, body: `${lines}\n` }));
+    const stream = await client.watch(DEPLOYMENT, { namespace: 'voice', resourceVersion: '7', allowWatchBookmarks: true, timeoutSeconds: 321 }, new AbortController().signal);
+    const events = [];
+    for await (const e of stream) events.push(e);
+    expect(transport.requests[0]?.query).toMatchObject({ watch: 'true', resourceVersion: '7', allowWatchBookmarks: true, timeoutSeconds: 321 });
+    expect(events.map((e) => [e.type, e.object.metadata.resourceVersion])).toEqual([
+      ['ADDED', '7'],
+      ['BOOKMARK', '12'],
+    ]);
+  });
+
+  it('throws a watch ERROR event as KubeApiError (410 Expired means relist)', () => {
+    const line = JSON.stringify({ type: 'ERROR', object: { kind: 'Status', apiVersion: 'v1', status: 'Failure', message: 'too old resource version: 1 (5)', reason: 'Expired', code: 410 } });
+    expect(() => parseWatchLine(line)).toThrow(KubeApiError);
+    try {
+      parseWatchLine(line);
+    } catch (err) {
+      expect(isResourceExpired(err)).toBe(true);
+    }
+  });
+});
