@@ -105,7 +105,9 @@ export function renderMoshiDeployment(
     tier,
     replicas,
     {
-      args: tier.configPath === undefined ? undefined : ['worker', '--config', tier.configPath, '--port', String(tier.port)],
+      // The port and batch size live in the moshi-server config file; keep spec.port and
+      // slotsPerReplica equal to them.
+      args: tier.configPath === undefined ? undefined : ['worker', '--config', tier.configPath],
       env: hfTokenEnv(tier),
       healthPath: '/api/build_info',
     },

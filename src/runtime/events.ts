@@ -131,7 +131,8 @@ export class EventRecorder {
   /** `<object name>.<hex time>`, unique per recorder like client-go's `%v.%x` of UnixNano. */
   #newName(regarding: KubeObject, now: number): string {
     const unique = BigInt(now) * 1_000_000n + BigInt(this.#sequence++ % 1_000_000);
-    return `${regarding.metadata.name ?? 'object'}.${unique.toString(16)}`;
+    // Leave room for the suffix within the 253-character name limit.
+    return `${(regarding.metadata.name ?? 'object').slice(0, 230)}.${unique.toString(16)}`;
   }
 
   #enqueue(series: Series, labels: { reason: string; type: EventType }, write: () => Promise<void>): void {

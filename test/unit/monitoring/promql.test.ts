@@ -1,9 +1,11 @@
 // Every PromQL expression we ship parses, and reads only metrics that exist: Unmute's (checked-in
 // list), the operator's fleet and runtime metrics, our own recording rules, or Prometheus' `up`.
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { FLEET_METRIC_NAMES } from '../../../src/monitoring/fleet-metrics.ts';
 import { bucketBoundAtLeast, leMatcher, str } from '../../../src/monitoring/promql.ts';
 import { fleetRuleGroups } from '../../../src/monitoring/rules/prometheus-rule.ts';
+import { TTS_TTFT_BUCKETS, VLLM_TTFT_BUCKETS } from '../../../src/monitoring/unmute-metrics.ts';
 import { runtimeMetricNames } from '../../../src/observability/metrics.ts';
 import { seriesNames, unmuteMetricFamilies } from '../../support/unmute-fixture-exporter.ts';
 import { allExpressions, metricNames, promqlErrors, sample, substituteVariables } from './support.ts';
@@ -60,6 +62,26 @@ describe('PromQL of rules and dashboards', () => {
     const quantiles = expressions.filter((e) => e.expr.includes('histogram_quantile'));
     expect(quantiles.length).toBeGreaterThan(5);
     for (const e of quantiles) expect(e.expr, e.where).toMatch(/histogram_quantile\([0-9.]+, (sum by \([^)]*\ble\)|unmute_deployment:\w+_bucket:rate5m)/);
+  });
+});
+
+describe('the metric list', () => {
+  // test/fixtures/unmute-metrics.json is the simulated backend's list (src/sim); both lists come
+  // from unmute-reference.md and must not drift apart.
+  it("agrees with the simulated backend's list on every backend family", () => {
+    const simulated = (JSON.parse(readFileSync(new URL('../../fixtures/unmute-metrics.json', import.meta.url), 'utf8')) as {
+      metrics: Array<{ name: string; type: string; buckets?: number[] }>;
+    }).metrics;
+    const ours = unmuteMetricFamilies().filter((f) => f.source === 'backend');
+    const shape = (xs: Array<{ name: string; type: string; buckets?: number[] }>) =>
+      xs.map((x) => ({ name: x.name, type: x.type, buckets: x.buckets ?? [] })).sort((a, b) => a.name.localeCompare(b.name));
+    expect(shape(ours)).toEqual(shape(simulated));
+  });
+
+  it('uses the bucket bounds the latency alerts assume', () => {
+    const buckets = (name: string) => unmuteMetricFamilies().find((f) => f.name === name)?.buckets;
+    expect(buckets('worker_tts_ttft')).toEqual([...TTS_TTFT_BUCKETS]);
+    expect(buckets('worker_vllm_ttft')).toEqual([...VLLM_TTFT_BUCKETS]);
   });
 });
 

@@ -1,0 +1,160 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse, stringify } from 'yaml';
+import { describe, expect, it } from 'vitest';
+import { unmuteDeployment } from '../../../src/api/v1alpha1/unmute-deployment.ts';
+import { renderAll } from '../../../src/render/index.ts';
+import { LABEL_SERVING } from '../../../src/render/labels.ts';
+import type { KubeObject, RenderContext } from '../../../src/render/types.ts';
+import { anUnmuteDeployment } from '../../support/factories.ts';
+
+const root = join(import.meta.dirname, '..', '..', '..');
+const ctx: RenderContext = { prometheusOperatorAvailable: true, gatewayApiAvailable: true, grafanaOperatorAvailable: false, backendReplicas: 2 };
+
+const find = (objs: KubeObject[], kind: string, name: string) => {
+  const o = objs.find((x) => x.kind === kind && x.metadata.name === name);
+  if (o === undefined) throw new Error(`${kind} ${name} not rendered; have ${objs.map((x) => `${x.kind}/${x.metadata.name}`).join(', ')}`);
+  return o as any;
+};
+const env = (deployment: any) => Object.fromEntries(deployment.spec.template.spec.containers[0].env.map((e: any) => [e.name, e.value ?? e.valueFrom]));
+
+describe('rendering the examples', () => {
+  for (const file of readdirSync(join(root, 'examples')).filter((f) => f.endsWith('.yaml'))) {
+    it(`${file} matches its golden file`, async () => {
+      const raw = parse(readFileSync(join(root, 'examples', file), 'utf8'));
+      raw.metadata.uid = '00000000-0000-0000-0000-000000000001';
+      const objects = renderAll(unmuteDeployment.parse(raw), ctx);
+      // Dashboards are large and have their own tests; the golden files keep their names only.
+      const trimmed = objects.map((o) => (o.kind === 'ConfigMap' && o.metadata.name.includes('dashboard') ? { ...o, data: '(dashboard JSON)' } : o));
+      await expect(trimmed.map((o) => stringify(o, { lineWidth: 0 })).join('---\n')).toMatchFileSnapshot(join(root, 'test', 'golden', file));
+    });
+  }
+});
+
+describe('renderAll', () => {
+  it('gives every object a controller owner reference to the CR', () => {
+    const cr = anUnmuteDeployment();
+    for (const o of renderAll(cr, ctx)) {
+      expect(o.metadata.ownerReferences, `${o.kind}/${o.metadata.name}`).toEqual([
+        { apiVersion: 'unmute.sh/v1alpha1', kind: 'UnmuteDeployment', name: 'demo', uid: cr.metadata.uid, controller: true, blockOwnerDeletion: true },
+      ]);
+      expect(o.metadata.namespace).toBe('default');
+    }
+  });
+
+  it('selects backend pods in the Service by the serving label, which the Deployment selector leaves out', () => {
+    const objs = renderAll(anUnmuteDeployment(), ctx);
+    const svc = find(objs, 'Service', 'demo-backend');
+    const dep = find(objs, 'Deployment', 'demo-backend');
+    expect(svc.spec.selector[LABEL_SERVING]).toBe('true');
+    expect(dep.spec.selector.matchLabels[LABEL_SERVING]).toBeUndefined();
+    expect(dep.spec.template.metadata.labels[LABEL_SERVING]).toBe('true');
+    for (const [k, v] of Object.entries(dep.spec.selector.matchLabels)) expect(dep.spec.template.metadata.labels[k]).toBe(v);
+  });
+
+  it('makes the STT and TTS Services headless and the backend one not', () => {
+    const objs = renderAll(anUnmuteDeployment(), ctx);
+    expect(find(objs, 'Service', 'demo-stt').spec.clusterIP).toBe('None');
+    expect(find(objs, 'Service', 'demo-tts').spec.clusterIP).toBe('None');
+    expect(find(objs, 'Service', 'demo-backend').spec.clusterIP).toBeUndefined();
+  });
+
+  it('wires the backend to STT, TTS, the LLM and Redis', () => {
+    const cr = anUnmuteDeployment({
+      llm: { external: undefined, inCluster: { image: 'vllm/vllm-openai:v0.11.0', model: 'google/gemma-3-1b-it' } },
+      redis: { inCluster: {} },
+    } as never);
+    const e = env(find(renderAll(cr, ctx), 'Deployment', 'demo-backend'));
+    expect(e.KYUTAI_STT_URL).toBe('ws://demo-stt.default.svc:8080');
+    expect(e.KYUTAI_TTS_URL).toBe('ws://demo-tts.default.svc:8080');
+    expect(e.KYUTAI_LLM_URL).toBe('http://demo-llm.default.svc:8000');
+    expect(e.KYUTAI_LLM_MODEL).toBe('google/gemma-3-1b-it');
+    expect(e.KYUTAI_REDIS_URL).toBe('redis://demo-redis.default.svc:6379');
+  });
+
+  it('passes an external LLM key by Secret reference, never by value', () => {
+    const cr = anUnmuteDeployment({ llm: { external: { url: 'https://llm.example.com/', apiKeySecretRef: { name: 'k', key: 'api' } } } });
+    const e = env(find(renderAll(cr, ctx), 'Deployment', 'demo-backend'));
+    expect(e.KYUTAI_LLM_URL).toBe('https://llm.example.com');
+    expect(e.KYUTAI_LLM_API_KEY).toEqual({ secretKeyRef: { name: 'k', key: 'api' } });
+  });
+
+  it('lets a user variable replace an operator one', () => {
+    const cr = anUnmuteDeployment({ backend: { env: [{ name: 'KYUTAI_STT_URL', value: 'ws://elsewhere:1' }] } });
+    const containerEnv = find(renderAll(cr, ctx), 'Deployment', 'demo-backend').spec.template.spec.containers[0].env;
+    expect(containerEnv.filter((e: any) => e.name === 'KYUTAI_STT_URL')).toEqual([{ name: 'KYUTAI_STT_URL', value: 'ws://elsewhere:1' }]);
+  });
+
+  it('puts GPU tiers on the right GPU product with the GPU toleration', () => {
+    const cr = anUnmuteDeployment({ gpu: { product: 'NVIDIA-L40S' }, tts: { gpu: { count: 2, product: 'NVIDIA-H100-80GB-HBM3' } } });
+    const objs = renderAll(cr, ctx);
+    const stt = find(objs, 'Deployment', 'demo-stt').spec.template.spec;
+    const tts = find(objs, 'Deployment', 'demo-tts').spec.template.spec;
+    expect(stt.nodeSelector).toEqual({ 'nvidia.com/gpu.product': 'NVIDIA-L40S' });
+    expect(stt.containers[0].resources.limits['nvidia.com/gpu']).toBe(1);
+    expect(tts.nodeSelector).toEqual({ 'nvidia.com/gpu.product': 'NVIDIA-H100-80GB-HBM3' });
+    expect(tts.containers[0].resources.limits['nvidia.com/gpu']).toBe(2);
+    expect(stt.tolerations).toEqual([{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }]);
+    const backend = find(objs, 'Deployment', 'demo-backend').spec.template.spec;
+    expect(backend.tolerations).toBeUndefined();
+    expect(backend.nodeSelector).toBeUndefined();
+  });
+
+  it('gives GPU tiers a startup probe that allows their model download', () => {
+    const stt = find(renderAll(anUnmuteDeployment({ stt: { startupTimeoutSeconds: 900 } }), ctx), 'Deployment', 'demo-stt');
+    const probe = stt.spec.template.spec.containers[0].startupProbe;
+    expect(probe.periodSeconds * probe.failureThreshold).toBeGreaterThanOrEqual(900);
+  });
+
+  it('reads the health body for backend readiness and drains in preStop', () => {
+    const dep = find(renderAll(anUnmuteDeployment({ backend: { port: 8000, drainGracePeriodSeconds: 1200 } }), ctx), 'Deployment', 'demo-backend');
+    const c = dep.spec.template.spec.containers[0];
+    expect(c.readinessProbe.exec.command.join(' ')).toContain('http://127.0.0.1:8000/v1/health');
+    expect(c.readinessProbe.exec.command.join(' ')).toContain('body.get("ok")');
+    expect(c.livenessProbe.httpGet.path).toBe('/metrics');
+    expect(c.lifecycle.preStop.exec.command.join(' ')).toContain('worker_active_sessions');
+    expect(dep.spec.template.spec.terminationGracePeriodSeconds).toBe(1200);
+    expect(dep.spec.strategy.rollingUpdate.maxUnavailable).toBe(0);
+  });
+
+  it('uses restrictive security contexts', () => {
+    for (const o of renderAll(anUnmuteDeployment(), ctx).filter((x) => x.kind === 'Deployment') as any[]) {
+      for (const c of o.spec.template.spec.containers) {
+        expect(c.securityContext.allowPrivilegeEscalation).toBe(false);
+        expect(c.securityContext.capabilities.drop).toEqual(['ALL']);
+      }
+    }
+  });
+
+  it('renders the replicas it is given for the backend and followers', () => {
+    const objs = renderAll(anUnmuteDeployment(), { ...ctx, backendReplicas: 7, followerReplicas: { stt: 2, tts: 3 } });
+    expect(find(objs, 'Deployment', 'demo-backend').spec.replicas).toBe(7);
+    expect(find(objs, 'Deployment', 'demo-stt').spec.replicas).toBe(2);
+    expect(find(objs, 'Deployment', 'demo-tts').spec.replicas).toBe(3);
+  });
+
+  it('routes /api to the backend with the prefix replaced, the rest to the frontend', () => {
+    const cr = anUnmuteDeployment({
+      frontend: { image: 'example.com/frontend:1' },
+      exposure: { gateway: { parentRefs: [{ name: 'public', namespace: 'gw' }], hostnames: ['unmute.example.com'] } },
+    });
+    const route = find(renderAll(cr, ctx), 'HTTPRoute', 'demo');
+    expect(route.spec.rules[0].matches[0].path).toEqual({ type: 'PathPrefix', value: '/api' });
+    expect(route.spec.rules[0].filters[0].urlRewrite.path).toEqual({ type: 'ReplacePrefixMatch', replacePrefixMatch: '/' });
+    expect(route.spec.rules[1].backendRefs[0]).toEqual({ name: 'demo-frontend', port: 3000 });
+    expect(renderAll(cr, { ...ctx, gatewayApiAvailable: false }).some((o) => o.kind === 'HTTPRoute')).toBe(false);
+  });
+
+  it('skips prometheus-operator objects when the kinds are not served', () => {
+    const kinds = renderAll(anUnmuteDeployment(), { ...ctx, prometheusOperatorAvailable: false }).map((o) => o.kind);
+    expect(kinds).not.toContain('ServiceMonitor');
+    expect(kinds).not.toContain('PrometheusRule');
+  });
+
+  it('does not change its input', () => {
+    const cr = anUnmuteDeployment({ backend: { env: [{ name: 'A', value: '1' }] } });
+    const before = JSON.stringify(cr);
+    renderAll(cr, ctx);
+    expect(JSON.stringify(cr)).toBe(before);
+  });
+});
