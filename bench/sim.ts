@@ -33,8 +33,8 @@ interface Mode {
 }
 
 const MODES: Mode[] = [
-  { name: 'full', workerFlags: [], chunkMs: 80, levels: [250, 500, 1000] },
-  { name: 'cheap', workerFlags: ['--audio-frames', 'false', '--additional-outputs-ms', '0'], chunkMs: 400, levels: [1000, 2000] },
+  { name: 'full', workerFlags: [], chunkMs: 80, levels: [250, 500, 1000, 1500] },
+  { name: 'cheap', workerFlags: ['--audio-frames', 'false', '--additional-outputs-ms', '0'], chunkMs: 400, levels: [1000, 2000, 3000] },
 ];
 
 interface WorkerState {

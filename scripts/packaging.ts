@@ -1,5 +1,6 @@
-// Generated packaging files: the chart's copies of the CRDs and of the operator dashboard, and
-// manifests/ rendered from the chart by the cached helm binary. One source (the chart), no hand edits.
+// Generated packaging files: the chart's copies of the CRDs, the operator dashboard and its alert
+// rules, and manifests/ rendered from the chart by the cached helm binary. One source (the
+// chart), no hand edits. Also the helm runners the packaging tests use.
 import { execFile, execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

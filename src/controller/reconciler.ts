@@ -20,9 +20,12 @@ import type { KubeObject, TypeRef } from '../runtime/object.ts';
 import { refKey, DEPLOYMENT, SECRET } from './kinds.ts';
 import { drainingPodNames, isTerminating, isUnschedulable, observeComponent, podsOf } from './observe.ts';
 import { CONDITION_READY, computeStatus, type ObservedComponent } from './status.ts';
+import { repairPatch } from './repair.ts';
 import { parseUnmuteDeployment, validateUnmuteDeployment } from './validate.ts';
 
 export const FIELD_MANAGER = 'unmute-operator';
+/** Manager of the rare JSON patches that undo hand edits SSA cannot (repair.ts); never applies. */
+export const REPAIR_FIELD_MANAGER = 'unmute-operator-repair';
 /** Sessions are refreshed this often in status when autoscaling is off. */
 const STATUS_REFRESH_MS = 30_000;
 /** A spec referring to a missing Secret is looked at again this often (Secrets are not watched). */
@@ -229,7 +232,13 @@ export class UnmuteDeploymentReconciler {
       const ref = { apiVersion: obj.apiVersion, kind: obj.kind };
       const observed = this.#cached(ref, obj.metadata.namespace ?? '', obj.metadata.name);
       try {
-        await applyIfChanged(this.#d.client, obj as KubeObject, observed, { fieldManager: FIELD_MANAGER, logger: ctx.logger, signal: ctx.signal });
+        // A hand edit SSA cannot revert alone (repair.ts) is taken out first; the apply then always runs.
+        const repair = repairPatch(obj as KubeObject, observed, FIELD_MANAGER);
+        if (repair !== undefined) {
+          ctx.logger.info({ kind: obj.kind, name: obj.metadata.name, paths: repair.filter((o) => o.op === 'replace').map((o) => o.path) }, 'removing hand-edited list elements that block the apply');
+          await this.#d.client.patch(ref, obj.metadata.name, obj.metadata.namespace, repair, 'json', { fieldManager: REPAIR_FIELD_MANAGER, signal: ctx.signal });
+        }
+        await applyIfChanged(this.#d.client, obj as KubeObject, repair === undefined ? observed : undefined, { fieldManager: FIELD_MANAGER, logger: ctx.logger, signal: ctx.signal });
       } catch (err) {
         if (isConflict(err)) throw err;
         const apiErr = findKubeApiError(err);

@@ -66,7 +66,7 @@ describe('install artifacts against the API server', () => {
 
   it('accepts helm template in namespaced mode', async () => {
     const namespace = await restrictedNamespace('pkg-ns');
-    const watched = [await createNamespace(kc, 'pkg-team'), await createNamespace(kc, 'pkg-team')];
+    const watched = [await createNamespace(kc, 'pkg-team')];
     const objs = objects(helmTemplate({ releaseName: namespace, namespace, values: { watchNamespaces: watched } }));
     expect(objs.filter((o) => o.kind === 'Role').map((o) => o.metadata.namespace).sort()).toEqual([...watched, namespace].sort());
     expect(await dryRunAll(api, objs)).toEqual([]);
@@ -115,7 +115,7 @@ describe('install artifacts against the API server', () => {
     });
 
     /** SubjectAccessReview: what the authorizer decides for the ServiceAccount. */
-    async function allowed(attrs: { group: string; resource: string; subresource?: string; verb: string; namespace?: string }): Promise<boolean> {
+    async function allowed(attrs: { group: string; resource: string; subresource?: string; verb: string; namespace?: string; name?: string }): Promise<boolean> {
       const review = { apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview', spec: { user, groups, resourceAttributes: attrs } };
       const r = await api.json<{ status: { allowed: boolean } }>('POST', '/apis/authorization.k8s.io/v1/subjectaccessreviews', review);
       return r.status.allowed;
@@ -157,13 +157,17 @@ describe('install artifacts against the API server', () => {
       expect(denied).toEqual([]);
     });
 
-    it('may not read Secrets in bulk, touch nodes, or take leases outside its namespace', async () => {
+    it('may not read Secrets in bulk, touch nodes, or take any Lease but its own', async () => {
       expect(await allowed({ group: '', resource: 'secrets', verb: 'list' })).toBe(false);
       expect(await allowed({ group: '', resource: 'secrets', verb: 'watch' })).toBe(false);
       expect(await allowed({ group: '', resource: 'nodes', verb: 'get' })).toBe(false);
       expect(await allowed({ group: 'rbac.authorization.k8s.io', resource: 'clusterroles', verb: 'create' })).toBe(false);
-      expect(await allowed({ group: 'coordination.k8s.io', resource: 'leases', verb: 'update', namespace: release })).toBe(true);
-      expect(await allowed({ group: 'coordination.k8s.io', resource: 'leases', verb: 'update', namespace: 'kube-system' })).toBe(false);
+      // The Lease is named after the release (--leader-election-id), like the ServiceAccount.
+      const lease = user.slice(user.lastIndexOf(':') + 1);
+      expect(await allowed({ group: 'coordination.k8s.io', resource: 'leases', verb: 'create', namespace: release })).toBe(true);
+      expect(await allowed({ group: 'coordination.k8s.io', resource: 'leases', verb: 'update', namespace: release, name: lease })).toBe(true);
+      expect(await allowed({ group: 'coordination.k8s.io', resource: 'leases', verb: 'update', namespace: release, name: 'another-lease' })).toBe(false);
+      expect(await allowed({ group: 'coordination.k8s.io', resource: 'leases', verb: 'update', namespace: 'kube-system', name: lease })).toBe(false);
     });
   });
 });

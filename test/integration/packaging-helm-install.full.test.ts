@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHART_DIR, helm } from '../../scripts/packaging.ts';
 import { clusterInfo, createNamespace, kubeConfig, spawnInNetns, stopNetnsProcesses, waitFor } from '../support/cluster.ts';
-import { Api, exampleCrs, referencedSecrets, tokenKubeconfig, type Obj } from '../unit/packaging/kube.ts';
+import { Api, exampleCrs, referencedSecrets, tokenKubeconfig, unlessExited, type Obj } from '../unit/packaging/kube.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 // Skip condition of the Ready=True case: the `run` command (src/cli/commands/run.ts) must exist.
@@ -81,7 +81,7 @@ describe('helm install into a full-mode cluster', () => {
     for (const s of referencedSecrets(cr)) await api.applyOrThrow(s);
     await api.applyOrThrow(cr);
 
-    const ready = await waitFor(
+    const readyWait = waitFor(
       `Ready=True on ${target}/${cr.metadata.name}`,
       async () => {
         const live = await api.json<Obj & { status?: { conditions?: Condition[] } }>('GET', await api.pathOf(cr));
@@ -89,7 +89,8 @@ describe('helm install into a full-mode cluster', () => {
         return c?.status === 'True' ? c : undefined;
       },
       { timeoutMs: 240_000, intervalMs: 1_000 },
-    ).catch((err: Error) => {
+    );
+    const ready = await unlessExited(readyWait, operator).catch((err: Error) => {
       throw new Error(`${err.message}\noperator output (tail):\n${operator.output().slice(-4000)}`);
     });
     expect(ready.status).toBe('True');

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { helmTemplate } from '../../scripts/packaging.ts';
 import { clusterInfo, createNamespace, kubeConfig, spawnInNetns, stopNetnsProcesses, waitFor, type NetnsProcess } from '../support/cluster.ts';
-import { Api, exampleCrs, objects, operatorArgs, referencedSecrets, tokenKubeconfig, type Obj } from '../unit/packaging/kube.ts';
+import { Api, exampleCrs, objects, operatorArgs, referencedSecrets, tokenKubeconfig, unlessExited, type Obj } from '../unit/packaging/kube.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 // Skip condition: the `run` command (src/cli/commands/run.ts) is what this test exercises.
@@ -53,7 +53,7 @@ describe.skipIf(!operatorAvailable)("operator RBAC: reconciling the examples as 
 
   it('reconciles every example (status.observedGeneration catches up) and creates its workloads', async () => {
     for (const { file, cr } of crs) {
-      await waitFor(
+      const reconciled = waitFor(
         `${file}: status.observedGeneration of ${cr.metadata.namespace}/${cr.metadata.name}`,
         async () => {
           const live = await api.json<Obj & { status?: { observedGeneration?: number } }>('GET', await api.pathOf(cr));
@@ -61,6 +61,9 @@ describe.skipIf(!operatorAvailable)("operator RBAC: reconciling the examples as 
         },
         { timeoutMs: 120_000, intervalMs: 1_000 },
       );
+      await unlessExited(reconciled, operator!).catch((err: Error) => {
+        throw new Error(`${err.message}\noperator output (tail):\n${operator!.output().slice(-4000)}`);
+      });
       const deployments = await api.json<{ items: Obj[] }>('GET', `/apis/apps/v1/namespaces/${cr.metadata.namespace}/deployments`);
       expect(deployments.items.length, `${file}: Deployments the operator created`).toBeGreaterThanOrEqual(3);
     }

@@ -111,11 +111,15 @@ Shared by the ClusterRole (all namespaces) and the per-namespace Roles (watchNam
   verbs: ["create", "patch"]
 {{- end }}
 
-{{/* Leader election: one Lease in the release namespace. */}}
+{{/* Leader election: the release's own Lease in the release namespace (create cannot be limited by name). */}}
 {{- define "unmute-operator.leaderElectionRules" -}}
 - apiGroups: ["coordination.k8s.io"]
   resources: ["leases"]
-  verbs: ["get", "create", "update"]
+  verbs: ["create"]
+- apiGroups: ["coordination.k8s.io"]
+  resources: ["leases"]
+  resourceNames: [{{ include "unmute-operator.fullname" . | quote }}]
+  verbs: ["get", "update"]
 {{- end }}
 
 {{- define "unmute-operator.namespaced" -}}

@@ -10,13 +10,19 @@ export class PreflightError extends Error {
   override name = 'PreflightError';
 }
 
+/** fetch() says only "fetch failed"; the useful part (ECONNREFUSED, ...) is in its cause. */
+function reason(err: unknown): string {
+  const e = err as Error & { cause?: { code?: string; message?: string } };
+  return e.cause?.code ?? e.cause?.message ?? e.message;
+}
+
 export async function checkHealth(url: string, timeoutMs = 5000): Promise<Record<string, unknown>> {
   const healthUrl = `${httpBaseUrl(url)}/v1/health`;
   let res: Response;
   try {
     res = await fetch(healthUrl, { signal: AbortSignal.timeout(timeoutMs) });
   } catch (err) {
-    throw new PreflightError(`${healthUrl}: ${(err as Error).message}`);
+    throw new PreflightError(`${healthUrl}: ${reason(err)}`);
   }
   const text = await res.text();
   if (res.status !== 200) throw new PreflightError(`${healthUrl}: HTTP ${res.status}: ${text.slice(0, 200)}`);
@@ -39,7 +45,7 @@ export async function fetchVoice(url: string, timeoutMs = 5000): Promise<string 
   try {
     res = await fetch(voicesUrl, { signal: AbortSignal.timeout(timeoutMs) });
   } catch (err) {
-    throw new PreflightError(`${voicesUrl}: ${(err as Error).message}`);
+    throw new PreflightError(`${voicesUrl}: ${reason(err)}`);
   }
   if (res.status !== 200) throw new PreflightError(`${voicesUrl}: HTTP ${res.status}`);
   const parsed = voicesSchema.safeParse(await res.json().catch(() => null));

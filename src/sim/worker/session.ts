@@ -218,7 +218,10 @@ export class SimSession {
     this.m.sttSentFrames.inc();
     if (this.sttFirstAudioAt === undefined) {
       this.sttFirstAudioAt = now;
-      this.m.sttTtft.observe(sample(this.cfg.sttTtftMs, this.ctx.rng) / 1000);
+      const ttft = sample(this.cfg.sttTtftMs, this.ctx.rng);
+      this.m.sttTtft.observe(ttft / 1000);
+      // The STT's first message is an empty word; Unmute forwards it (and keeps it out of the chat).
+      this.sttAgenda.at(now + ttft, () => this.emit({ type: 'conversation.item.input_audio_transcription.delta', delta: '', start_time: 0 }));
     }
     this.sttAudio(chunk.audioMs);
 

@@ -11,7 +11,7 @@ const root = join(import.meta.dirname, '..', '..', '..');
 const chartDir = join(root, CHART_DIR);
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
 
-const NAMESPACED = { watchNamespaces: ['team-a', 'team-b'] };
+const NAMESPACED = { watchNamespaces: ['team-a'] };
 
 interface Container {
   name: string;
@@ -59,18 +59,31 @@ describe('helm chart', () => {
     }
   });
 
+  it('ships the same operator dashboard as dashboards/', () => {
+    for (const f of readdirSync(join(chartDir, 'dashboards'))) {
+      expect(readFileSync(join(chartDir, 'dashboards', f), 'utf8') === readFileSync(join(root, 'dashboards', f), 'utf8'), `${f} differs`).toBe(true);
+    }
+  });
+
   describe('with default values', () => {
     const objects = render();
     const c = container(objects);
 
-    it('runs two replicas of the image at the chart appVersion, with leader election', () => {
+    it('runs two replicas of the image at the chart appVersion, with leader election on its own Lease', () => {
       expect(deployment(objects).spec.replicas).toBe(2);
       expect(c.image).toBe(`ghcr.io/unmute-sh/unmute-operator:${pkg.version}`);
-      expect(c.args).toContain('--leader-elect=true');
+      expect(c.args).toContain('--leader-elect');
     });
 
     it('passes the run command exactly the flags it parses', () => {
-      expect(c.args).toEqual(['run', '--leader-elect=true', '--metrics-bind-address=:8080', '--health-probe-bind-address=:8081', '--log-level=info']);
+      expect(c.args).toEqual([
+        'run',
+        '--leader-elect',
+        '--leader-election-id=unmute-operator',
+        '--metrics-bind-address=:8080',
+        '--health-probe-bind-address=:8081',
+        '--log-level=info',
+      ]);
       expect(c.env?.map((e) => e.name)).toEqual(['POD_NAME', 'POD_NAMESPACE']);
     });
 
@@ -99,7 +112,10 @@ describe('helm chart', () => {
       expect(grants(rulesOf(role), 'coordination.k8s.io', 'leases', 'update')).toBe(false);
       const lease = only(objects, 'Role', 'unmute-operator-leader-election');
       expect(lease.metadata.namespace).toBe(MANIFESTS_NAMESPACE);
-      expect(rulesOf(lease)).toEqual([{ apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] }]);
+      expect(rulesOf(lease)).toEqual([
+        { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
+        { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: ['unmute-operator'], verbs: ['get', 'update'] },
+      ]);
     });
 
     it('grants no wildcard anywhere', () => {
@@ -137,7 +153,7 @@ describe('helm chart', () => {
   describe('in namespaced mode', () => {
     const objects = render({ values: NAMESPACED });
 
-    it('grants the manager rules through a Role and RoleBinding in each watched namespace only', () => {
+    it('grants the manager rules through a Role and RoleBinding in the watched namespace only', () => {
       for (const ns of NAMESPACED.watchNamespaces) {
         const role = objects.find((o) => o.kind === 'Role' && o.metadata.namespace === ns);
         expect(role, `Role in ${ns}`).toBeDefined();
@@ -151,8 +167,12 @@ describe('helm chart', () => {
       expect(objects.filter((o) => o.kind === 'ClusterRole').map((o) => o.metadata.name).sort()).toEqual(['unmute-operator-edit', 'unmute-operator-view']);
     });
 
-    it('tells the operator which namespaces to watch', () => {
-      expect(container(objects).args).toContain('--namespace=team-a,team-b');
+    it('tells the operator which namespace to watch', () => {
+      expect(container(objects).args).toContain('--namespace=team-a');
+    });
+
+    it('refuses more than one namespace (the operator watches one, or all)', () => {
+      expect(() => render({ values: { watchNamespaces: ['team-a', 'team-b'] } })).toThrow(/watchNamespaces/);
     });
   });
 
@@ -219,6 +239,12 @@ describe('helm chart', () => {
   it('uses the image digest instead of the tag when one is given', () => {
     const digest = `sha256:${'a'.repeat(64)}`;
     expect(container(render({ values: { image: { repository: 'r.example.com/op', digest, pullPolicy: 'IfNotPresent' } } })).image).toBe(`r.example.com/op@${digest}`);
+  });
+
+  it('turns leader election off explicitly for a single replica', () => {
+    const args = container(render({ values: { replicaCount: 1, leaderElection: { enabled: false } } })).args;
+    expect(args).toContain('--no-leader-elect');
+    expect(args).not.toContain('--leader-elect');
   });
 
   it('refuses two replicas without leader election', () => {

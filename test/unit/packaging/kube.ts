@@ -168,3 +168,14 @@ export function referencedSecrets(cr: Obj): Obj[] {
     stringData: Object.fromEntries([...keys].map((k) => [k, 'test-value'])),
   }));
 }
+
+/**
+ * Resolves with `wait`, or rejects as soon as `process` exits (with its output): a crashed operator
+ * fails the test at once instead of after the whole timeout.
+ */
+export async function unlessExited<T>(wait: Promise<T>, process: { exited: Promise<unknown>; output(): string }): Promise<T> {
+  const exited = process.exited.then(() => {
+    throw new Error(`the operator exited; its output:\n${process.output().slice(-6000)}`);
+  });
+  return Promise.race([wait, exited]);
+}

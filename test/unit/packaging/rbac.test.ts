@@ -18,6 +18,8 @@ interface Access {
   resource: string;
   verbs: string[];
   why: string;
+  /** One object only (rules may then be limited by resourceNames). */
+  name?: string;
 }
 
 // REST resource of each kind the operator writes, keyed by API group and kind. A new kind must be
@@ -51,7 +53,9 @@ const CONTROLLER_ACCESS: Access[] = [
   { group: 'events.k8s.io', resource: 'events', verbs: ['create', 'patch'], why: 'records Events (src/runtime/events.ts)' },
 ];
 
-const LEADER_ELECTION: Access = { group: 'coordination.k8s.io', resource: 'leases', verbs: ['get', 'create', 'update'], why: 'leader election' };
+// src/runtime/lease-lock.ts: get, create when missing, update with a resourceVersion; the Lease is
+// named by --leader-election-id, which the chart sets to the release's full name.
+const LEADER_ELECTION: Access = { group: 'coordination.k8s.io', resource: 'leases', verbs: ['get', 'create', 'update'], why: 'leader election', name: 'unmute-operator' };
 
 // Spec changes that switch which kinds a CR renders (scrape object, exposure, grafana-operator).
 const VARIANTS: Record<string, (spec: Record<string, unknown>) => Record<string, unknown>> = {
@@ -116,7 +120,7 @@ function requiredAccess(): Access[] {
 }
 
 function missing(rules: PolicyRule[], needed: Access[]): string[] {
-  return needed.flatMap((a) => a.verbs.filter((v) => !grants(rules, a.group, a.resource, v)).map((v) => `${v} ${a.resource}.${a.group || 'core'} (${a.why})`));
+  return needed.flatMap((a) => a.verbs.filter((v) => !grants(rules, a.group, a.resource, v, a.name)).map((v) => `${v} ${a.resource}.${a.group || 'core'} (${a.why})`));
 }
 
 /** Grants no entry of `needed` explains: least privilege means each one has a reason. */
@@ -165,11 +169,16 @@ describe('operator RBAC', () => {
       expect(missing(rulesOf(lease), [LEADER_ELECTION])).toEqual([]);
       expect(unexplained(rulesOf(lease), [LEADER_ELECTION])).toEqual([]);
       expect(missing(rulesOf(role), [LEADER_ELECTION])).toHaveLength(LEADER_ELECTION.verbs.length);
+      // Other Leases in the namespace stay out of reach (only create is not limited by name).
+      expect(missing(rulesOf(lease), [{ ...LEADER_ELECTION, name: 'someone-else' }])).toEqual([
+        'get leases.coordination.k8s.io (leader election)',
+        'update leases.coordination.k8s.io (leader election)',
+      ]);
     });
   });
 
   describe('namespaced mode', () => {
-    const watched = ['team-a', 'team-b'];
+    const watched = ['team-a'];
     const objects = render({ values: { watchNamespaces: watched } });
 
     for (const ns of watched) {

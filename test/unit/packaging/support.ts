@@ -37,13 +37,16 @@ export function only(objects: K8sObject[], kind: string, name?: string): K8sObje
   return found[0]!;
 }
 
-/** Whether `rules` allow `verb` on `group`/`resource` (wildcards count, so a test would catch them). */
-export function grants(rules: PolicyRule[], group: string, resource: string, verb: string): boolean {
+/**
+ * Whether `rules` allow `verb` on `group`/`resource` (wildcards count, so a test would catch them);
+ * with `name`, on that one object (rules limited by resourceNames count then).
+ */
+export function grants(rules: PolicyRule[], group: string, resource: string, verb: string, name?: string): boolean {
   return rules.some(
     (r) =>
       (r.apiGroups ?? []).some((g) => g === group || g === '*') &&
       (r.resources ?? []).some((res) => res === resource || res === '*') &&
       r.verbs.some((v) => v === verb || v === '*') &&
-      (r.resourceNames === undefined || r.resourceNames.length === 0),
+      (r.resourceNames === undefined || r.resourceNames.length === 0 || (name !== undefined && r.resourceNames.includes(name))),
   );
 }

@@ -146,3 +146,28 @@ describe('Ogg/Opus stream', () => {
     expect(pages.map((p) => p.segments.length)).toEqual([200, 200, 50]);
   });
 });
+
+describe('speech from an Ogg/Opus file', () => {
+  it('reads the audio packets of a file and loops over them', async () => {
+    const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { fileSpeech, readOggOpusPackets } = await import('../../../src/sim/loadgen/speech.ts');
+    const dir = mkdtempSync(join(tmpdir(), 'sim-speech-'));
+    try {
+      const w = new OggOpusWriter(5);
+      const noise = noisePacket(40, seededRng(5));
+      const a = w.write([noise, OPUS_SILENCE_20MS]);
+      const b = w.write([noise]);
+      writeFileSync(join(dir, 'speech.opus'), Buffer.concat([a, b]));
+      const packets = readOggOpusPackets(join(dir, 'speech.opus'));
+      expect(packets.map((p) => p.ms)).toEqual([20, 20, 20]);
+      const src = fileSpeech(packets)();
+      expect([src.next(), src.next(), src.next(), src.next()].map((p) => p.packet.length)).toEqual([41, 3, 41, 41]);
+      writeFileSync(join(dir, 'bad.opus'), 'not ogg');
+      expect(() => readOggOpusPackets(join(dir, 'bad.opus'))).toThrow(/not an Ogg\/Opus file/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -217,4 +217,30 @@ describe('sim-worker /v1/realtime conformance', () => {
     expect(m.get('worker_vllm_ttft_sum')! / 2).toBeLessThan(0.2);
     expect(m.get('worker_stt_sessions_total')).toBe(0); // defined, never incremented (as in Unmute)
   });
+
+  it('lets a user interrupt the bot (unmute.interrupted_by_vad) and counts the cut LLM reply', async () => {
+    const w = await worker({ uninterruptibleMs: 0, replyWords: { kind: 'constant', value: 40 }, llmWordsPerSecond: 5 });
+    const c = client(w);
+    await c.opened;
+    c.update();
+    c.startAudio();
+    await c.waitFor((e) => e.type === 'response.audio.delta');
+    c.speak(300);
+    await c.waitFor((e) => e.type === 'unmute.interrupted_by_vad');
+    await c.waitForNth('response.created', 2);
+    const m = await scrape(w.url);
+    expect(m.get('worker_vllm_interrupt_total')).toBe(1);
+    expect(m.get('worker_tts_interrupt_total')).toBe(0); // Unmute never increments this one
+  });
+
+  it('closes with 1000 when the simulated assistant says bye', async () => {
+    const w = await worker({ goodbyeAfterReplies: 1 });
+    const c = client(w);
+    await c.opened;
+    c.update();
+    c.startAudio();
+    const done = await c.waitFor((e) => e.type === 'response.text.done');
+    expect(String(done.text)).toMatch(/bye!$/);
+    expect((await c.closed).code).toBe(1000);
+  });
 });

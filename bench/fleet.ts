@@ -1,0 +1,264 @@
+// npm run bench:fleet [-- --quick] — session-aware autoscaling against the HPA formula, on a full
+// local cluster (real kube-apiserver, controller-manager, scheduler; KWOK nodes; podDeletion
+// 'external': a pod runner plays the kubelet, runs preStop and SIGTERM).
+//
+// The same trace (ramp up, plateau, spike, ramp down; 36 fleet-minutes, 14 with --quick) runs on
+// two fleets at once, in two namespaces of one cluster, compressed ×10 (session lengths, the
+// stabilisation windows, the HPA period and the drain timeouts alike):
+//   (a) operator: an UnmuteDeployment with autoscaling, the operator process reconciling it;
+//   (b) baseline: a plain Deployment + Service scaled through the scale subresource by the HPA
+//       formula (10% tolerance, 15 s loop, 300 s scale-down window, default scale-up policies),
+//       the ReplicaSet choosing the victims, no preStop.
+// Each fleet's sim-workers, load generator and sampler run in a child process inside the cluster's
+// network namespace (bench/fleet.ts --inner), as does the operator. Prints a table and, last, one
+// JSON line. Bounded: a hard deadline stops everything; SIGINT/SIGTERM clean up the cluster.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { KubeConfig } from '@kubernetes/client-node';
+import { z } from 'zod';
+import { MARKER_ENV } from '../scripts/cluster/config.ts';
+import { startCluster, stopCluster, type Cluster } from '../scripts/cluster/harness.ts';
+import { KubeClient } from '../src/runtime/kube-client.ts';
+import type { KubeObject } from '../src/runtime/object.ts';
+import { baselineFleet, operatorFleet, operatorFleetTargets, type FleetShape, type OperatorTiming } from '../src/sim/fleet/fleets.ts';
+import type { RunFigures } from '../src/sim/fleet/measure.ts';
+import { CHEAP_SESSION, CHEAP_WORKER, runFleetScenario, type HpaLoopOptions } from '../src/sim/fleet/scenario.ts';
+import { FULL_TRACE, planTrace, QUICK_TRACE } from '../src/sim/fleet/trace.ts';
+import { seededRng } from '../src/sim/random.ts';
+
+const repo = fileURLToPath(new URL('../', import.meta.url));
+const self = fileURLToPath(import.meta.url);
+const nodeBin = process.execPath;
+
+const TIME_SCALE = 10;
+const SEED = 20240611;
+const SHAPE: FleetShape = { minReplicas: 2, maxReplicas: 20, targetSessionsPerPod: 3, maxSessionsPerPod: 4, podStartDelay: '3s' };
+// Production-like settings divided by TIME_SCALE (5 s interval → 1 s; 300 s window → 30 s).
+const TIMING: OperatorTiming = { intervalSeconds: 1, metricsStaleSeconds: 5, scaleDownStabilizationSeconds: 30, drainTimeoutSeconds: 360, drainGracePeriodSeconds: 360 };
+const HPA: HpaLoopOptions = { ...pick(SHAPE), tolerance: 0.1, periodMs: 15_000 / TIME_SCALE, scaleDownStabilizationMs: 300_000 / TIME_SCALE };
+
+function pick(s: FleetShape) {
+  return { minReplicas: s.minReplicas, maxReplicas: s.maxReplicas, targetSessionsPerPod: s.targetSessionsPerPod };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Inner: one fleet's run, inside the network namespace.
+
+const innerSchema = z.object({
+  kubeconfig: z.string(),
+  namespace: z.string(),
+  podSelector: z.string(),
+  service: z.string(),
+  deployment: z.string(),
+  trace: z.enum(['full', 'quick']),
+  label: z.string(),
+  hpa: z.boolean(),
+});
+type InnerConfig = z.infer<typeof innerSchema>;
+
+async function inner(config: InnerConfig): Promise<void> {
+  const kc = new KubeConfig();
+  kc.loadFromFile(config.kubeconfig);
+  const client = await KubeClient.fromKubeConfig(kc);
+  const plan = planTrace(config.trace === 'quick' ? QUICK_TRACE : FULL_TRACE, { timeScale: TIME_SCALE, rng: seededRng(SEED) });
+  const ac = new AbortController();
+  process.once('SIGTERM', () => ac.abort());
+  process.once('SIGINT', () => ac.abort());
+  const result = await runFleetScenario({
+    client,
+    namespace: config.namespace,
+    podSelector: config.podSelector,
+    service: config.service,
+    deployment: config.deployment,
+    plan,
+    spec: { ...pick(SHAPE), maxSessionsPerPod: SHAPE.maxSessionsPerPod },
+    worker: CHEAP_WORKER,
+    session: CHEAP_SESSION,
+    ...(config.hpa ? { hpa: HPA } : {}),
+    signal: ac.signal,
+    log: (m) => process.stderr.write(`[${config.label}] ${m}\n`),
+  });
+  process.stdout.write(`RESULT ${JSON.stringify({ figures: result.figures, runner: result.runner, wallMs: result.wallMs })}\n`);
+  process.exit(0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Outer: cluster, fleets, operator, the two inner runs, the report.
+
+const children = new Set<ChildProcess>();
+
+function spawnInNetns(cluster: Cluster, args: string[], label: string): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
+  const child = spawn('ip', ['netns', 'exec', cluster.netns!, nodeBin, ...args], {
+    cwd: repo,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, KUBECONFIG: cluster.kubeconfigInNetnsPath!, [MARKER_ENV]: cluster.name },
+  });
+  children.add(child);
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => {
+    const text = d.toString();
+    if (label !== 'operator') process.stderr.write(text);
+    else out += text;
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => {
+    children.delete(child);
+    resolve(code);
+  }));
+  return { child, output: () => out, exited };
+}
+
+function killAll(): void {
+  for (const c of children) {
+    try {
+      process.kill(-c.pid!, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+}
+
+async function createAll(client: KubeClient, objects: KubeObject[]): Promise<void> {
+  for (const o of objects) await client.create(o);
+}
+
+function fmt(v: number | undefined, digits = 1): string {
+  return v === undefined ? '-' : Number.isInteger(v) && digits === 0 ? String(v) : v.toFixed(digits);
+}
+
+function table(op: RunFigures, base: RunFigures, meta: { trace: string; wallS: number }): string {
+  const rows: Array<[string, string, string]> = [
+    ['sessions started by the trace', fmt(op.sessions, 0), fmt(base.sessions, 0)],
+    ['sessions cut by scaling (1012)', fmt(op.dropped, 0), fmt(base.dropped, 0)],
+    ['sessions refused (no backend / 500)', fmt(op.refused, 0), fmt(base.refused, 0)],
+    ['sessions that queued for a slot', fmt(op.queuedSessions, 0), fmt(base.queuedSessions, 0)],
+    ['session-seconds queued (wall)', fmt(op.queuedSeconds), fmt(base.queuedSeconds)],
+    ['reaction to the spike, s (wall)', fmt(op.reactionSeconds), fmt(base.reactionSeconds)],
+    ['replica-seconds used (wall)', fmt(op.replicaSeconds), fmt(base.replicaSeconds)],
+    ['ideal replica-seconds (wall)', fmt(op.idealReplicaSeconds), fmt(base.idealReplicaSeconds)],
+    ['used / ideal', fmt(op.replicaRatio, 3), fmt(base.replicaRatio, 3)],
+    ['peak backend pods', fmt(op.peakPods, 0), fmt(base.peakPods, 0)],
+    ['scale events (replicas changes)', fmt(op.scaleEvents, 0), fmt(base.scaleEvents, 0)],
+  ];
+  const w0 = Math.max(...rows.map((r) => r[0].length));
+  const lines = [
+    `fleet benchmark: trace "${meta.trace}", compressed ×${TIME_SCALE} (1 wall s = ${TIME_SCALE} fleet s), ran ${meta.wallS.toFixed(0)} s wall`,
+    `${'figure'.padEnd(w0)}  ${'operator'.padStart(10)}  ${'HPA baseline'.padStart(12)}`,
+    `${'-'.repeat(w0)}  ${'-'.repeat(10)}  ${'-'.repeat(12)}`,
+    ...rows.map(([k, a, b]) => `${k.padEnd(w0)}  ${a.padStart(10)}  ${b.padStart(12)}`),
+  ];
+  return lines.join('\n');
+}
+
+function parseResult(text: string, label: string): { figures: RunFigures; runner: unknown; wallMs: number } {
+  const line = text.split('\n').find((l) => l.startsWith('RESULT '));
+  if (line === undefined) throw new Error(`${label}: no result; output:\n${text.slice(-3000)}`);
+  return JSON.parse(line.slice('RESULT '.length)) as { figures: RunFigures; runner: unknown; wallMs: number };
+}
+
+async function outer(argv: string[]): Promise<number> {
+  const quick = argv.includes('--quick');
+  const sequential = argv.includes('--sequential');
+  const traceName = quick ? 'quick' : 'full';
+  const traceWallMs = (quick ? QUICK_TRACE : FULL_TRACE).totalMs / TIME_SCALE;
+  const t0 = performance.now();
+  const name = `bench-fleet-${process.pid}`;
+  const ac = new AbortController();
+  let cluster: Cluster | undefined;
+  const hardLimitMs = (sequential ? 2 : 1) * traceWallMs + 240_000;
+  const killer = setTimeout(() => {
+    process.stderr.write(`bench:fleet: hard time limit (${Math.round(hardLimitMs / 1000)} s) reached, stopping\n`);
+    ac.abort();
+    killAll();
+    void stopCluster(name).finally(() => process.exit(3));
+  }, hardLimitMs);
+  killer.unref();
+  const onSignal = (sig: NodeJS.Signals) => {
+    process.stderr.write(`bench:fleet: ${sig}, cleaning up\n`);
+    ac.abort();
+    killAll();
+    void stopCluster(name).finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  try {
+    process.stderr.write(`bench:fleet: starting a full cluster (${name}, podDeletion external)\n`);
+    cluster = await startCluster({ name, mode: 'full', podDeletion: 'external', signal: ac.signal, log: (m) => process.stderr.write(`  ${m}\n`) });
+    const kc = new KubeConfig();
+    kc.loadFromFile(cluster.kubeconfigPath);
+    const client = await KubeClient.fromKubeConfig(kc);
+    const NS_OP = 'fleet-operator';
+    const NS_BASE = 'fleet-baseline';
+    for (const ns of [NS_OP, NS_BASE]) await client.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+
+    const cr = operatorFleet('fleet', NS_OP, SHAPE, TIMING);
+    const base = baselineFleet('baseline', NS_BASE, SHAPE);
+    await createAll(client, [cr as KubeObject, base.deployment as KubeObject, base.service as KubeObject]);
+
+    const operator = spawnInNetns(
+      cluster,
+      ['src/cli/main.ts', 'run', '--kubeconfig', cluster.kubeconfigInNetnsPath!, '--no-leader-elect', '--namespace', NS_OP, '--metrics-bind-address', '127.0.0.1:0', '--health-probe-bind-address', '127.0.0.1:0', '--log-level', 'warn'],
+      'operator',
+    );
+    const innerRun = (label: string, config: Omit<InnerConfig, 'kubeconfig' | 'trace' | 'label'>) =>
+      spawnInNetns(cluster!, [self, '--inner', JSON.stringify({ ...config, kubeconfig: cluster!.kubeconfigInNetnsPath, trace: traceName, label })], label);
+
+    const runOne = async (label: string, config: Omit<InnerConfig, 'kubeconfig' | 'trace' | 'label'>) => {
+      const p = innerRun(label, config);
+      const code = await p.exited;
+      if (code !== 0) throw new Error(`${label} run exited ${code}:\n${p.output().slice(-3000)}`);
+      return parseResult(p.output(), label);
+    };
+    const opConfig = { namespace: NS_OP, ...operatorFleetTargets('fleet'), hpa: false };
+    const baseConfig = { namespace: NS_BASE, ...base.targets, hpa: true };
+    let op: Awaited<ReturnType<typeof runOne>>;
+    let bl: Awaited<ReturnType<typeof runOne>>;
+    if (sequential) {
+      op = await runOne('operator', opConfig);
+      bl = await runOne('baseline', baseConfig);
+    } else {
+      [op, bl] = await Promise.all([runOne('operator', opConfig), runOne('baseline', baseConfig)]);
+    }
+    operator.child.kill('SIGTERM');
+    const wallS = (performance.now() - t0) / 1000;
+    process.stdout.write(table(op.figures, bl.figures, { trace: traceName, wallS }) + '\n');
+    process.stdout.write(`pod runner (operator): ${JSON.stringify(op.runner)}\npod runner (baseline): ${JSON.stringify(bl.runner)}\n`);
+    const summary = {
+      trace: traceName,
+      time_scale: TIME_SCALE,
+      wall_s: Math.round(wallS),
+      dropped_operator: op.figures.dropped,
+      dropped_baseline: bl.figures.dropped,
+      queued_s_operator: op.figures.queuedSeconds,
+      queued_s_baseline: bl.figures.queuedSeconds,
+      reaction_s_operator: op.figures.reactionSeconds,
+      reaction_s_baseline: bl.figures.reactionSeconds,
+      replica_s_ratio_operator: op.figures.replicaRatio,
+      replica_s_ratio_baseline: bl.figures.replicaRatio,
+      scale_events_operator: op.figures.scaleEvents,
+      scale_events_baseline: bl.figures.scaleEvents,
+    };
+    process.stdout.write(JSON.stringify(summary) + '\n');
+    return 0;
+  } catch (err) {
+    process.stderr.write(`bench:fleet: ${(err as Error).message}\n`);
+    return 1;
+  } finally {
+    killAll();
+    if (cluster !== undefined || ac.signal.aborted) await stopCluster(name).catch((e: Error) => process.stderr.write(`cleanup: ${e.message}\n`));
+    clearTimeout(killer);
+  }
+}
+
+const argv = process.argv.slice(2);
+if (argv[0] === '--inner') {
+  inner(innerSchema.parse(JSON.parse(argv[1] ?? '{}'))).catch((err: unknown) => {
+    process.stderr.write(`inner: ${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  });
+} else {
+  outer(argv).then((code) => process.exit(code));
+}

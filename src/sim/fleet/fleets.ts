@@ -1,0 +1,97 @@
+// The two fleets the benchmark (and the demo) put on a cluster: an UnmuteDeployment with session-
+// aware autoscaling, and the baseline a plain HPA setup gives (Deployment + Service, no serving
+// label, no preStop). Pure builders: objects in, nothing applied.
+import { childName, selectorLabels } from '../../render/labels.ts';
+import { KWOK_READY_DELAY_ANNOTATION } from './pod-runner.ts';
+
+/** The sim-workers' port in both fleets. */
+export const SIM_BACKEND_PORT = 8000;
+
+export interface FleetShape {
+  minReplicas: number;
+  maxReplicas: number;
+  targetSessionsPerPod: number;
+  maxSessionsPerPod: number;
+  /** Go duration KWOK keeps a new pod Pending (image pull + start), e.g. "3s". */
+  podStartDelay: string;
+}
+
+export interface OperatorTiming {
+  intervalSeconds: number;
+  metricsStaleSeconds: number;
+  scaleDownStabilizationSeconds: number;
+  drainTimeoutSeconds: number;
+  drainGracePeriodSeconds: number;
+}
+
+/** An UnmuteDeployment whose backends are sim-workers; STT/TTS pods run on the simulated GPU nodes. */
+export function operatorFleet(name: string, namespace: string, shape: FleetShape, timing: OperatorTiming, extra: { gpuMaxTotal?: number; metrics?: Record<string, unknown> } = {}) {
+  return {
+    apiVersion: 'unmute.sh/v1alpha1',
+    kind: 'UnmuteDeployment',
+    metadata: { name, namespace },
+    spec: {
+      backend: {
+        image: 'sim.invalid/unmute-backend:sim',
+        replicas: shape.minReplicas,
+        port: SIM_BACKEND_PORT,
+        maxSessionsPerPod: shape.maxSessionsPerPod,
+        drainGracePeriodSeconds: timing.drainGracePeriodSeconds,
+        podAnnotations: { [KWOK_READY_DELAY_ANNOTATION]: shape.podStartDelay },
+      },
+      stt: { image: 'sim.invalid/moshi:sim' },
+      tts: { image: 'sim.invalid/moshi:sim' },
+      llm: { external: { url: 'http://llm.invalid' } },
+      monitoring: { enabled: false },
+      ...(extra.gpuMaxTotal === undefined ? {} : { gpu: { maxTotal: extra.gpuMaxTotal } }),
+      autoscaling: {
+        enabled: true,
+        minReplicas: shape.minReplicas,
+        maxReplicas: shape.maxReplicas,
+        targetSessionsPerPod: shape.targetSessionsPerPod,
+        intervalSeconds: timing.intervalSeconds,
+        metricsStaleSeconds: timing.metricsStaleSeconds,
+        scaleDownStabilizationSeconds: timing.scaleDownStabilizationSeconds,
+        drainTimeoutSeconds: timing.drainTimeoutSeconds,
+        ...(extra.metrics ? { metrics: extra.metrics } : {}),
+      },
+    },
+  };
+}
+
+/** Where the benchmark finds an operator fleet's backends. */
+export function operatorFleetTargets(name: string) {
+  const sel = selectorLabels(name, 'backend');
+  return {
+    podSelector: Object.entries(sel).map(([k, v]) => `${k}=${v}`).join(','),
+    service: childName(name, 'backend'),
+    deployment: childName(name, 'backend'),
+  };
+}
+
+/** What a plain HPA setup runs: the ReplicaSet picks victims, SIGTERM cuts their sessions. */
+export function baselineFleet(name: string, namespace: string, shape: FleetShape) {
+  const labels = { app: name };
+  return {
+    deployment: {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name, namespace, labels },
+      spec: {
+        replicas: shape.minReplicas,
+        selector: { matchLabels: labels },
+        template: {
+          metadata: { labels, annotations: { [KWOK_READY_DELAY_ANNOTATION]: shape.podStartDelay } },
+          spec: { containers: [{ name: 'backend', image: 'sim.invalid/unmute-backend:sim', ports: [{ name: 'http', containerPort: SIM_BACKEND_PORT }] }] },
+        },
+      },
+    },
+    service: {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name, namespace, labels },
+      spec: { selector: labels, ports: [{ name: 'http', port: 80, targetPort: 'http' }] },
+    },
+    targets: { podSelector: `app=${name}`, service: name, deployment: name },
+  };
+}

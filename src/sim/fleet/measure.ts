@@ -1,0 +1,131 @@
+// What the fleet benchmark reports, as pure functions of what one run recorded: a timeline sampled
+// a few times a second (pods, ready endpoints, sessions the clients hold) and every session's end.
+//
+//   dropped          sessions the server closed with 1012 (a backend stopped under them)
+//   queuedSeconds    time clients waited for a slot (upgrade not completed), summed
+//   reaction         per load step: from the step's start until the ready endpoints can hold every
+//                    session without queueing (ready × maxSessionsPerPod ≥ sessions), 0 if they
+//                    always could
+//   replicaSeconds   ∫ backend pods (every pod that exists: starting, serving, draining)
+//   idealSeconds     ∫ max(minReplicas, ceil(sessions / targetSessionsPerPod))
+import type { SessionOutcome } from '../loadgen/session.ts';
+
+export interface TimelineSample {
+  /** Wall ms since the start of the run. */
+  tMs: number;
+  /** Backend pods that exist. */
+  pods: number;
+  /** Ready endpoints of the backend Service. */
+  ready: number;
+  /** Sessions the clients hold: open or waiting for a slot. */
+  sessions: number;
+}
+
+export interface SessionRecord {
+  outcome: SessionOutcome;
+  closeCode?: number;
+  /** Time spent waiting for a slot (ms). */
+  waitedMs: number;
+}
+
+export interface MeasureSpec {
+  targetSessionsPerPod: number;
+  maxSessionsPerPod: number;
+  minReplicas: number;
+}
+
+export interface StepReaction {
+  name: string;
+  /** Seconds; 0 when capacity never fell short. */
+  seconds: number;
+  /** True when capacity was still short at the end of the timeline. */
+  unresolved: boolean;
+}
+
+export interface RunFigures {
+  sessions: number;
+  completed: number;
+  dropped: number;
+  refused: number;
+  failed: number;
+  queuedSeconds: number;
+  queuedSessions: number;
+  reactions: StepReaction[];
+  /** Worst step reaction, seconds. */
+  reactionSeconds: number;
+  replicaSeconds: number;
+  idealReplicaSeconds: number;
+  replicaRatio: number;
+  peakPods: number;
+  scaleEvents: number;
+}
+
+export function idealReplicas(sessions: number, spec: MeasureSpec): number {
+  return Math.max(spec.minReplicas, Math.ceil(sessions / spec.targetSessionsPerPod));
+}
+
+/** ∫ f over the timeline, each sample's value held until the next sample (until endMs for the last). */
+export function integrate(samples: readonly TimelineSample[], f: (s: TimelineSample) => number, endMs?: number): number {
+  let sum = 0;
+  for (let i = 0; i < samples.length; i++) {
+    const s = samples[i]!;
+    const next = i + 1 < samples.length ? samples[i + 1]!.tMs : (endMs ?? s.tMs);
+    sum += f(s) * Math.max(0, next - s.tMs);
+  }
+  return sum / 1000;
+}
+
+const enough = (s: TimelineSample, spec: MeasureSpec) => s.ready * spec.maxSessionsPerPod >= s.sessions;
+
+/**
+ * Reaction to a load step: if capacity falls short within the step (its arrivals plus a grace
+ * of `graceMs`), the time from the step's start until it is enough again.
+ */
+export function reactionTo(samples: readonly TimelineSample[], step: { name: string; atMs: number; untilMs: number }, spec: MeasureSpec, graceMs = 2000): StepReaction {
+  const after = samples.filter((s) => s.tMs >= step.atMs);
+  const shortIdx = after.findIndex((s) => s.tMs <= step.untilMs + graceMs && !enough(s, spec));
+  if (shortIdx < 0) return { name: step.name, seconds: 0, unresolved: false };
+  const back = after.slice(shortIdx).find((s) => enough(s, spec));
+  if (back === undefined) {
+    const last = after[after.length - 1]!;
+    return { name: step.name, seconds: (last.tMs - step.atMs) / 1000, unresolved: true };
+  }
+  return { name: step.name, seconds: (back.tMs - step.atMs) / 1000, unresolved: false };
+}
+
+export function measureRun(input: {
+  samples: readonly TimelineSample[];
+  sessions: readonly SessionRecord[];
+  steps: ReadonlyArray<{ name: string; atMs: number; untilMs: number }>;
+  spec: MeasureSpec;
+  scaleEvents: number;
+  endMs: number;
+}): RunFigures {
+  const { samples, sessions, spec } = input;
+  const count = (o: SessionOutcome) => sessions.filter((s) => s.outcome === o).length;
+  const reactions = input.steps.map((st) => reactionTo(samples, st, spec));
+  const replicaSeconds = integrate(samples, (s) => s.pods, input.endMs);
+  const idealReplicaSeconds = integrate(samples, (s) => idealReplicas(s.sessions, spec), input.endMs);
+  const queued = sessions.filter((s) => s.waitedMs > 50);
+  return {
+    sessions: sessions.length,
+    completed: count('completed') + count('aborted'),
+    dropped: sessions.filter((s) => s.outcome === 'dropped' && s.closeCode === 1012).length,
+    refused: count('refused'),
+    failed: count('failed') + sessions.filter((s) => s.outcome === 'dropped' && s.closeCode !== 1012).length,
+    queuedSeconds: round(sessions.reduce((a, s) => a + s.waitedMs, 0) / 1000, 1),
+    queuedSessions: queued.length,
+    reactions,
+    reactionSeconds: reactions.length === 0 ? 0 : Math.max(...reactions.map((r) => r.seconds)),
+    replicaSeconds: round(replicaSeconds, 1),
+    idealReplicaSeconds: round(idealReplicaSeconds, 1),
+    replicaRatio: idealReplicaSeconds > 0 ? round(replicaSeconds / idealReplicaSeconds, 3) : 0,
+    peakPods: samples.reduce((m, s) => Math.max(m, s.pods), 0),
+    scaleEvents: input.scaleEvents,
+  };
+}
+
+function round(v: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(v * f) / f;
+}

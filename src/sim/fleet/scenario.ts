@@ -1,0 +1,257 @@
+// One run of the fleet benchmark, inside the cluster's network namespace: a pod runner plays the
+// backend pods, clients follow a trace to the endpoints the backend Service's EndpointSlices list
+// as ready (as kube-proxy would route them), optionally an HPA-formula loop scales a plain
+// Deployment (the baseline), and a sampler records the timeline the figures come from.
+// Bounded: the trace has a fixed length and every wait has a deadline.
+import { performance } from 'node:perf_hooks';
+import type { V1EndpointSlice } from '@kubernetes/client-node';
+import { PodSessionSource } from '../../autoscaler/pod-session-source.ts';
+import { silentLogger, type Logger } from '../../observability/logger.ts';
+import { systemClock } from '../../runtime/clock.ts';
+import { createInformer, type Informer } from '../../runtime/informer.ts';
+import type { KubeClient } from '../../runtime/kube-client.ts';
+import type { KubeObject } from '../../runtime/object.ts';
+import { readyEndpointUrls } from '../loadgen/endpointslices.ts';
+import { LiveCounters, runPlan, type SessionTemplate } from '../loadgen/runner.ts';
+import type { SessionResult } from '../loadgen/session.ts';
+import { TargetPool, type PickStrategy } from '../loadgen/targets.ts';
+import type { SimWorkerOptions } from '../worker/server.ts';
+import { hpaDecide, pruneHpaHistory, type HpaSpec } from './hpa.ts';
+import { measureRun, type MeasureSpec, type RunFigures, type SessionRecord, type TimelineSample } from './measure.ts';
+import { startPodRunner, type PodRunner, type PodRunnerEvent } from './pod-runner.ts';
+import type { TracePlan } from './trace.ts';
+
+const DEPLOYMENT = { apiVersion: 'apps/v1', kind: 'Deployment' } as const;
+const ENDPOINT_SLICE = { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice' } as const;
+
+/** Sim-worker settings that keep a fleet of simulated backends cheap on CPU (no audio frames). */
+export const CHEAP_WORKER: Omit<SimWorkerOptions, 'host' | 'port'> = { audioFrames: false, additionalOutputsMs: 0, maxSessions: 4 };
+/** Client settings to match: 400 ms audio chunks, Unmute's protocol otherwise. */
+export const CHEAP_SESSION: SessionTemplate = { chunkMs: 400, replyTimeoutMs: 60_000 };
+
+/**
+ * The backend Service's ready endpoints, kept current by a watch on its EndpointSlices (as
+ * kube-proxy does), feeding a TargetPool for the clients.
+ */
+export class ServiceEndpoints {
+  readonly pool: TargetPool;
+  readonly #informer: Informer<KubeObject>;
+  readonly #abort = new AbortController();
+  #ready = 0;
+  #onChange: (() => void) | undefined;
+
+  constructor(client: KubeClient, namespace: string, service: string, opts: { strategy?: PickStrategy; logger?: Logger; onChange?: () => void } = {}) {
+    this.pool = new TargetPool(opts.strategy ?? 'round-robin');
+    this.#onChange = opts.onChange;
+    this.#informer = createInformer(client, ENDPOINT_SLICE, { namespace, labelSelector: `kubernetes.io/service-name=${service}` }, { logger: opts.logger ?? silentLogger(), clock: systemClock() });
+    const refresh = () => {
+      const urls = readyEndpointUrls(this.#informer.cache.list() as unknown as V1EndpointSlice[], undefined, 'http');
+      this.#ready = urls.length;
+      this.pool.setTargets(urls);
+      this.#onChange?.();
+    };
+    this.#informer.addHandler({ onAdd: refresh, onUpdate: refresh, onDelete: refresh });
+  }
+
+  async start(): Promise<this> {
+    void this.#informer.start(this.#abort.signal).catch(() => undefined);
+    await this.#informer.waitForSync(this.#abort.signal);
+    return this;
+  }
+
+  ready(): number {
+    return this.#ready;
+  }
+
+  stop(): void {
+    this.#abort.abort();
+    this.pool.close();
+  }
+}
+
+/** Counts changes of a Deployment's spec.replicas (scale events) and keeps its current value. */
+class ReplicasWatch {
+  readonly #informer: Informer<KubeObject>;
+  readonly #abort = new AbortController();
+  changes = 0;
+  replicas: number | undefined;
+
+  constructor(client: KubeClient, namespace: string, name: string) {
+    this.#informer = createInformer(client, DEPLOYMENT, { namespace, fieldSelector: `metadata.name=${name}` }, { logger: silentLogger(), clock: systemClock() });
+    const seen = (obj: KubeObject) => {
+      const r = (obj as { spec?: { replicas?: number } }).spec?.replicas;
+      if (r === undefined) return;
+      if (this.replicas !== undefined && r !== this.replicas) this.changes++;
+      this.replicas = r;
+    };
+    this.#informer.addHandler({ onAdd: seen, onUpdate: (_, o) => seen(o) });
+  }
+
+  async start(): Promise<this> {
+    void this.#informer.start(this.#abort.signal).catch(() => undefined);
+    await this.#informer.waitForSync(this.#abort.signal);
+    return this;
+  }
+
+  stop(): void {
+    this.#abort.abort();
+  }
+}
+
+export interface HpaLoopOptions extends HpaSpec {
+  /** The HPA's sync period (default 15 s; compress it with the trace). */
+  periodMs: number;
+}
+
+/** The baseline's scaler: the HPA formula every period, written through the scale subresource. */
+export function startHpaLoop(o: {
+  client: KubeClient;
+  namespace: string;
+  deployment: string;
+  runner: PodRunner;
+  port?: number;
+  replicas: () => number | undefined;
+  spec: HpaLoopOptions;
+  log?: (msg: string) => void;
+}): { stop(): Promise<void> } {
+  const source = new PodSessionSource({ timeoutMs: 1000, concurrency: 16, now: () => Date.now() });
+  let history: Array<{ atMs: number; replicas: number }> = [];
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> = Promise.resolve();
+  const tick = async () => {
+    const current = o.replicas();
+    if (current === undefined) return;
+    const pods = o.runner.pods().filter((p) => p.metadata.deletionTimestamp == null && p.status?.phase === 'Running' && p.status.podIP);
+    const targets = pods.map((p) => {
+      const port = (p.spec?.containers ?? []).flatMap((c) => c.ports ?? [])[0]?.containerPort ?? o.port ?? 80;
+      return { pod: p.metadata.name ?? '', ip: p.status?.podIP, port };
+    });
+    const { readings } = await source.read(targets);
+    const now = Date.now();
+    const d = hpaDecide({ nowMs: now, spec: o.spec, currentReplicas: current, readings: [...readings.values()].map((r) => r.sessions), history });
+    history = pruneHpaHistory([...history, d.recommendation], now, o.spec.scaleDownStabilizationMs);
+    if (d.replicas !== current) {
+      o.log?.(`hpa: ${current} -> ${d.replicas} (${d.reason})`);
+      await o.client.patch(DEPLOYMENT, o.deployment, o.namespace, { spec: { replicas: d.replicas } }, 'merge', { subresource: 'scale' });
+    }
+  };
+  const loop = () => {
+    if (stopped) return;
+    timer = setTimeout(() => {
+      running = tick()
+        .catch((err: unknown) => o.log?.(`hpa: ${(err as Error).message}`))
+        .finally(loop);
+    }, o.spec.periodMs);
+  };
+  loop();
+  return {
+    async stop() {
+      stopped = true;
+      if (timer !== undefined) clearTimeout(timer);
+      await running;
+    },
+  };
+}
+
+export interface ScenarioOptions {
+  client: KubeClient;
+  namespace: string;
+  /** Label selector of the backend pods. */
+  podSelector: string;
+  /** The Service clients reach the backends through. */
+  service: string;
+  /** The backend Deployment (scale events; the baseline scales it). */
+  deployment: string;
+  plan: TracePlan;
+  spec: MeasureSpec;
+  worker?: Omit<SimWorkerOptions, 'host' | 'port'>;
+  session?: SessionTemplate;
+  /** Run the HPA-formula baseline scaler on the Deployment. */
+  hpa?: HpaLoopOptions;
+  /** Ready endpoints to wait for before the trace starts (default spec.minReplicas). */
+  warmEndpoints?: number;
+  sampleMs?: number;
+  log?: (msg: string) => void;
+  onRunnerEvent?: (e: PodRunnerEvent) => void;
+  signal?: AbortSignal;
+}
+
+export interface ScenarioResult {
+  figures: RunFigures;
+  samples: TimelineSample[];
+  runner: PodRunner['totals'];
+  wallMs: number;
+}
+
+export async function runFleetScenario(o: ScenarioOptions): Promise<ScenarioResult> {
+  const log = o.log ?? (() => {});
+  const runner = await startPodRunner({
+    client: o.client,
+    namespace: o.namespace,
+    labelSelector: o.podSelector,
+    worker: o.worker ?? CHEAP_WORKER,
+    ...(o.onRunnerEvent ? { onEvent: o.onRunnerEvent } : {}),
+  });
+  const endpoints = await new ServiceEndpoints(o.client, o.namespace, o.service).start();
+  const replicas = await new ReplicasWatch(o.client, o.namespace, o.deployment).start();
+  let hpa: { stop(): Promise<void> } | undefined;
+  let sampler: NodeJS.Timeout | undefined;
+  try {
+    const warm = o.warmEndpoints ?? o.spec.minReplicas;
+    const warmDeadline = Date.now() + 90_000;
+    while (endpoints.ready() < warm || runner.workers().filter((w) => w.state === 'running').length < warm) {
+      if (Date.now() > warmDeadline) throw new Error(`fewer than ${warm} ready backends after 90 s (ready endpoints ${endpoints.ready()})`);
+      if (o.signal?.aborted) throw new Error('aborted');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    log(`warm: ${endpoints.ready()} ready endpoints; trace of ${(o.plan.totalMs / 1000).toFixed(0)} s, ${o.plan.sessions.length} sessions`);
+    replicas.changes = 0;
+    if (o.hpa) hpa = startHpaLoop({ client: o.client, namespace: o.namespace, deployment: o.deployment, runner, replicas: () => replicas.replicas, spec: o.hpa, log });
+
+    const live = new LiveCounters();
+    const samples: TimelineSample[] = [];
+    const records: SessionRecord[] = [];
+    const t0 = performance.now();
+    const sample = () => {
+      const pods = runner.pods().length;
+      samples.push({ tMs: performance.now() - t0, pods, ready: endpoints.ready(), sessions: live.open + live.connecting });
+    };
+    sample();
+    const every = o.sampleMs ?? 250;
+    const tickSample = () => {
+      sample();
+      sampler = setTimeout(tickSample, every);
+    };
+    sampler = setTimeout(tickSample, every);
+    let lastLog = 0;
+    const result = await runPlan({
+      picker: endpoints.pool,
+      plan: o.plan.sessions,
+      session: o.session ?? CHEAP_SESSION,
+      deadlineMs: o.plan.totalMs,
+      live,
+      ...(o.signal ? { signal: o.signal } : {}),
+      onResult: (r: SessionResult) => {
+        const waited = r.queuedMs ?? (r.outcome === 'refused' && r.httpStatus === undefined ? 0 : Math.max(0, Date.now() - r.startedAt));
+        records.push({ outcome: r.outcome, ...(r.closeCode !== undefined ? { closeCode: r.closeCode } : {}), waitedMs: waited });
+        const now = performance.now();
+        if (now - lastLog > 15_000) {
+          lastLog = now;
+          log(`${live.line()} | pods ${runner.pods().length}, ready ${endpoints.ready()}`);
+        }
+      },
+    });
+    clearTimeout(sampler);
+    sampler = undefined;
+    sample();
+    const figures = measureRun({ samples, sessions: records, steps: o.plan.steps, spec: o.spec, scaleEvents: replicas.changes, endMs: o.plan.totalMs });
+    return { figures, samples, runner: { ...runner.totals }, wallMs: result.wallMs };
+  } finally {
+    if (sampler !== undefined) clearTimeout(sampler);
+    await hpa?.stop();
+    endpoints.stop();
+    replicas.stop();
+    await runner.stop();
+  }
+}
