@@ -45,12 +45,13 @@ export function toBackendPod(pod: PodLike, readings: ReadingStore, nowMs: number
 export interface PodPatch {
   name: string;
   labels: Record<string, string>;
-  annotations: Record<string, string>;
+  /** null removes the annotation. */
+  annotations: Record<string, string | null>;
 }
 
 /**
- * Server-side apply bodies for the pods the decision touches. The operator's field manager owns
- * exactly these keys; applying a body without a key gives it back (undrain drops the annotations).
+ * Merge-patch bodies for the pods the decision touches. A merge patch, not an apply: a pod that
+ * vanished meanwhile must answer 404, whereas an apply would try to create it.
  */
 export function drainPatches(
   decision: { drain: string[]; undrain: string[]; remove: string[] },
@@ -63,7 +64,9 @@ export function drainPatches(
     const ms = byName.get(name)?.drainingSinceMs;
     return ms === undefined ? nowIso : new Date(ms).toISOString();
   };
-  for (const name of decision.undrain) out.push({ name, labels: { [LABEL_SERVING]: 'true' }, annotations: {} });
+  for (const name of decision.undrain) {
+    out.push({ name, labels: { [LABEL_SERVING]: 'true' }, annotations: { [ANNOTATION_DRAINING_SINCE]: null, [ANNOTATION_POD_DELETION_COST]: null } });
+  }
   for (const name of decision.drain) {
     if (decision.remove.includes(name)) continue;
     out.push({

@@ -17,7 +17,7 @@ import { findKubeApiError, isConflict, isNotFound, describeError } from '../runt
 import type { EventRecorder } from '../runtime/events.ts';
 import type { KubeClient } from '../runtime/kube-client.ts';
 import type { KubeObject, TypeRef } from '../runtime/object.ts';
-import { refKey, DEPLOYMENT, SECRET } from './kinds.ts';
+import { refKey, DEPLOYMENT, POD, SECRET } from './kinds.ts';
 import { drainingPodNames, isTerminating, isUnschedulable, observeComponent, podsOf } from './observe.ts';
 import { CONDITION_READY, computeStatus, type ObservedComponent } from './status.ts';
 import { repairPatch } from './repair.ts';
@@ -194,13 +194,11 @@ export class UnmuteDeploymentReconciler {
   async #applyDrain(cr: UnmuteDeployment, decision: PolicyDecision, sessions: SessionsObservation, ctx: ReconcileContext): Promise<void> {
     const nowIso = new Date(this.#d.clock.now()).toISOString();
     for (const patch of drainPatches(decision, sessions.pods, nowIso)) {
-      const body = {
-        apiVersion: 'v1',
-        kind: 'Pod',
-        metadata: { name: patch.name, namespace: cr.metadata.namespace, labels: patch.labels, annotations: patch.annotations },
-      };
       try {
-        await this.#d.client.apply(body, { fieldManager: FIELD_MANAGER, force: true, signal: ctx.signal });
+        await this.#d.client.patch(POD, patch.name, cr.metadata.namespace, { metadata: { labels: patch.labels, annotations: patch.annotations } }, 'merge', {
+          signal: ctx.signal,
+          fieldManager: FIELD_MANAGER,
+        });
       } catch (err) {
         // The pod went away meanwhile: nothing left to drain.
         if (!isNotFound(err)) throw err;
