@@ -13,6 +13,7 @@
 // network namespace (bench/fleet.ts --inner), as does the operator. Prints a table and, last, one
 // JSON line. Bounded: a hard deadline stops everything; SIGINT/SIGTERM clean up the cluster.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -22,7 +23,7 @@ import { startCluster, stopCluster, type Cluster } from '../scripts/cluster/harn
 import { KubeClient } from '../src/runtime/kube-client.ts';
 import type { KubeObject } from '../src/runtime/object.ts';
 import { baselineFleet, operatorFleet, operatorFleetTargets, type FleetShape, type OperatorTiming } from '../src/sim/fleet/fleets.ts';
-import type { RunFigures } from '../src/sim/fleet/measure.ts';
+import type { RunFigures, TimelineRow } from '../src/sim/fleet/measure.ts';
 import { CHEAP_SESSION, CHEAP_WORKER, runFleetScenario, type HpaLoopOptions } from '../src/sim/fleet/scenario.ts';
 import { FULL_TRACE, planTrace, QUICK_TRACE } from '../src/sim/fleet/trace.ts';
 import { seededRng } from '../src/sim/random.ts';
@@ -79,7 +80,7 @@ async function inner(config: InnerConfig): Promise<void> {
     signal: ac.signal,
     log: (m) => process.stderr.write(`[${config.label}] ${m}\n`),
   });
-  process.stdout.write(`RESULT ${JSON.stringify({ figures: result.figures, runner: result.runner, wallMs: result.wallMs })}\n`);
+  process.stdout.write(`RESULT ${JSON.stringify({ figures: result.figures, timeline: result.timeline, runner: result.runner, wallMs: result.wallMs })}\n`);
   process.exit(0);
 }
 
@@ -100,8 +101,8 @@ function spawnInNetns(cluster: Cluster, args: string[], label: string): { child:
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => {
     const text = d.toString();
-    if (label !== 'operator') process.stderr.write(text);
-    else out += text;
+    if (label === 'operator-process') out += text;
+    else process.stderr.write(text);
   });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => {
     children.delete(child);
@@ -139,6 +140,8 @@ function table(op: RunFigures, base: RunFigures, meta: { trace: string; wallS: n
     ['replica-seconds used (wall)', fmt(op.replicaSeconds), fmt(base.replicaSeconds)],
     ['ideal replica-seconds (wall)', fmt(op.idealReplicaSeconds), fmt(base.idealReplicaSeconds)],
     ['used / ideal', fmt(op.replicaRatio, 3), fmt(base.replicaRatio, 3)],
+    ['  of which starting (Pending)', fmt(op.pendingReplicaSeconds), fmt(base.pendingReplicaSeconds)],
+    ['  of which draining or stopping', fmt(op.drainingReplicaSeconds), fmt(base.drainingReplicaSeconds)],
     ['peak backend pods', fmt(op.peakPods, 0), fmt(base.peakPods, 0)],
     ['scale events (replicas changes)', fmt(op.scaleEvents, 0), fmt(base.scaleEvents, 0)],
   ];
@@ -152,10 +155,30 @@ function table(op: RunFigures, base: RunFigures, meta: { trace: string; wallS: n
   return lines.join('\n');
 }
 
-function parseResult(text: string, label: string): { figures: RunFigures; runner: unknown; wallMs: number } {
+interface InnerResult {
+  figures: RunFigures;
+  timeline: TimelineRow[];
+  runner: unknown;
+  wallMs: number;
+}
+
+function parseResult(text: string, label: string): InnerResult {
   const line = text.split('\n').find((l) => l.startsWith('RESULT '));
   if (line === undefined) throw new Error(`${label}: no result; output:\n${text.slice(-3000)}`);
-  return JSON.parse(line.slice('RESULT '.length)) as { figures: RunFigures; runner: unknown; wallMs: number };
+  return JSON.parse(line.slice('RESULT '.length)) as InnerResult;
+}
+
+/** Where the time went: mean sessions, pods (ideal) and queue seconds per twelfth of the trace. */
+function timelineTable(op: TimelineRow[], base: TimelineRow[]): string {
+  const lines = ['timeline (wall s from the start; mean sessions | pods, ideal pods in brackets | queued s):', `${'from'.padStart(5)}  ${'sessions'.padStart(8)}  ${'operator pods'.padStart(14)}  ${'queued'.padStart(6)}  ${'baseline pods'.padStart(14)}  ${'queued'.padStart(6)}`];
+  for (let i = 0; i < op.length; i++) {
+    const a = op[i]!;
+    const b = base[i];
+    lines.push(
+      `${a.fromS.toFixed(0).padStart(5)}  ${a.sessions.toFixed(1).padStart(8)}  ${`${a.pods.toFixed(1)} (${a.ideal.toFixed(1)})`.padStart(14)}  ${a.queuedS.toFixed(1).padStart(6)}  ${b ? `${b.pods.toFixed(1)} (${b.ideal.toFixed(1)})`.padStart(14) : ''}  ${b ? b.queuedS.toFixed(1).padStart(6) : ''}`,
+    );
+  }
+  return lines.join('\n');
 }
 
 async function outer(argv: string[]): Promise<number> {
@@ -200,8 +223,8 @@ async function outer(argv: string[]): Promise<number> {
 
     const operator = spawnInNetns(
       cluster,
-      ['src/cli/main.ts', 'run', '--kubeconfig', cluster.kubeconfigInNetnsPath!, '--no-leader-elect', '--namespace', NS_OP, '--metrics-bind-address', '127.0.0.1:0', '--health-probe-bind-address', '127.0.0.1:0', '--log-level', 'warn'],
-      'operator',
+      ['src/cli/main.ts', 'run', '--kubeconfig', cluster.kubeconfigInNetnsPath!, '--no-leader-elect', '--namespace', NS_OP, '--metrics-bind-address', '127.0.0.1:0', '--health-probe-bind-address', '127.0.0.1:0', '--log-level', argv.some((a) => a.startsWith('--operator-log=')) ? 'info' : 'warn'],
+      'operator-process',
     );
     const innerRun = (label: string, config: Omit<InnerConfig, 'kubeconfig' | 'trace' | 'label'>) =>
       spawnInNetns(cluster!, [self, '--inner', JSON.stringify({ ...config, kubeconfig: cluster!.kubeconfigInNetnsPath, trace: traceName, label })], label);
@@ -223,7 +246,10 @@ async function outer(argv: string[]): Promise<number> {
       [op, bl] = await Promise.all([runOne('operator', opConfig), runOne('baseline', baseConfig)]);
     }
     operator.child.kill('SIGTERM');
+    const logPath = argv.find((a) => a.startsWith('--operator-log='))?.slice('--operator-log='.length);
+    if (logPath !== undefined) writeFileSync(logPath, operator.output());
     const wallS = (performance.now() - t0) / 1000;
+    process.stdout.write(timelineTable(op.timeline, bl.timeline) + '\n\n');
     process.stdout.write(table(op.figures, bl.figures, { trace: traceName, wallS }) + '\n');
     process.stdout.write(`pod runner (operator): ${JSON.stringify(op.runner)}\npod runner (baseline): ${JSON.stringify(bl.runner)}\n`);
     const summary = {

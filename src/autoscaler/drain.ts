@@ -21,7 +21,7 @@ export interface PodLike {
     annotations?: Record<string, string>;
     deletionTimestamp?: unknown;
   };
-  status?: { phase?: string; podIP?: string };
+  status?: { phase?: string; podIP?: string; conditions?: Array<{ type?: string; status?: string }> };
 }
 
 /** The pod as the policy sees it: serving or draining, with a fresh session count or none. */
@@ -39,7 +39,14 @@ export function toBackendPod(pod: PodLike, readings: ReadingStore, nowMs: number
     terminating: pod.metadata?.deletionTimestamp != null,
     sessions: reading?.sessions,
     observedAtMs: reading?.observedAtMs,
+    removing: draining && pod.metadata?.annotations?.[ANNOTATION_POD_DELETION_COST] === DELETION_COST_REMOVE,
+    ...readiness(pod),
   };
+}
+
+function readiness(pod: PodLike): { ready?: boolean } {
+  const c = pod.status?.conditions?.find((x) => x.type === 'Ready');
+  return c === undefined ? {} : { ready: c.status === 'True' };
 }
 
 export interface PodPatch {

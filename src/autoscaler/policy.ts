@@ -18,6 +18,10 @@ export interface BackendPod {
   sessions: number | undefined;
   /** When that reading was taken (ms since epoch). */
   observedAtMs?: number;
+  /** Marked for removal (lowest deletion cost) by an earlier decision. */
+  removing?: boolean;
+  /** The Ready condition; undefined when unknown (treated as ready). */
+  ready?: boolean;
 }
 
 /** Time for an endpoint removal to reach every load balancer before an empty reading is trusted. */
@@ -85,7 +89,14 @@ function knownSessions(p: BackendPod): number | undefined {
 
 export function decide(input: PolicyInput): PolicyDecision {
   const { spec, nowMs } = input;
-  const live = input.pods.filter(isLive);
+  // A drained pod marked for removal whose replica the Deployment already gave up is on its way
+  // out: the ReplicaSet deletes it next (lowest cost). Counting it as draining again would lower
+  // replicas a second time for the same pod (the pod cache lags the Deployment). Level-based:
+  // the surplus of pods over replicas says how many of the marked pods are already given up.
+  const notTerminating = input.pods.filter(isLive);
+  const surplus = Math.max(0, notTerminating.length - input.replicas);
+  const givenUp = new Set(notTerminating.filter((p) => p.removing && !p.serving).slice(0, surplus).map((p) => p.name));
+  const live = notTerminating.filter((p) => !givenUp.has(p.name));
   const draining = live.filter((p) => !p.serving);
   const servingPods = live.filter((p) => p.serving);
   // Replicas the Deployment asked for but the ReplicaSet has not created yet count as serving.
@@ -183,7 +194,14 @@ export function decide(input: PolicyInput): PolicyDecision {
     p.observedAtMs !== undefined &&
     p.observedAtMs >= p.drainingSinceMs + DRAIN_SETTLE_MS;
   const timedOut = (p: BackendPod) => p.drainingSinceMs !== undefined && nowMs - p.drainingSinceMs >= deadlineMs;
-  const remove = drainingLeft.filter((p) => p.phase === 'Pending' || emptySinceDrain(p) || timedOut(p)).map((p) => p.name);
+  // The ReplicaSet deletes Pending pods before any pod marked with a low deletion cost: while a
+  // serving pod is starting, lowering replicas would take it instead of the drained one. Removal
+  // waits until it runs (a pass or a few). (A Running pod that is not ready also ranks first; it is
+  // not waited for, as it may never become ready: the surplus rule above recovers from that.)
+  const starting = servingPods.some((p) => p.phase === 'Pending');
+  const remove = starting
+    ? []
+    : drainingLeft.filter((p) => p.phase === 'Pending' || emptySinceDrain(p) || timedOut(p)).map((p) => p.name);
   const replicas = replicasBeforeRemoval - remove.length;
 
   const direction = serving > servingNow ? 'up' : serving < servingNow ? 'down' : 'none';

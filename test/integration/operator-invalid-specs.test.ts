@@ -37,6 +37,11 @@ interface Rejected {
 
 const rejectedAtApply: Rejected[] = [
   {
+    sentence: 'refuses a resource quantity that is not a quantity',
+    spec: { backend: { resources: { requests: { cpu: 'lots' } } } },
+    message: ['spec.backend.resources.requests.cpu', 'should match'],
+  },
+  {
     sentence: 'refuses autoscaling.minReplicas above autoscaling.maxReplicas',
     spec: { autoscaling: { enabled: true, minReplicas: 5, maxReplicas: 2 } },
     message: ['spec.autoscaling', 'autoscaling.minReplicas must not exceed autoscaling.maxReplicas'],
@@ -148,11 +153,6 @@ const answeredWithInvalidSpec: Answered[] = [
     sentence: 'answers an in-cluster LLM without a GPU with InvalidSpec',
     spec: { llm: { external: undefined, inCluster: { image: 'vllm/vllm-openai:v0.11.0', model: 'google/gemma-3-1b-it', gpu: { count: 0 } } } },
     message: ['vLLM needs a GPU'],
-  },
-  {
-    sentence: 'answers a resource quantity that is not a quantity with InvalidSpec',
-    spec: { backend: { resources: { requests: { cpu: 'lots' } } } },
-    message: ['spec.backend.resources.requests.cpu'],
   },
 ];
 

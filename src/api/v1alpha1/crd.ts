@@ -35,9 +35,14 @@ export function toStructural(node: unknown, path = '$'): Schema {
   }
   // int-or-string must be exactly anyOf [integer, string] with nothing inside the branches.
   if (out['x-kubernetes-int-or-string'] === true) {
+    // The string branch's pattern may stay beside the anyOf (it applies to string values only),
+    // so a bad quantity is refused at apply time.
+    const branches = (out['anyOf'] as Schema[] | undefined) ?? [];
+    const pattern = branches.find((b) => b['type'] === 'string')?.['pattern'];
     delete out['anyOf'];
     delete out['type'];
     out['anyOf'] = [{ type: 'integer' }, { type: 'string' }];
+    if (typeof pattern === 'string') out['pattern'] = pattern;
     return out;
   }
   // zod marks safe-integer bounds on every .int(); they only add noise (and overflow int64 nothing).

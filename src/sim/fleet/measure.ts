@@ -3,9 +3,9 @@
 //
 //   dropped          sessions the server closed with 1012 (a backend stopped under them)
 //   queuedSeconds    time clients waited for a slot (upgrade not completed), summed
-//   reaction         per load step: from the step's start until the ready endpoints can hold every
-//                    session without queueing (ready × maxSessionsPerPod ≥ sessions), 0 if they
-//                    always could
+//   reaction         per load step: from the step's start until the ready endpoints are as many
+//                    as the load asks for (ready ≥ ceil(sessions / targetSessionsPerPod)), 0 if
+//                    they never fell short
 //   replicaSeconds   ∫ backend pods (every pod that exists: starting, serving, draining)
 //   idealSeconds     ∫ max(minReplicas, ceil(sessions / targetSessionsPerPod))
 import type { SessionOutcome } from '../loadgen/session.ts';
@@ -19,6 +19,10 @@ export interface TimelineSample {
   ready: number;
   /** Sessions the clients hold: open or waiting for a slot. */
   sessions: number;
+  /** Of `pods`: not started yet (Pending: scheduling, image pull). */
+  pending?: number;
+  /** Of `pods`: out of the Service and finishing their sessions, or being stopped. */
+  draining?: number;
 }
 
 export interface SessionRecord {
@@ -26,6 +30,8 @@ export interface SessionRecord {
   closeCode?: number;
   /** Time spent waiting for a slot (ms). */
   waitedMs: number;
+  /** Wall ms since the start of the run when the session was started. */
+  startMs?: number;
 }
 
 export interface MeasureSpec {
@@ -56,6 +62,9 @@ export interface RunFigures {
   replicaSeconds: number;
   idealReplicaSeconds: number;
   replicaRatio: number;
+  /** Of replicaSeconds: pods not started yet, and pods draining or stopping. */
+  pendingReplicaSeconds: number;
+  drainingReplicaSeconds: number;
   peakPods: number;
   scaleEvents: number;
 }
@@ -75,7 +84,7 @@ export function integrate(samples: readonly TimelineSample[], f: (s: TimelineSam
   return sum / 1000;
 }
 
-const enough = (s: TimelineSample, spec: MeasureSpec) => s.ready * spec.maxSessionsPerPod >= s.sessions;
+const enough = (s: TimelineSample, spec: MeasureSpec) => s.ready * spec.targetSessionsPerPod >= s.sessions;
 
 /**
  * Reaction to a load step: if capacity falls short within the step (its arrivals plus a grace
@@ -120,6 +129,8 @@ export function measureRun(input: {
     replicaSeconds: round(replicaSeconds, 1),
     idealReplicaSeconds: round(idealReplicaSeconds, 1),
     replicaRatio: idealReplicaSeconds > 0 ? round(replicaSeconds / idealReplicaSeconds, 3) : 0,
+    pendingReplicaSeconds: round(integrate(samples, (s) => s.pending ?? 0, input.endMs), 1),
+    drainingReplicaSeconds: round(integrate(samples, (s) => s.draining ?? 0, input.endMs), 1),
     peakPods: samples.reduce((m, s) => Math.max(m, s.pods), 0),
     scaleEvents: input.scaleEvents,
   };
@@ -128,4 +139,35 @@ export function measureRun(input: {
 function round(v: number, digits: number): number {
   const f = 10 ** digits;
   return Math.round(v * f) / f;
+}
+
+export interface TimelineRow {
+  fromS: number;
+  /** Mean sessions, pods and ideal pods over the window. */
+  sessions: number;
+  pods: number;
+  ideal: number;
+  ready: number;
+  /** Queue time of the sessions started in the window (s). */
+  queuedS: number;
+}
+
+/** The run in windows of `windowMs`: where the replica-seconds and the queueing went. */
+export function timelineRows(samples: readonly TimelineSample[], sessions: readonly SessionRecord[], spec: MeasureSpec, windowMs: number, endMs: number): TimelineRow[] {
+  const rows: TimelineRow[] = [];
+  for (let from = 0; from < endMs; from += windowMs) {
+    const to = Math.min(endMs, from + windowMs);
+    const inside = samples.filter((s) => s.tMs >= from && s.tMs < to);
+    const len = (to - from) / 1000;
+    const mean = (f: (s: TimelineSample) => number) => (inside.length === 0 ? 0 : round(integrate(inside, f, to) / len, 1));
+    rows.push({
+      fromS: from / 1000,
+      sessions: mean((s) => s.sessions),
+      pods: mean((s) => s.pods),
+      ideal: mean((s) => idealReplicas(s.sessions, spec)),
+      ready: mean((s) => s.ready),
+      queuedS: round(sessions.filter((r) => r.startMs !== undefined && r.startMs >= from && r.startMs < to).reduce((a, r) => a + r.waitedMs, 0) / 1000, 1),
+    });
+  }
+  return rows;
 }

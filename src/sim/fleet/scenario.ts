@@ -11,13 +11,14 @@ import { systemClock } from '../../runtime/clock.ts';
 import { createInformer, type Informer } from '../../runtime/informer.ts';
 import type { KubeClient } from '../../runtime/kube-client.ts';
 import type { KubeObject } from '../../runtime/object.ts';
+import { LABEL_SERVING } from '../../render/labels.ts';
 import { readyEndpointUrls } from '../loadgen/endpointslices.ts';
 import { LiveCounters, runPlan, type SessionTemplate } from '../loadgen/runner.ts';
 import type { SessionResult } from '../loadgen/session.ts';
 import { TargetPool, type PickStrategy } from '../loadgen/targets.ts';
 import type { SimWorkerOptions } from '../worker/server.ts';
 import { hpaDecide, pruneHpaHistory, type HpaSpec } from './hpa.ts';
-import { measureRun, type MeasureSpec, type RunFigures, type SessionRecord, type TimelineSample } from './measure.ts';
+import { measureRun, timelineRows, type MeasureSpec, type RunFigures, type SessionRecord, type TimelineRow, type TimelineSample } from './measure.ts';
 import { startPodRunner, type PodRunner, type PodRunnerEvent } from './pod-runner.ts';
 import type { TracePlan } from './trace.ts';
 
@@ -179,6 +180,8 @@ export interface ScenarioOptions {
 
 export interface ScenarioResult {
   figures: RunFigures;
+  /** The run in windows of a tenth of the trace. */
+  timeline: TimelineRow[];
   samples: TimelineSample[];
   runner: PodRunner['totals'];
   wallMs: number;
@@ -213,9 +216,17 @@ export async function runFleetScenario(o: ScenarioOptions): Promise<ScenarioResu
     const samples: TimelineSample[] = [];
     const records: SessionRecord[] = [];
     const t0 = performance.now();
+    const wallStart = Date.now();
     const sample = () => {
-      const pods = runner.pods().length;
-      samples.push({ tMs: performance.now() - t0, pods, ready: endpoints.ready(), sessions: live.open + live.connecting });
+      const pods = runner.pods();
+      samples.push({
+        tMs: performance.now() - t0,
+        pods: pods.length,
+        ready: endpoints.ready(),
+        sessions: live.open + live.connecting,
+        pending: pods.filter((p) => p.status?.phase === 'Pending' && p.metadata.deletionTimestamp == null).length,
+        draining: pods.filter((p) => p.metadata.deletionTimestamp != null || p.metadata.labels?.[LABEL_SERVING] === 'false').length,
+      });
     };
     sample();
     const every = o.sampleMs ?? 250;
@@ -234,7 +245,7 @@ export async function runFleetScenario(o: ScenarioOptions): Promise<ScenarioResu
       ...(o.signal ? { signal: o.signal } : {}),
       onResult: (r: SessionResult) => {
         const waited = r.queuedMs ?? (r.outcome === 'refused' && r.httpStatus === undefined ? 0 : Math.max(0, Date.now() - r.startedAt));
-        records.push({ outcome: r.outcome, ...(r.closeCode !== undefined ? { closeCode: r.closeCode } : {}), waitedMs: waited });
+        records.push({ outcome: r.outcome, ...(r.closeCode !== undefined ? { closeCode: r.closeCode } : {}), waitedMs: waited, startMs: r.startedAt - wallStart });
         const now = performance.now();
         if (now - lastLog > 15_000) {
           lastLog = now;
@@ -246,7 +257,8 @@ export async function runFleetScenario(o: ScenarioOptions): Promise<ScenarioResu
     sampler = undefined;
     sample();
     const figures = measureRun({ samples, sessions: records, steps: o.plan.steps, spec: o.spec, scaleEvents: replicas.changes, endMs: o.plan.totalMs });
-    return { figures, samples, runner: { ...runner.totals }, wallMs: result.wallMs };
+    const timeline = timelineRows(samples, records, o.spec, o.plan.totalMs / 12, o.plan.totalMs);
+    return { figures, timeline, samples, runner: { ...runner.totals }, wallMs: result.wallMs };
   } finally {
     if (sampler !== undefined) clearTimeout(sampler);
     await hpa?.stop();

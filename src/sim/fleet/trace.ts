@@ -44,19 +44,19 @@ export const FULL_TRACE: FleetTrace = {
   maxDurationMs: 12 * 60_000,
 };
 
-/** 14 fleet-minutes, the same shape in short, for CI. */
+/** 20 fleet-minutes, the same shape in short, for CI. */
 export const QUICK_TRACE: FleetTrace = {
   name: 'quick',
-  totalMs: 14 * 60_000,
+  totalMs: 20 * 60_000,
   points: [
     { tMs: 0, sessions: 4 },
     { tMs: 60_000, sessions: 4 },
     { tMs: 4 * 60_000, sessions: 18 },
-    { tMs: 8 * 60_000, sessions: 18 },
-    { tMs: 11 * 60_000, sessions: 4 },
-    { tMs: 14 * 60_000, sessions: 4 },
+    { tMs: 10 * 60_000, sessions: 18 },
+    { tMs: 15 * 60_000, sessions: 4 },
+    { tMs: 20 * 60_000, sessions: 4 },
   ],
-  bursts: [{ name: 'spike', atMs: 5 * 60_000, count: 12, spreadMs: 10_000, meanDurationMs: 3 * 60_000 }],
+  bursts: [{ name: 'spike', atMs: 6 * 60_000, count: 12, spreadMs: 10_000, meanDurationMs: 3 * 60_000 }],
   meanDurationMs: 2 * 60_000,
   minDurationMs: 10_000,
   maxDurationMs: 6 * 60_000,
@@ -103,19 +103,20 @@ export function planTrace(input: FleetTrace, opts: { timeScale: number; rng: Rng
   const initial = Math.round(concurrencyAt(t.points, 0));
   for (let i = 0; i < initial; i++) add(rng() * 1000 * timeScale, exponential(t.meanDurationMs, rng));
 
-  // Poisson arrivals by thinning, at rate C/D + max(0, C').
+  // Arrivals at rate C/D + max(0, C'), evenly spread (the integrated rate, with a random phase):
+  // the concurrency then follows the shape closely instead of wandering with Poisson noise.
   const dt = 1000;
   const rate = (ms: number) => {
     const c = concurrencyAt(t.points, ms);
     const slope = (concurrencyAt(t.points, ms + dt) - c) / dt;
     return Math.max(0, c / t.meanDurationMs + Math.max(0, slope));
   };
-  let max = 0;
-  for (let ms = 0; ms <= t.totalMs; ms += dt) max = Math.max(max, rate(ms));
-  max *= 1.01;
-  if (max > 0) {
-    for (let ms = exponential(1 / max, rng); ms < t.totalMs; ms += exponential(1 / max, rng)) {
-      if (rng() * max <= rate(ms)) add(ms, exponential(t.meanDurationMs, rng));
+  let acc = rng();
+  for (let ms = 0; ms < t.totalMs; ms += dt) {
+    acc += rate(ms) * dt;
+    while (acc >= 1) {
+      acc -= 1;
+      add(ms + rng() * dt, exponential(t.meanDurationMs, rng));
     }
   }
   const steps: TracePlan['steps'] = [];

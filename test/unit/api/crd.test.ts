@@ -62,7 +62,9 @@ describe('the UnmuteDeployment CRD', () => {
 
   it('rewrites quantities as int-or-string', () => {
     const sizeLimit = schema.properties.spec.properties.stt.properties.modelCache.properties.emptyDir.properties.sizeLimit;
-    expect(sizeLimit).toEqual({ 'x-kubernetes-int-or-string': true, anyOf: [{ type: 'integer' }, { type: 'string' }] });
+    expect(sizeLimit).toMatchObject({ 'x-kubernetes-int-or-string': true, anyOf: [{ type: 'integer' }, { type: 'string' }] });
+    expect(new RegExp(sizeLimit.pattern).test('500Mi')).toBe(true);
+    expect(new RegExp(sizeLimit.pattern).test('lots')).toBe(false);
   });
 
   it('refuses unions it cannot express structurally', () => {

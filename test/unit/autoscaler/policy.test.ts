@@ -270,3 +270,35 @@ describe('autoscaling policy', () => {
     });
   });
 });
+
+describe('autoscaling policy: removal and the ReplicaSet', () => {
+  const drainedAt = 1_000_000 - 10_000;
+  const empty = (name: string, over: Partial<BackendPod> = {}) =>
+    running(name, 0, { serving: false, drainingSinceMs: drainedAt, observedAtMs: 1_000_000, ...over });
+
+  it('does not lower replicas twice for a drained pod the ReplicaSet has not deleted yet', () => {
+    // Pass 1 removed x: replicas went 4 -> 3 and x carries the removal cost; the pod cache still lists it.
+    const pods = [running('a', 3), running('b', 3), running('c', 3), empty('x', { removing: true })];
+    const d = decide(input({ replicas: 3, pods, history: [{ atMs: 1_000_000, serving: 3 }] }));
+    expect(d.remove).toEqual([]);
+    expect(d.replicas).toBe(3);
+    expect(d.serving).toBe(3);
+  });
+
+  it('removes a marked pod again when its replica was not given up (e.g. a scale-up in the same pass)', () => {
+    const pods = [running('a', 3), running('b', 3), running('c', 3), empty('x', { removing: true })];
+    const d = decide(input({ replicas: 4, pods, history: [{ atMs: 1_000_000, serving: 3 }] }));
+    expect(d.remove).toEqual(['x']);
+    expect(d.replicas).toBe(3);
+  });
+
+  it('waits with a removal while a serving pod is still Pending, so the ReplicaSet cannot take it instead', () => {
+    const pods = [running('a', 3), { ...running('b', undefined), phase: 'Pending' as const }, empty('x')];
+    const d = decide(input({ replicas: 3, pods, history: [{ atMs: 1_000_000, serving: 2 }] }));
+    expect(d.remove).toEqual([]);
+    expect(d.replicas).toBe(3);
+    const later = decide(input({ replicas: 3, pods: [running('a', 3), running('b', 0), empty('x')], history: [{ atMs: 1_000_000, serving: 2 }] }));
+    expect(later.remove).toEqual(['x']);
+    expect(later.replicas).toBe(2);
+  });
+});

@@ -1,0 +1,109 @@
+// `unmute-operator sim-fleet`: the pod runner as a process (plus, optionally, a control socket to
+// hold sessions through the backend Service). Run it inside the cluster's network namespace, e.g.
+//   ip netns exec unmute-<cluster> node src/cli/main.ts sim-fleet --namespace demo \
+//     --selector app.kubernetes.io/instance=demo,app.kubernetes.io/component=backend \
+//     --service demo-backend --control-socket /tmp/demo-fleet.sock
+// Runs until SIGTERM/SIGINT or --duration, then stops every worker (pods are left as they are).
+import { KubeConfig } from '@kubernetes/client-node';
+import { z } from 'zod';
+import { parseFlags } from '../../cli/flags.ts';
+import { createLogger } from '../../observability/logger.ts';
+import { KubeClient } from '../../runtime/kube-client.ts';
+import { boolFlag, helpRequested, intFlag } from '../cli/flag-types.ts';
+import { FleetControl } from './control.ts';
+import { startPodRunner } from './pod-runner.ts';
+import { CHEAP_SESSION, CHEAP_WORKER, ServiceEndpoints } from './scenario.ts';
+
+export const SIM_FLEET_HELP = `usage: unmute-operator sim-fleet --namespace NS --selector SEL [flags]
+
+Plays the pods of a simulated Unmute fleet: a sim-worker on each running pod's IP and port; on
+deletion the preStop wait (if the pod has one), then SIGTERM (live sessions closed with 1012),
+then the pod deleted with grace 0 (cluster podDeletion 'external'). Run it inside the cluster's
+network namespace.
+
+  --kubeconfig PATH        kubeconfig valid inside the netns (default $KUBECONFIG)
+  --namespace NS           namespace of the pods
+  --selector SEL           label selector of the backend pods
+  --service NAME           backend Service: enables opening sessions through the control socket
+  --control-socket PATH    serve the control API on this unix socket
+  --strategy S             how sessions opened there pick a backend: round-robin (kube-proxy-like,
+                           default) or least-connections
+  --max-sessions N         sessions per worker before queueing (default 4)
+  --cheap BOOL             no audio frames (default true): light on CPU
+  --duration SECONDS       stop by itself after this long (default 3600)
+  --log-level LEVEL        info|debug|warn|error (default info)
+`;
+
+const schema = z.object({
+  kubeconfig: z.string().optional(),
+  namespace: z.string().min(1),
+  selector: z.string().min(1),
+  service: z.string().min(1).optional(),
+  'control-socket': z.string().min(1).optional(),
+  strategy: z.enum(['round-robin', 'least-connections']).default('round-robin'),
+  'max-sessions': intFlag(1, 64).default(4),
+  cheap: boolFlag().default(true),
+  duration: intFlag(1, 86_400).default(3600),
+  'log-level': z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+});
+
+export async function runSimFleet(argv: string[]): Promise<number> {
+  if (helpRequested(argv)) {
+    process.stdout.write(SIM_FLEET_HELP);
+    return 0;
+  }
+  const f = parseFlags(
+    argv,
+    {
+      kubeconfig: { type: 'string' },
+      namespace: { type: 'string' },
+      selector: { type: 'string' },
+      service: { type: 'string' },
+      'control-socket': { type: 'string' },
+      strategy: { type: 'string' },
+      'max-sessions': { type: 'string' },
+      cheap: { type: 'string' },
+      duration: { type: 'string' },
+      'log-level': { type: 'string' },
+    },
+    schema,
+    'sim-fleet',
+  );
+  const logger = createLogger({ level: f['log-level'], base: { component: 'sim-fleet' } });
+  const kc = new KubeConfig();
+  const kubeconfig = f.kubeconfig ?? process.env['KUBECONFIG'];
+  if (kubeconfig !== undefined) kc.loadFromFile(kubeconfig);
+  else kc.loadFromDefault();
+  const client = await KubeClient.fromKubeConfig(kc);
+
+  const worker = f.cheap ? { ...CHEAP_WORKER, maxSessions: f['max-sessions'] } : { maxSessions: f['max-sessions'] };
+  const runner = await startPodRunner({
+    client,
+    namespace: f.namespace,
+    labelSelector: f.selector,
+    worker,
+    logger,
+    onEvent: (e) => logger.info(e, `pod ${e.type}`),
+  });
+  const endpoints = f.service === undefined ? undefined : await new ServiceEndpoints(client, f.namespace, f.service, { strategy: f.strategy }).start();
+  const control =
+    f['control-socket'] === undefined
+      ? undefined
+      : await new FleetControl({ socketPath: f['control-socket'], runner, ...(endpoints ? { picker: endpoints.pool } : {}), session: f.cheap ? CHEAP_SESSION : {} }).listen();
+  logger.info({ namespace: f.namespace, selector: f.selector, service: f.service, socket: f['control-socket'] }, 'sim-fleet ready');
+
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, f.duration * 1000);
+    const stop = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+  await control?.close();
+  endpoints?.stop();
+  await runner.stop();
+  logger.info(runner.totals, 'sim-fleet stopped');
+  return 0;
+}
