@@ -149,7 +149,10 @@ export function decide(input: PolicyInput): PolicyDecision {
       why = `scale-down to ${raw} waits for the ${spec.scaleDownStabilizationSeconds}s stabilisation window (peak ${peak})`;
     } else {
       serving = peak;
-      why = `${active} sessions need ${peak} backends; draining ${servingNow - peak}`;
+      why =
+        peak > raw
+          ? `${active} sessions need ${raw} backends; the ${spec.scaleDownStabilizationSeconds}s window allows down to ${peak}: draining ${servingNow - peak}`
+          : `${active} sessions need ${raw} backends: draining ${servingNow - peak}`;
     }
   } else {
     serving = servingNow;

@@ -33,7 +33,7 @@ describe('the fleet trace', () => {
 
   it('marks the spike as a load step in wall time', () => {
     const p = planTrace(QUICK_TRACE, { timeScale: 10, rng: seededRng(1) });
-    expect(p.steps).toEqual([{ name: 'spike', atMs: 36_000, untilMs: 37_000 }]);
+    expect(p.steps).toEqual([{ name: 'spike', atMs: 36_000, untilMs: 36_200 }]);
   });
 });
 
