@@ -1,8 +1,9 @@
-// npm run bench:fleet [-- --quick] — session-aware autoscaling against the HPA formula, on a full
+// npm run bench:fleet [-- --quick] [--sequential] [--window=S] [--baseline-window=S] [--operator-log=PATH]
+// Session-aware autoscaling against the HPA formula, on a full
 // local cluster (real kube-apiserver, controller-manager, scheduler; KWOK nodes; podDeletion
 // 'external': a pod runner plays the kubelet, runs preStop and SIGTERM).
 //
-// The same trace (ramp up, plateau, spike, ramp down; 36 fleet-minutes, 14 with --quick) runs on
+// The same trace (ramp up, plateau, spike, ramp down; 36 fleet-minutes, 20 with --quick) runs on
 // two fleets at once, in two namespaces of one cluster, compressed ×10 (session lengths, the
 // stabilisation windows, the HPA period and the drain timeouts alike):
 //   (a) operator: an UnmuteDeployment with autoscaling, the operator process reconciling it;
@@ -11,7 +12,8 @@
 //       the ReplicaSet choosing the victims, no preStop.
 // Each fleet's sim-workers, load generator and sampler run in a child process inside the cluster's
 // network namespace (bench/fleet.ts --inner), as does the operator. Prints a table and, last, one
-// JSON line. Bounded: a hard deadline stops everything; SIGINT/SIGTERM clean up the cluster.
+// JSON line. Exits 1 if the operator cut a session. Bounded: a hard deadline stops everything;
+// SIGINT/SIGTERM clean up the cluster. Figures and how to read them: docs/autoscaling.md.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
@@ -27,6 +29,7 @@ import type { RunFigures, TimelineRow } from '../src/sim/fleet/measure.ts';
 import { CHEAP_SESSION, CHEAP_WORKER, runFleetScenario, type HpaLoopOptions } from '../src/sim/fleet/scenario.ts';
 import { FULL_TRACE, planTrace, QUICK_TRACE } from '../src/sim/fleet/trace.ts';
 import { seededRng } from '../src/sim/random.ts';
+import { autoscaling } from '../src/api/v1alpha1/autoscaling.ts';
 
 const repo = fileURLToPath(new URL('../', import.meta.url));
 const self = fileURLToPath(import.meta.url);
@@ -35,16 +38,23 @@ const nodeBin = process.execPath;
 const TIME_SCALE = 10;
 const SEED = 20240611;
 const SHAPE: FleetShape = { minReplicas: 2, maxReplicas: 20, targetSessionsPerPod: 3, maxSessionsPerPod: 4, podStartDelay: '3s' };
-// Production-like settings divided by TIME_SCALE (5 s interval → 1 s; 300 s window → 30 s).
-/** Scale-down stabilisation window of both fleets, fleet seconds (HPA default 300; --window=S). */
-const WINDOW_S = (() => {
-  const flag = process.argv.find((a) => a.startsWith('--window='));
-  const v = flag === undefined ? 300 : Number(flag.slice('--window='.length));
-  if (!Number.isInteger(v) || v < 0 || v > 3600 || v % TIME_SCALE !== 0) throw new Error(`--window: a multiple of ${TIME_SCALE} seconds up to 3600`);
+/** A window flag in fleet seconds, or its default. */
+function windowFlag(flag: string, fallback: number): number {
+  const arg = process.argv.find((a) => a.startsWith(`--${flag}=`));
+  const v = arg === undefined ? fallback : Number(arg.slice(flag.length + 3));
+  if (!Number.isInteger(v) || v < 0 || v > 3600 || v % TIME_SCALE !== 0) {
+    process.stderr.write(`bench:fleet: --${flag} takes fleet seconds, a multiple of ${TIME_SCALE} up to 3600\n`);
+    process.exit(2);
+  }
   return v;
-})();
+}
+/** Each side runs with its own default: the operator's (the CRD default), the HPA's 300 s. */
+const WINDOW_S = windowFlag('window', autoscaling.parse({}).scaleDownStabilizationSeconds);
+const BASELINE_WINDOW_S = windowFlag('baseline-window', 300);
+// Production-like settings divided by TIME_SCALE (120 s window → 12 s, 3600 s drains → 360 s);
+// the interval is the operator's minimum, 1 s (5 s / 10 would be 0.5 s).
 const TIMING: OperatorTiming = { intervalSeconds: 1, metricsStaleSeconds: 5, scaleDownStabilizationSeconds: WINDOW_S / TIME_SCALE, drainTimeoutSeconds: 360, drainGracePeriodSeconds: 360 };
-const HPA: HpaLoopOptions = { ...pick(SHAPE), tolerance: 0.1, periodMs: 15_000 / TIME_SCALE, scaleDownStabilizationMs: (WINDOW_S * 1000) / TIME_SCALE };
+const HPA: HpaLoopOptions = { ...pick(SHAPE), tolerance: 0.1, periodMs: 15_000 / TIME_SCALE, scaleDownStabilizationMs: (BASELINE_WINDOW_S * 1000) / TIME_SCALE };
 
 function pick(s: FleetShape) {
   return { minReplicas: s.minReplicas, maxReplicas: s.maxReplicas, targetSessionsPerPod: s.targetSessionsPerPod };
@@ -155,7 +165,7 @@ function table(op: RunFigures, base: RunFigures, meta: { trace: string; wallS: n
   ];
   const w0 = Math.max(...rows.map((r) => r[0].length));
   const lines = [
-    `fleet benchmark: trace "${meta.trace}", compressed ×${TIME_SCALE} (1 wall s = ${TIME_SCALE} fleet s), scale-down window ${WINDOW_S} fleet s, ran ${meta.wallS.toFixed(0)} s wall`,
+    `fleet benchmark: trace "${meta.trace}", compressed ×${TIME_SCALE} (1 wall s = ${TIME_SCALE} fleet s), scale-down window ${WINDOW_S} fleet s (operator) / ${BASELINE_WINDOW_S} fleet s (HPA), ran ${meta.wallS.toFixed(0)} s wall`,
     `${'figure'.padEnd(w0)}  ${'operator'.padStart(10)}  ${'HPA baseline'.padStart(12)}`,
     `${'-'.repeat(w0)}  ${'-'.repeat(10)}  ${'-'.repeat(12)}`,
     ...rows.map(([k, a, b]) => `${k.padEnd(w0)}  ${a.padStart(10)}  ${b.padStart(12)}`),
@@ -235,7 +245,7 @@ async function outer(argv: string[]): Promise<number> {
       'operator-process',
     );
     const innerRun = (label: string, config: Omit<InnerConfig, 'kubeconfig' | 'trace' | 'label' | 'windowS'>) =>
-      spawnInNetns(cluster!, [self, '--inner', JSON.stringify({ ...config, kubeconfig: cluster!.kubeconfigInNetnsPath, trace: traceName, label, windowS: WINDOW_S })], label);
+      spawnInNetns(cluster!, [self, '--inner', JSON.stringify({ ...config, kubeconfig: cluster!.kubeconfigInNetnsPath, trace: traceName, label, windowS: BASELINE_WINDOW_S })], label);
 
     const runOne = async (label: string, config: Omit<InnerConfig, 'kubeconfig' | 'trace' | 'label' | 'windowS'>) => {
       const p = innerRun(label, config);
@@ -264,6 +274,7 @@ async function outer(argv: string[]): Promise<number> {
       trace: traceName,
       time_scale: TIME_SCALE,
       window_s: WINDOW_S,
+      baseline_window_s: BASELINE_WINDOW_S,
       wall_s: Math.round(wallS),
       dropped_operator: op.figures.dropped,
       dropped_baseline: bl.figures.dropped,

@@ -7,6 +7,7 @@ const commands: Record<string, { summary: string; load: () => Promise<{ run: (ar
   render: { summary: 'print every object the operator would create for a CR, offline', load: () => import('./commands/render.ts') },
   crd: { summary: 'print the UnmuteDeployment CRD', load: () => import('./commands/crd.ts') },
   'sim-worker': { summary: 'run a simulated Unmute backend', load: () => import('./commands/sim-worker.ts') },
+  'sim-fleet': { summary: 'play the pods of a simulated fleet (run inside the cluster netns)', load: () => import('./commands/sim-fleet.ts') },
   loadtest: { summary: 'drive an Unmute backend (real or simulated) with realtime conversations', load: () => import('./commands/loadtest.ts') },
 };
 

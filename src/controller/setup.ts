@@ -64,13 +64,22 @@ export async function setupUnmuteDeploymentController(o: ControllerSetupOptions)
   const pods = inform(POD, MANAGED_SELECTOR);
   const endpointSlices = inform(ENDPOINT_SLICE, MANAGED_SELECTOR);
 
-  const podSource = new PodSessionSource({ timeoutMs: 2000, concurrency: o.scrapeConcurrency, now: () => o.clock.now() });
+  // One pod source per timeout value in use (spec.autoscaling.metrics.timeoutSeconds).
+  const podSources = new Map<number, SessionSource>();
+  const podSource = (timeoutSeconds: number) => {
+    let source = podSources.get(timeoutSeconds);
+    if (source === undefined) {
+      source = new PodSessionSource({ timeoutMs: timeoutSeconds * 1000, concurrency: o.scrapeConcurrency, now: () => o.clock.now() });
+      podSources.set(timeoutSeconds, source);
+    }
+    return source;
+  };
   const prometheusSources = new Map<string, SessionSource>();
   const autoscaler = new FleetAutoscaler({
     now: () => o.clock.now(),
     sourceFor: (cr) => {
       const m = cr.spec.autoscaling.metrics;
-      if (m.source !== 'Prometheus' || m.prometheus === undefined) return podSource;
+      if (m.source !== 'Prometheus' || m.prometheus === undefined) return podSource(m.timeoutSeconds);
       const key = `${cr.metadata.namespace}/${cr.metadata.name}/${m.prometheus.url}/${m.prometheus.query}`;
       let source = prometheusSources.get(key);
       if (source === undefined) {

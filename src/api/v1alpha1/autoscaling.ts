@@ -31,12 +31,14 @@ export const autoscaling = z
       .default(15)
       .describe('A pod whose last good reading is older than this counts as unknown (never as zero).'),
     scaleUpMaxStep: z.int().min(1).max(1000).default(10).describe('Most backends added in one decision.'),
+    // Shorter than the HPA's 300 s on purpose: a scale-down here only drains, and a draining pod
+    // goes back into service at once if load returns, so a wrong guess costs no conversation.
     scaleDownStabilizationSeconds: z
       .int()
       .min(0)
       .max(86400)
-      .default(300)
-      .describe('Scale down only to the highest recommendation seen during this window.'),
+      .default(120)
+      .describe('Scale down only to the highest recommendation seen during this window. Shorter than the HPA default (300 s) because scale-down only drains: draining pods return to service at once when load comes back.'),
     drainTimeoutSeconds: z
       .int()
       .min(0)

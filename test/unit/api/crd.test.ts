@@ -90,7 +90,7 @@ describe('schema defaults', () => {
     expect(cr.spec.backend.port).toBe(80);
     expect(cr.spec.stt.gpu.count).toBe(1);
     expect(cr.spec.autoscaling.targetSessionsPerPod).toBe(3);
-    expect(cr.spec.autoscaling.scaleDownStabilizationSeconds).toBe(300);
+    expect(cr.spec.autoscaling.scaleDownStabilizationSeconds).toBe(120);
     expect(cr.spec.autoscaling.drainTimeoutSeconds).toBe(3600);
     expect(cr.spec.monitoring.interval).toBe('5s');
     expect(cr.spec.gpu.resource).toBe('nvidia.com/gpu');
