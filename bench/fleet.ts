@@ -14,13 +14,12 @@
 // network namespace (bench/fleet.ts --inner), as does the operator. Prints a table and, last, one
 // JSON line. Exits 1 if the operator cut a session. Bounded: a hard deadline stops everything;
 // SIGINT/SIGTERM clean up the cluster. Figures and how to read them: docs/autoscaling.md.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { KubeConfig } from '@kubernetes/client-node';
 import { z } from 'zod';
-import { MARKER_ENV } from '../scripts/cluster/config.ts';
+import { NetnsProcesses } from '../scripts/cluster/netns-node.ts';
 import { startCluster, stopCluster, type Cluster } from '../scripts/cluster/harness.ts';
 import { KubeClient } from '../src/runtime/kube-client.ts';
 import type { KubeObject } from '../src/runtime/object.ts';
@@ -31,9 +30,7 @@ import { FULL_TRACE, planTrace, QUICK_TRACE } from '../src/sim/fleet/trace.ts';
 import { seededRng } from '../src/sim/random.ts';
 import { autoscaling } from '../src/api/v1alpha1/autoscaling.ts';
 
-const repo = fileURLToPath(new URL('../', import.meta.url));
 const self = fileURLToPath(import.meta.url);
-const nodeBin = process.execPath;
 
 const TIME_SCALE = 10;
 const SEED = 20240611;
@@ -105,39 +102,11 @@ async function inner(config: InnerConfig): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 // Outer: cluster, fleets, operator, the two inner runs, the report.
 
-const children = new Set<ChildProcess>();
+const processes = new NetnsProcesses();
+const killAll = () => processes.killAll();
 
-function spawnInNetns(cluster: Cluster, args: string[], label: string): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
-  const child = spawn('ip', ['netns', 'exec', cluster.netns!, nodeBin, ...args], {
-    cwd: repo,
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, KUBECONFIG: cluster.kubeconfigInNetnsPath!, [MARKER_ENV]: cluster.name },
-  });
-  children.add(child);
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => {
-    const text = d.toString();
-    if (label === 'operator-process') out += text;
-    else process.stderr.write(text);
-  });
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => {
-    children.delete(child);
-    resolve(code);
-  }));
-  return { child, output: () => out, exited };
-}
-
-function killAll(): void {
-  for (const c of children) {
-    try {
-      process.kill(-c.pid!, 'SIGKILL');
-    } catch {
-      // gone
-    }
-  }
-}
+/** The operator's stderr is kept (it goes to --operator-log); the fleets' progress is shown. */
+const spawnInNetns = (cluster: Cluster, args: string[], label: string) => processes.spawn(cluster, args, { passStderr: label !== 'operator-process' });
 
 async function createAll(client: KubeClient, objects: KubeObject[]): Promise<void> {
   for (const o of objects) await client.create(o);

@@ -6,13 +6,12 @@
 //
 // The outer process (host) starts the cluster and draws the view; the operator and the fleet (pod
 // runner + load generator) run inside the cluster's network namespace, where pod IPs exist.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { KubeConfig } from '@kubernetes/client-node';
 import { z } from 'zod';
-import { MARKER_ENV } from './cluster/config.ts';
+import { NetnsProcesses } from './cluster/netns-node.ts';
 import { startCluster, stopCluster, type Cluster } from './cluster/harness.ts';
 import { KubeClient } from '../src/runtime/kube-client.ts';
 import type { KubeObject } from '../src/runtime/object.ts';
@@ -22,7 +21,6 @@ import { planTrace, type FleetTrace } from '../src/sim/fleet/trace.ts';
 import { seededRng } from '../src/sim/random.ts';
 import { LABEL_COMPONENT, LABEL_SERVING } from '../src/render/labels.ts';
 
-const repo = fileURLToPath(new URL('../', import.meta.url));
 const self = fileURLToPath(import.meta.url);
 const NAMESPACE = 'unmute-demo';
 const NAME = 'demo';
@@ -84,37 +82,7 @@ async function inner(config: { kubeconfig: string; wallSeconds: number }): Promi
 // ---------------------------------------------------------------------------------------------
 // Outer: cluster, operator, view, verdict.
 
-const children = new Set<ChildProcess>();
-
-function spawnInNetns(cluster: Cluster, args: string[]): { output: () => string; exited: Promise<number | null>; child: ChildProcess } {
-  const child = spawn('ip', ['netns', 'exec', cluster.netns!, process.execPath, ...args], {
-    cwd: repo,
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, KUBECONFIG: cluster.kubeconfigInNetnsPath!, [MARKER_ENV]: cluster.name },
-  });
-  children.add(child);
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<number | null>((resolve) =>
-    child.on('exit', (code) => {
-      children.delete(child);
-      resolve(code);
-    }),
-  );
-  return { output: () => out, exited, child };
-}
-
-function killChildren(): void {
-  for (const c of children) {
-    try {
-      process.kill(-c.pid!, 'SIGTERM');
-    } catch {
-      // already gone
-    }
-  }
-}
+const processes = new NetnsProcesses();
 
 interface View {
   sessions: number;
@@ -163,7 +131,7 @@ async function outer(argv: string[]): Promise<number> {
   const ac = new AbortController();
   let cluster: Cluster | undefined;
   const cleanup = async () => {
-    killChildren();
+    processes.killAll('SIGTERM');
     await stopCluster(name).catch(() => undefined);
   };
   const onSignal = () => {
@@ -190,14 +158,14 @@ async function outer(argv: string[]): Promise<number> {
     await client.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: NAMESPACE } });
     log(`cluster up; KUBECONFIG=${cluster.kubeconfigPath}`);
 
-    const operator = spawnInNetns(cluster, [
+    const operator = processes.spawn(cluster, [
       'src/cli/main.ts', 'run', '--kubeconfig', cluster.kubeconfigInNetnsPath!, '--no-leader-elect',
       '--metrics-bind-address', '127.0.0.1:0', '--health-probe-bind-address', '127.0.0.1:0', '--log-level', 'warn',
     ]);
     log('operator started (inside the cluster network namespace, so it can read each backend pod\'s /metrics)');
     await client.create(operatorFleet(NAME, NAMESPACE, SHAPE, TIMING) as KubeObject);
     log(`applied UnmuteDeployment ${NAMESPACE}/${NAME}: autoscaling ${SHAPE.minReplicas}-${SHAPE.maxReplicas} backends at ${SHAPE.targetSessionsPerPod} sessions each; time compressed x${TIME_SCALE}`);
-    const fleet = spawnInNetns(cluster, [self, '--inner', JSON.stringify({ kubeconfig: cluster.kubeconfigInNetnsPath, wallSeconds })]);
+    const fleet = processes.spawn(cluster, [self, '--inner', JSON.stringify({ kubeconfig: cluster.kubeconfigInNetnsPath, wallSeconds })]);
     log(`simulated fleet and load ramp started (${wallSeconds} s: quiet, ramp up to 36 conversations, plateau, ramp down)`);
     process.stdout.write(`${'time'.padStart(6)}  ${'sessions'.padStart(8)}  ${'capacity'.padStart(8)}  ${'desired'.padStart(7)}  ${'ready'.padStart(5)}  ${'draining'.padStart(8)}  tiers (ready/desired)\n`);
 

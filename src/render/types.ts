@@ -1,5 +1,8 @@
 // What every renderer takes and returns.
 import type { UnmuteDeployment } from '../api/v1alpha1/unmute-deployment.ts';
+import type { OwnerReference } from '../runtime/object.ts';
+
+export type { OwnerReference };
 
 /** A Kubernetes object as sent in a server-side apply body: only the fields the operator owns. */
 export interface KubeObject {
@@ -14,15 +17,6 @@ export interface KubeObject {
     [key: string]: unknown;
   };
   [key: string]: unknown;
-}
-
-export interface OwnerReference {
-  apiVersion: string;
-  kind: string;
-  name: string;
-  uid: string;
-  controller?: boolean;
-  blockOwnerDeletion?: boolean;
 }
 
 /** Facts about the cluster the renderer may depend on: passed in, never looked up. */
