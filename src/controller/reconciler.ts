@@ -7,7 +7,7 @@ import type { PolicyDecision } from '../autoscaler/policy.ts';
 import { baselineBackendReplicas } from '../autoscaler/replicas.ts';
 import type { FleetMetrics } from '../monitoring/fleet-metrics.ts';
 import { presentComponents, renderAll } from '../render/index.ts';
-import { LABEL_INSTANCE, LABEL_MANAGED_BY, LABEL_SERVING, MANAGED_BY, childName, selectorLabels, type Component } from '../render/labels.ts';
+import { LABEL_COMPONENT, LABEL_INSTANCE, LABEL_MANAGED_BY, LABEL_SERVING, MANAGED_BY, childName, selectorLabels, type Component } from '../render/labels.ts';
 import type { KubeObject as RenderedObject } from '../render/types.ts';
 import { applyIfChanged, applyStatus } from '../runtime/apply.ts';
 import type { ObjectCache } from '../runtime/cache.ts';
@@ -85,7 +85,7 @@ export class UnmuteDeploymentReconciler {
     let backendReplicas = baselineBackendReplicas(cr, backendDeployment?.spec?.replicas);
     let followerReplicas: Partial<Record<'stt' | 'tts' | 'llm', number>> | undefined;
     if (cr.spec.autoscaling.enabled) {
-      const pendingGpuPods = pods.filter((p) => isUnschedulable(p) && !podsOf([p], 'backend').length).length;
+      const pendingGpuPods = pods.filter((p) => isUnschedulable(p) && p.metadata.labels?.[LABEL_COMPONENT] !== 'backend').length;
       decision = this.#d.autoscaler.decide(cr, sessions, {
         backendReplicas,
         followers: {

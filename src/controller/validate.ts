@@ -3,7 +3,6 @@
 import type { z } from 'zod';
 import { unmuteDeployment, type UnmuteDeployment } from '../api/v1alpha1/unmute-deployment.ts';
 import type { secretKeySelector } from '../api/v1alpha1/common.ts';
-import { presentComponents } from '../render/index.ts';
 import { gpuCount } from '../render/pod.ts';
 
 type SecretRef = z.output<typeof secretKeySelector>;
@@ -61,7 +60,7 @@ export function staticProblems(cr: UnmuteDeployment): string[] {
     problems.push('spec.autoscaling.targetSessionsPerPod must not exceed spec.backend.maxSessionsPerPod');
   }
   if (spec.redis?.inCluster && spec.redis.external) problems.push('spec.redis takes inCluster or external, not both');
-  if (presentComponents(cr).includes('llm') && spec.llm.inCluster && spec.llm.inCluster.gpu.count === 0) {
+  if (spec.llm.inCluster?.gpu.count === 0) {
     problems.push('spec.llm.inCluster.gpu.count is 0: vLLM needs a GPU');
   }
   return problems;
