@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { netnsNameOf, repoRoot, stateDirOf } from '../../scripts/cluster/config.ts';
-import { clusterProcesses } from '../../scripts/cluster/harness.ts';
+import { clusterProcesses, stopCluster } from '../../scripts/cluster/harness.ts';
 import { isAlive, recordedPids } from '../../scripts/cluster/procs.ts';
 import { waitFor } from '../support/cluster.ts';
 
@@ -60,24 +60,29 @@ async function expectGone(name: string, pids: number[]): Promise<void> {
 describe('cluster lifecycle: nothing outlives the cluster', () => {
   it('cluster:up starts a detached cluster, cluster:down stops all of it, and down is idempotent', async () => {
     const name = uniqueName('cli');
-    const up = run([cli, 'up', '--mode', 'api', '--name', name, '--no-repo-crds']);
-    expect(await up.exited, up.output()).toBe(0);
-    const kubeconfig = up.output().match(/^KUBECONFIG=(.+)$/m)?.[1];
-    expect(kubeconfig && existsSync(kubeconfig)).toBe(true);
-    expect(readFileSync(kubeconfig!, 'utf8')).toMatch(/server: https:\/\/127\.0\.0\.1:\d+/);
-    // The cluster survives the exit of the process that started it. Its guardian does not: a
-    // detached cluster has no owner to follow, so the guardian leaves on its own.
-    const recorded = recordedPids(stateDirOf(name));
-    const pids = recorded.map((p) => p.pid);
-    const daemons = recorded.filter((p) => p.role !== 'guardian').map((p) => p.pid);
-    expect(daemons.length).toBeGreaterThanOrEqual(2);
-    expect(daemons.filter(isAlive)).toEqual(daemons);
+    // A detached cluster has no owner to stop it: if an assertion fails, stop it here.
+    try {
+      const up = run([cli, 'up', '--mode', 'api', '--name', name, '--no-repo-crds']);
+      expect(await up.exited, up.output()).toBe(0);
+      const kubeconfig = up.output().match(/^KUBECONFIG=(.+)$/m)?.[1];
+      expect(kubeconfig && existsSync(kubeconfig)).toBe(true);
+      expect(readFileSync(kubeconfig!, 'utf8')).toMatch(/server: https:\/\/127\.0\.0\.1:\d+/);
+      // The cluster survives the exit of the process that started it. Its guardian does not: a
+      // detached cluster has no owner to follow, so the guardian leaves on its own.
+      const recorded = recordedPids(stateDirOf(name));
+      const pids = recorded.map((p) => p.pid);
+      const daemons = recorded.filter((p) => p.role !== 'guardian').map((p) => p.pid);
+      expect(daemons.length).toBeGreaterThanOrEqual(2);
+      expect(daemons.filter(isAlive)).toEqual(daemons);
 
-    const down = run([cli, 'down', '--name', name]);
-    expect(await down.exited, down.output()).toBe(0);
-    await expectGone(name, pids);
-    const again = run([cli, 'down', '--name', name]);
-    expect(await again.exited, again.output()).toBe(0);
+      const down = run([cli, 'down', '--name', name]);
+      expect(await down.exited, down.output()).toBe(0);
+      await expectGone(name, pids);
+      const again = run([cli, 'down', '--name', name]);
+      expect(await again.exited, again.output()).toBe(0);
+    } finally {
+      await stopCluster(name);
+    }
   });
 
   it('stops the cluster when the process running the harness gets SIGTERM', async () => {
