@@ -30,6 +30,8 @@ export const REPAIR_FIELD_MANAGER = 'unmute-operator-repair';
 const STATUS_REFRESH_MS = 30_000;
 /** A spec referring to a missing Secret is looked at again this often (Secrets are not watched). */
 const INVALID_SPEC_RETRY_MS = 30_000;
+/** How long a Secret found present is trusted before it is read again. */
+const SECRET_RECHECK_MS = 60_000;
 
 export interface ClusterFacts {
   prometheusOperator: boolean;
@@ -53,6 +55,12 @@ export interface ReconcilerDeps {
 
 export class UnmuteDeploymentReconciler {
   readonly #d: ReconcilerDeps;
+  /**
+   * Key names of Secrets found present, by namespace/name, with when they were read. Autoscaled
+   * fleets reconcile every few seconds; re-reading their Secrets each pass would be wasted I/O.
+   * Missing Secrets are never remembered, so a fix is seen at the next retry.
+   */
+  readonly #secretKeysSeen = new Map<string, { keys: string[]; atMs: number }>();
 
   constructor(deps: ReconcilerDeps) {
     this.#d = deps;
@@ -72,7 +80,10 @@ export class UnmuteDeploymentReconciler {
     if (!parsed.ok) return this.#invalid(raw, undefined, parsed.problems, ctx);
     const cr = parsed.cr;
     const problems = await validateUnmuteDeployment(cr, (ns, name) => this.#secretKeys(ns, name, ctx.signal));
-    if (problems.length > 0) return this.#invalid(raw, cr, problems, ctx);
+    if (problems.length > 0) {
+      for (const k of [...this.#secretKeysSeen.keys()]) if (k.startsWith(`${cr.metadata.namespace}/`)) this.#secretKeysSeen.delete(k);
+      return this.#invalid(raw, cr, problems, ctx);
+    }
 
     const { namespace, name } = cr.metadata;
     const pods = this.#d.pods.list({ namespace, labelSelector: `${LABEL_INSTANCE}=${name},${LABEL_MANAGED_BY}=${MANAGED_BY}` });
@@ -160,9 +171,19 @@ export class UnmuteDeploymentReconciler {
   }
 
   async #secretKeys(namespace: string, name: string, signal: AbortSignal): Promise<{ keys: string[] } | undefined> {
+    const id = `${namespace}/${name}`;
+    const now = this.#d.clock.now();
+    const seen = this.#secretKeysSeen.get(id);
+    if (seen !== undefined && now - seen.atMs < SECRET_RECHECK_MS) return { keys: seen.keys };
     // Only key names leave this function: Secret values are never logged or stored.
     const secret = await this.#d.client.getIfExists<KubeObject & { data?: Record<string, string> }>(SECRET, name, namespace, { signal });
-    return secret === undefined ? undefined : { keys: Object.keys(secret.data ?? {}) };
+    if (secret === undefined) {
+      this.#secretKeysSeen.delete(id);
+      return undefined;
+    }
+    const keys = Object.keys(secret.data ?? {});
+    this.#secretKeysSeen.set(id, { keys, atMs: now });
+    return { keys };
   }
 
   async #invalid(raw: KubeObject, cr: UnmuteDeployment | undefined, problems: string[], ctx: ReconcileContext): Promise<ReconcileResult> {
