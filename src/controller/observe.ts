@@ -35,7 +35,15 @@ export function gpusPerPod(cr: UnmuteDeployment, component: Component): number {
   }
 }
 
-export function isUnschedulable(pod: PodLike): boolean {
+/** Cached objects carry `status` as unknown JSON; these views read the fields used here. */
+const asPod = (o: KubeObject) => o as PodLike;
+
+export function podPhase(pod: KubeObject): string | undefined {
+  return asPod(pod).status?.phase;
+}
+
+export function isUnschedulable(obj: KubeObject): boolean {
+  const pod = asPod(obj);
   if (pod.status?.phase !== 'Pending') return false;
   return (pod.status.conditions ?? []).some((c) => c.type === 'PodScheduled' && c.status === 'False' && c.reason === 'Unschedulable');
 }
@@ -44,17 +52,19 @@ export function isTerminating(pod: KubeObject): boolean {
   return pod.metadata.deletionTimestamp !== undefined && pod.metadata.deletionTimestamp !== null;
 }
 
-export function podsOf(pods: PodLike[], component: Component): PodLike[] {
+export function podsOf(pods: KubeObject[], component: Component): KubeObject[] {
   return pods.filter((p) => p.metadata.labels?.[LABEL_COMPONENT] === component);
 }
 
 export function observeComponent(
   cr: UnmuteDeployment,
   component: Component,
-  deployment: DeploymentLike | undefined,
-  pods: PodLike[],
-  slices: EndpointSliceLike[],
+  deploymentObject: KubeObject | undefined,
+  pods: KubeObject[],
+  sliceObjects: KubeObject[],
 ): ObservedComponent {
+  const deployment = deploymentObject as DeploymentLike | undefined;
+  const slices = sliceObjects as EndpointSliceLike[];
   const mine = podsOf(pods, component);
   const serviceName = childName(cr.metadata.name, component);
   const ownSlices = slices.filter((s) => s.metadata.labels?.['kubernetes.io/service-name'] === serviceName);
@@ -71,7 +81,7 @@ export function observeComponent(
 }
 
 /** Backend pods that are out of rotation (drained or draining), not yet gone. */
-export function drainingPodNames(pods: PodLike[]): string[] {
+export function drainingPodNames(pods: KubeObject[]): string[] {
   return podsOf(pods, 'backend')
     .filter((p) => !isTerminating(p) && p.metadata.labels?.[LABEL_SERVING] !== 'true')
     .map((p) => p.metadata.name ?? '')

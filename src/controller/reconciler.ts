@@ -18,7 +18,7 @@ import type { EventRecorder } from '../runtime/events.ts';
 import type { KubeClient } from '../runtime/kube-client.ts';
 import type { KubeObject, TypeRef } from '../runtime/object.ts';
 import { refKey, DEPLOYMENT, POD, SECRET } from './kinds.ts';
-import { drainingPodNames, isTerminating, isUnschedulable, observeComponent, podsOf } from './observe.ts';
+import { drainingPodNames, isTerminating, isUnschedulable, observeComponent, podPhase, podsOf } from './observe.ts';
 import { CONDITION_READY, computeStatus, type ObservedComponent } from './status.ts';
 import { repairPatch } from './repair.ts';
 import { parseUnmuteDeployment, validateUnmuteDeployment } from './validate.ts';
@@ -128,8 +128,8 @@ export class UnmuteDeploymentReconciler {
 
     const components: Partial<Record<Component, ObservedComponent>> = {};
     const slices = this.#d.endpointSlices.list({ namespace, labelSelector: `${LABEL_INSTANCE}=${name}` });
-    for (const c of presentComponents(cr)) components[c] = observeComponent(cr, c, deploymentOf(c) as never, pods as never, slices as never);
-    const draining = drainingPodNames(pods as never);
+    for (const c of presentComponents(cr)) components[c] = observeComponent(cr, c, this.#cached(DEPLOYMENT, namespace, childName(name, c)), pods, slices);
+    const draining = drainingPodNames(pods);
     const now = new Date(this.#d.clock.now());
     const previousScale = cr.status?.lastScaleTime ? { time: cr.status.lastScaleTime, reason: cr.status.lastScaleReason ?? '' } : undefined;
     const scaled = decision !== undefined && (decision.direction !== 'none' || decision.remove.length > 0);
@@ -322,7 +322,7 @@ export class UnmuteDeploymentReconciler {
             desired: o.desiredReplicas,
             ready: o.readyReplicas,
             gpusRequested: o.gpusPerPod * o.desiredReplicas,
-            pendingPods: podsOf(pods as never, c as Component).filter((p) => (p as { status?: { phase?: string } }).status?.phase === 'Pending').length,
+            pendingPods: podsOf(pods, c as Component).filter((p) => podPhase(p) === 'Pending').length,
           },
         ]),
       ),
@@ -335,8 +335,8 @@ export class UnmuteDeploymentReconciler {
 }
 
 function sessionsSummary(cr: UnmuteDeployment, sessions: SessionsObservation, pods: KubeObject[]) {
-  const serving = podsOf(pods as never, 'backend').filter(
-    (p) => !isTerminating(p) && (p as { status?: { phase?: string } }).status?.phase === 'Running' && p.metadata.labels?.[LABEL_SERVING] === 'true',
+  const serving = podsOf(pods, 'backend').filter(
+    (p) => !isTerminating(p) && podPhase(p) === 'Running' && p.metadata.labels?.[LABEL_SERVING] === 'true',
   ).length;
   return { active: sessions.active, capacity: serving * cr.spec.backend.maxSessionsPerPod, unknownPods: sessions.unknownPods };
 }
