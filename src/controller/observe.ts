@@ -73,6 +73,7 @@ export function observeComponent(
     desiredReplicas: deployment?.spec?.replicas ?? 0,
     readyReplicas: deployment?.status?.readyReplicas ?? 0,
     updatedReplicas: deployment?.status?.updatedReplicas ?? 0,
+    totalReplicas: deployment?.status?.replicas ?? 0,
     endpoints: ownSlices.length > 0 ? endpoints : deployment === undefined ? undefined : 0,
     gpusPerPod: gpusPerPod(cr, component),
     unschedulablePods: mine.filter(isUnschedulable).length,

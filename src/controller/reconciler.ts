@@ -123,12 +123,16 @@ export class UnmuteDeploymentReconciler {
       backendReplicas,
       followerReplicas,
     });
-    const applyError = await this.#applyChildren(desired, ctx);
+    const { error: applyError, written } = await this.#applyChildren(desired, ctx);
     if (applyError === undefined) await this.#prune(cr, desired, ctx);
 
     const components: Partial<Record<Component, ObservedComponent>> = {};
     const slices = this.#d.endpointSlices.list({ namespace, labelSelector: `${LABEL_INSTANCE}=${name}` });
-    for (const c of presentComponents(cr)) components[c] = observeComponent(cr, c, this.#cached(DEPLOYMENT, namespace, childName(name, c)), pods, slices);
+    for (const c of presentComponents(cr)) {
+      // A Deployment written in this pass is newer than the cached copy: its rollout has not been seen yet.
+      const fresh = written.get(`Deployment/${childName(name, c)}`);
+      components[c] = observeComponent(cr, c, fresh ?? this.#cached(DEPLOYMENT, namespace, childName(name, c)), pods, slices);
+    }
     const draining = drainingPodNames(pods);
     const now = new Date(this.#d.clock.now());
     const previousScale = cr.status?.lastScaleTime ? { time: cr.status.lastScaleTime, reason: cr.status.lastScaleReason ?? '' } : undefined;
@@ -245,8 +249,9 @@ export class UnmuteDeploymentReconciler {
     }
   }
 
-  /** Applies every desired object that differs from the cache. Returns the first error message. */
-  async #applyChildren(desired: RenderedObject[], ctx: ReconcileContext): Promise<string | undefined> {
+  /** Applies every desired object that differs from the cache. Returns the first error and the objects written, as the server answered. */
+  async #applyChildren(desired: RenderedObject[], ctx: ReconcileContext): Promise<{ error: string | undefined; written: Map<string, KubeObject> }> {
+    const written = new Map<string, KubeObject>();
     for (const obj of desired) {
       const ref = { apiVersion: obj.apiVersion, kind: obj.kind };
       const observed = this.#cached(ref, obj.metadata.namespace ?? '', obj.metadata.name);
@@ -257,14 +262,15 @@ export class UnmuteDeploymentReconciler {
           ctx.logger.info({ kind: obj.kind, name: obj.metadata.name, paths: repair.filter((o) => o.op === 'replace').map((o) => o.path) }, 'removing hand-edited list elements that block the apply');
           await this.#d.client.patch(ref, obj.metadata.name, obj.metadata.namespace, repair, 'json', { fieldManager: REPAIR_FIELD_MANAGER, signal: ctx.signal });
         }
-        await applyIfChanged(this.#d.client, obj as KubeObject, repair === undefined ? observed : undefined, { fieldManager: FIELD_MANAGER, logger: ctx.logger, signal: ctx.signal });
+        const result = await applyIfChanged(this.#d.client, obj as KubeObject, repair === undefined ? observed : undefined, { fieldManager: FIELD_MANAGER, logger: ctx.logger, signal: ctx.signal });
+        if (result.written) written.set(`${obj.kind}/${obj.metadata.name}`, result.object as KubeObject);
       } catch (err) {
         if (isConflict(err)) throw err;
         const apiErr = findKubeApiError(err);
-        return `${obj.kind} ${obj.metadata.name}: ${apiErr?.message ?? describeError(err)}`;
+        return { error: `${obj.kind} ${obj.metadata.name}: ${apiErr?.message ?? describeError(err)}`, written };
       }
     }
-    return undefined;
+    return { error: undefined, written };
   }
 
   /** Deletes children this CR no longer implies (a component removed from the spec). */

@@ -16,6 +16,8 @@ export interface ObservedComponent {
   desiredReplicas: number;
   readyReplicas: number;
   updatedReplicas: number;
+  /** Pods of every ReplicaSet of the Deployment, old ones included (Deployment status.replicas). */
+  totalReplicas: number;
   /** Ready addresses in the component Service's EndpointSlices. */
   endpoints: number | undefined;
   gpusPerPod: number;
@@ -82,7 +84,11 @@ export function computeStatus(input: StatusInput): UnmuteDeploymentStatus {
     // Ready means the fleet can take a conversation: every tier has a ready pod. Progressing
     // carries the finer detail, so a scale-up does not flip Ready.
     if (c.desiredReplicas > 0 && c.readyReplicas === 0) notReady.push(name);
-    if (!c.rolloutObserved || c.updatedReplicas < c.desiredReplicas || c.readyReplicas !== c.desiredReplicas) rolling.push(name);
+    // Old pods still present count as rolling: ready and updated can both reach `desired` while
+    // the previous ReplicaSet is still being scaled down.
+    if (!c.rolloutObserved || c.updatedReplicas < c.desiredReplicas || c.readyReplicas !== c.desiredReplicas || c.totalReplicas > c.updatedReplicas) {
+      rolling.push(name);
+    }
   }
 
   if (input.applyError !== undefined) {
