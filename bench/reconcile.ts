@@ -26,7 +26,7 @@ import { startCluster, type Cluster } from '../scripts/cluster/harness.ts';
 import { parseUnmuteDeployment } from '../src/controller/validate.ts';
 import { OPTIONAL_OWNED_KINDS, OWNED_KINDS } from '../src/controller/kinds.ts';
 import { createLogger } from '../src/observability/logger.ts';
-import { renderAll } from '../src/render/index.ts';
+import { renderFleet } from '../src/render/index.ts';
 import { systemClock } from '../src/runtime/clock.ts';
 import { createInformer } from '../src/runtime/informer.ts';
 import { KubeClient } from '../src/runtime/kube-client.ts';
@@ -158,11 +158,13 @@ async function benchSize(n: number): Promise<Result> {
     for (const ref of OPTIONAL_OWNED_KINDS) if (await client.isServed(ref.apiVersion, ref.kind)) kinds.push(ref);
     const parsed = parseUnmuteDeployment({ ...crs[0], metadata: { ...crs[0]!.metadata, uid: 'x' } });
     if (!parsed.ok) throw new Error(parsed.problems.join('; '));
-    const childrenPerCr = renderAll(parsed.cr, {
-      prometheusOperatorAvailable: kinds.some((k) => k.kind === 'PrometheusRule'),
-      gatewayApiAvailable: kinds.some((k) => k.kind === 'HTTPRoute'),
-      grafanaOperatorAvailable: kinds.some((k) => k.kind === 'GrafanaDashboard'),
-      backendReplicas: 1,
+    const childrenPerCr = renderFleet(parsed.fleet, {
+      capabilities: {
+        prometheusOperator: kinds.some((k) => k.kind === 'PrometheusRule'),
+        gatewayApi: kinds.some((k) => k.kind === 'HTTPRoute'),
+        grafanaOperator: kinds.some((k) => k.kind === 'GrafanaDashboard'),
+      },
+      replicas: { backend: 1 },
     }).length;
 
     // Completion is watched through an informer (one watch), not by polling lists of N objects.

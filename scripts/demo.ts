@@ -19,7 +19,7 @@ import { operatorFleet, operatorFleetTargets, type FleetShape, type OperatorTimi
 import { CHEAP_SESSION, CHEAP_WORKER, runFleetScenario } from '../src/sim/fleet/scenario.ts';
 import { planTrace, type FleetTrace } from '../src/sim/fleet/trace.ts';
 import { seededRng } from '../src/sim/random.ts';
-import { LABEL_COMPONENT, LABEL_SERVING } from '../src/render/labels.ts';
+import { LABEL_APP_COMPONENT, LABEL_SERVING } from '../src/api/v1alpha1/labels.ts';
 
 const self = fileURLToPath(import.meta.url);
 const NAMESPACE = 'unmute-demo';
@@ -98,7 +98,7 @@ async function readView(client: KubeClient): Promise<View | undefined> {
   const cr = await client.getIfExists<KubeObject & { status?: Record<string, any> }>({ apiVersion: 'unmute.sh/v1alpha1', kind: 'UnmuteDeployment' }, NAME, NAMESPACE);
   if (cr?.status === undefined) return undefined;
   const s = cr.status;
-  const pods = await client.list({ apiVersion: 'v1', kind: 'Pod' }, { namespace: NAMESPACE, labelSelector: `${LABEL_COMPONENT}=backend` });
+  const pods = await client.list({ apiVersion: 'v1', kind: 'Pod' }, { namespace: NAMESPACE, labelSelector: `${LABEL_APP_COMPONENT}=backend` });
   const draining = pods.items.filter((p) => p.metadata.labels?.[LABEL_SERVING] === 'false' || p.metadata.deletionTimestamp != null).length;
   const tiers = Object.entries((s['components'] ?? {}) as Record<string, { readyReplicas?: number; desiredReplicas?: number }>)
     .map(([k, v]) => `${k} ${v.readyReplicas ?? 0}/${v.desiredReplicas ?? 0}`)

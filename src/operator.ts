@@ -74,7 +74,7 @@ export async function startOperator(config: OperatorConfig): Promise<RunningOper
     workers: config.workers,
     scrapeConcurrency: config.scrapeConcurrency,
   });
-  logger.info({ facts: setup.facts, namespace: config.namespace ?? '(all)' }, 'cluster capabilities');
+  logger.info({ capabilities: setup.capabilities, namespace: config.namespace ?? '(all)' }, 'cluster capabilities');
 
   const root = new AbortController();
   const servers: HealthServer[] = [];

@@ -1,10 +1,7 @@
 // Drain state lives on the pods themselves (labels and annotations), not in operator memory,
 // so a restarted operator picks up a drain where the previous one left it.
-import {
-  ANNOTATION_DRAINING_SINCE,
-  ANNOTATION_POD_DELETION_COST,
-  LABEL_SERVING,
-} from '../render/labels.ts';
+import { ANNOTATION_DRAINING_SINCE, ANNOTATION_POD_DELETION_COST, LABEL_SERVING } from '../api/v1alpha1/labels.ts';
+import { isReady, isTerminating, podPhase, type PodView } from '../runtime/views.ts';
 import type { BackendPod } from './policy.ts';
 import type { ReadingStore } from './session-readings.ts';
 
@@ -13,40 +10,24 @@ export const DELETION_COST_REMOVE = '-2147483648';
 /** Draining but busy: below every serving pod (default 0), above pods that are ready to go. */
 export const DELETION_COST_DRAINING = '-1000000000';
 
-export interface PodLike {
-  metadata?: {
-    name?: string;
-    namespace?: string;
-    labels?: Record<string, string>;
-    annotations?: Record<string, string>;
-    deletionTimestamp?: unknown;
-  };
-  status?: { phase?: string; podIP?: string; conditions?: Array<{ type?: string; status?: string }> };
-}
-
 /** The pod as the policy sees it: serving or draining, with a fresh session count or none. */
-export function toBackendPod(pod: PodLike, readings: ReadingStore, nowMs: number, staleMs: number): BackendPod {
-  const name = pod.metadata?.name ?? '';
-  const draining = pod.metadata?.labels?.[LABEL_SERVING] !== 'true';
-  const since = Date.parse(pod.metadata?.annotations?.[ANNOTATION_DRAINING_SINCE] ?? '');
+export function toBackendPod(pod: PodView, readings: ReadingStore, nowMs: number, staleMs: number): BackendPod {
+  const name = pod.metadata.name ?? '';
+  const draining = pod.metadata.labels?.[LABEL_SERVING] !== 'true';
+  const since = Date.parse(pod.metadata.annotations?.[ANNOTATION_DRAINING_SINCE] ?? '');
   const reading = readings.fresh(name, nowMs, staleMs);
-  const phase = (pod.status?.phase ?? 'Pending') as BackendPod['phase'];
+  const ready = isReady(pod);
   return {
     name,
     serving: !draining,
     drainingSinceMs: draining && Number.isFinite(since) ? since : undefined,
-    phase: ['Pending', 'Running', 'Succeeded', 'Failed'].includes(phase) ? phase : 'Unknown',
-    terminating: pod.metadata?.deletionTimestamp != null,
+    phase: podPhase(pod),
+    terminating: isTerminating(pod),
     sessions: reading?.sessions,
     observedAtMs: reading?.observedAtMs,
-    removing: draining && pod.metadata?.annotations?.[ANNOTATION_POD_DELETION_COST] === DELETION_COST_REMOVE,
-    ...readiness(pod),
+    removing: draining && pod.metadata.annotations?.[ANNOTATION_POD_DELETION_COST] === DELETION_COST_REMOVE,
+    ...(ready === undefined ? {} : { ready }),
   };
-}
-
-function readiness(pod: PodLike): { ready?: boolean } {
-  const c = pod.status?.conditions?.find((x) => x.type === 'Ready');
-  return c === undefined ? {} : { ready: c.status === 'True' };
 }
 
 export interface PodPatch {

@@ -6,6 +6,7 @@
 //   draining - taken out of the Service, finishing its sessions; removed when empty or timed out
 //   R        - the backend Deployment's spec.replicas = serving (incl. not yet created) + draining
 import type { AutoscalingSpec } from '../api/v1alpha1/autoscaling.ts';
+import type { ComponentName } from '../api/v1alpha1/components.ts';
 
 export interface BackendPod {
   name: string;
@@ -32,8 +33,9 @@ export interface Recommendation {
   serving: number;
 }
 
+/** A GPU component the autoscaler sizes with the backends (scaling `follower` in its descriptor). */
 export interface FollowerTier {
-  /** Current replicas of the tier's Deployment. */
+  /** Current replicas of its Deployment. */
   replicas: number;
   slotsPerReplica: number;
   gpusPerReplica: number;
@@ -48,15 +50,13 @@ export interface PolicyInput {
   pods: BackendPod[];
   /** Earlier raw recommendations (only those inside the stabilisation window matter). */
   history: Recommendation[];
-  followers: Partial<Record<FollowerName, FollowerTier>>;
-  /** GPUs held by tiers the autoscaler does not drive (voice cloning, fixed tiers). */
+  followers: Partial<Record<ComponentName, FollowerTier>>;
+  /** GPUs held by components the autoscaler does not drive (voice cloning, fixed ones). */
   fixedGpus: number;
   gpuBudget: number | undefined;
   /** Backend pods (or follower pods) waiting for a node. */
   pendingGpuPods: number;
 }
-
-export type FollowerName = 'stt' | 'tts' | 'llm';
 
 export interface PolicyDecision {
   /** Backends wanted in rotation. */
@@ -67,7 +67,7 @@ export interface PolicyDecision {
   undrain: string[];
   /** Draining pods that are empty (or timed out): lowest deletion cost, then R goes down by their count. */
   remove: string[];
-  followers: Partial<Record<FollowerName, number>>;
+  followers: Partial<Record<ComponentName, number>>;
   /** Raw recommendation to remember for the stabilisation window. */
   recommendation: Recommendation;
   sessions: { active: number; capacity: number; unknownPods: number };
@@ -233,23 +233,15 @@ export function decide(input: PolicyInput): PolicyDecision {
  */
 function planFollowers(input: PolicyInput, rawServing: number) {
   const { spec } = input;
-  const names = (['stt', 'tts', 'llm'] as const).filter((n) => input.followers[n] !== undefined && spec.followers[n]);
+  const tiers = Object.entries(input.followers) as [ComponentName, FollowerTier][];
   const wantFor = (serving: number) => {
     const sessions = serving * spec.targetSessionsPerPod * (1 + spec.followers.headroomFraction);
-    const out: Partial<Record<FollowerName, number>> = {};
-    for (const n of names) {
-      const tier = input.followers[n]!;
-      out[n] = Math.max(1, Math.ceil(sessions / tier.slotsPerReplica));
-    }
+    const out: Partial<Record<ComponentName, number>> = {};
+    for (const [n, tier] of tiers) out[n] = Math.max(1, Math.ceil(sessions / tier.slotsPerReplica));
     return out;
   };
-  const gpusFor = (plan: Partial<Record<FollowerName, number>>) =>
-    input.fixedGpus +
-    (['stt', 'tts', 'llm'] as const).reduce((sum, n) => {
-      const tier = input.followers[n];
-      if (tier === undefined) return sum;
-      return sum + (plan[n] ?? tier.replicas) * tier.gpusPerReplica;
-    }, 0);
+  const gpusFor = (plan: Partial<Record<ComponentName, number>>) =>
+    input.fixedGpus + tiers.reduce((sum, [n, tier]) => sum + (plan[n] ?? tier.replicas) * tier.gpusPerReplica, 0);
 
   const budget = input.gpuBudget;
   let cappedServing = rawServing;
@@ -266,7 +258,7 @@ function planFollowers(input: PolicyInput, rawServing: number) {
       const plan = wantFor(serving);
       // Never shrink a follower below what the budget-capped plan asks; never grow past the budget.
       if (budget !== undefined) {
-        for (const n of names) {
+        for (const [n] of tiers) {
           while ((plan[n] ?? 0) > 1 && gpusFor(plan) > budget) plan[n] = (plan[n] ?? 1) - 1;
         }
       }

@@ -2,15 +2,13 @@
 // projects) are used only when the API server serves them.
 import { API_VERSION, KIND } from '../api/v1alpha1/unmute-deployment.ts';
 import type { TypeRef } from '../runtime/object.ts';
+import { DEPLOYMENT } from '../runtime/views.ts';
 
 export const UNMUTE_DEPLOYMENT: TypeRef = { apiVersion: API_VERSION, kind: KIND };
-export const DEPLOYMENT: TypeRef = { apiVersion: 'apps/v1', kind: 'Deployment' };
 export const SERVICE: TypeRef = { apiVersion: 'v1', kind: 'Service' };
 export const CONFIG_MAP: TypeRef = { apiVersion: 'v1', kind: 'ConfigMap' };
-export const POD: TypeRef = { apiVersion: 'v1', kind: 'Pod' };
 export const SECRET: TypeRef = { apiVersion: 'v1', kind: 'Secret' };
 export const POD_DISRUPTION_BUDGET: TypeRef = { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget' };
-export const ENDPOINT_SLICE: TypeRef = { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice' };
 export const INGRESS: TypeRef = { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress' };
 export const HTTP_ROUTE: TypeRef = { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute' };
 export const SERVICE_MONITOR: TypeRef = { apiVersion: 'monitoring.coreos.com/v1', kind: 'ServiceMonitor' };

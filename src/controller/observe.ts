@@ -1,90 +1,62 @@
-// Turns cached objects into the facts status and the autoscaler need. Pure: caches are read by
-// the caller and passed in.
+// Turns cached objects into the facts status needs, per component. Pure: the reconciler reads the
+// caches and passes the objects in.
+import { SESSIONS_COMPONENT, type AnyComponent } from '../api/v1alpha1/components.ts';
+import { LABEL_APP_COMPONENT, LABEL_SERVING, childName } from '../api/v1alpha1/labels.ts';
 import type { UnmuteDeployment } from '../api/v1alpha1/unmute-deployment.ts';
-import { LABEL_COMPONENT, LABEL_SERVING, childName, type Component } from '../render/labels.ts';
-import { gpuCount } from '../render/pod.ts';
-import type { KubeObject } from '../runtime/object.ts';
-import type { ObservedComponent } from './status.ts';
+import { isTerminating, isUnschedulable, podPhase, readyEndpoints, type DeploymentView, type EndpointSliceView, type PodView } from '../runtime/views.ts';
 
-interface DeploymentLike extends KubeObject {
-  spec?: { replicas?: number };
-  status?: { readyReplicas?: number; updatedReplicas?: number; replicas?: number; observedGeneration?: number };
+export interface ObservedComponent {
+  desiredReplicas: number;
+  readyReplicas: number;
+  updatedReplicas: number;
+  /** Pods of every ReplicaSet of the Deployment, old ones included (Deployment status.replicas). */
+  totalReplicas: number;
+  /** Ready addresses in the component Service's EndpointSlices; undefined before any slice exists. */
+  endpoints: number | undefined;
+  gpusPerPod: number;
+  /** Pods that the scheduler could not place (typically: no free GPU). */
+  unschedulablePods: number;
+  pendingPods: number;
+  /** The Deployment controller has seen the latest spec. */
+  rolloutObserved: boolean;
 }
 
-interface PodLike extends KubeObject {
-  status?: { phase?: string; podIP?: string; conditions?: { type?: string; status?: string; reason?: string }[] };
-}
-
-interface EndpointSliceLike extends KubeObject {
-  endpoints?: { conditions?: { ready?: boolean | null } }[] | null;
-}
-
-export function gpusPerPod(cr: UnmuteDeployment, component: Component): number {
-  const { spec } = cr;
-  switch (component) {
-    case 'stt':
-      return gpuCount(spec.stt.gpu);
-    case 'tts':
-      return gpuCount(spec.tts.gpu);
-    case 'llm':
-      return gpuCount(spec.llm.inCluster?.gpu);
-    case 'voice-cloning':
-      return gpuCount(spec.voiceCloning?.gpu);
-    default:
-      return 0;
-  }
-}
-
-/** Cached objects carry `status` as unknown JSON; these views read the fields used here. */
-const asPod = (o: KubeObject) => o as PodLike;
-
-export function podPhase(pod: KubeObject): string | undefined {
-  return asPod(pod).status?.phase;
-}
-
-export function isUnschedulable(obj: KubeObject): boolean {
-  const pod = asPod(obj);
-  if (pod.status?.phase !== 'Pending') return false;
-  return (pod.status.conditions ?? []).some((c) => c.type === 'PodScheduled' && c.status === 'False' && c.reason === 'Unschedulable');
-}
-
-export function isTerminating(pod: KubeObject): boolean {
-  return pod.metadata.deletionTimestamp !== undefined && pod.metadata.deletionTimestamp !== null;
-}
-
-export function podsOf(pods: KubeObject[], component: Component): KubeObject[] {
-  return pods.filter((p) => p.metadata.labels?.[LABEL_COMPONENT] === component);
+export function podsOf(pods: PodView[], component: string): PodView[] {
+  return pods.filter((p) => p.metadata.labels?.[LABEL_APP_COMPONENT] === component);
 }
 
 export function observeComponent(
-  cr: UnmuteDeployment,
-  component: Component,
-  deploymentObject: KubeObject | undefined,
-  pods: KubeObject[],
-  sliceObjects: KubeObject[],
+  fleet: UnmuteDeployment,
+  c: AnyComponent,
+  deployment: DeploymentView | undefined,
+  pods: PodView[],
+  slices: EndpointSliceView[],
 ): ObservedComponent {
-  const deployment = deploymentObject as DeploymentLike | undefined;
-  const slices = sliceObjects as EndpointSliceLike[];
-  const mine = podsOf(pods, component);
-  const serviceName = childName(cr.metadata.name, component);
+  const mine = podsOf(pods, c.name);
+  const serviceName = childName(fleet.metadata.name, c.name);
   const ownSlices = slices.filter((s) => s.metadata.labels?.['kubernetes.io/service-name'] === serviceName);
-  const endpoints = ownSlices.reduce((n, s) => n + (s.endpoints ?? []).filter((e) => e.conditions?.ready === true).length, 0);
   return {
     desiredReplicas: deployment?.spec?.replicas ?? 0,
     readyReplicas: deployment?.status?.readyReplicas ?? 0,
     updatedReplicas: deployment?.status?.updatedReplicas ?? 0,
     totalReplicas: deployment?.status?.replicas ?? 0,
-    endpoints: ownSlices.length > 0 ? endpoints : deployment === undefined ? undefined : 0,
-    gpusPerPod: gpusPerPod(cr, component),
+    endpoints: ownSlices.length > 0 ? readyEndpoints(ownSlices) : deployment === undefined ? undefined : 0,
+    gpusPerPod: c.gpusPerReplica,
     unschedulablePods: mine.filter(isUnschedulable).length,
+    pendingPods: mine.filter((p) => podPhase(p) === 'Pending').length,
     rolloutObserved: deployment !== undefined && (deployment.status?.observedGeneration ?? -1) >= (deployment.metadata.generation ?? 0),
   };
 }
 
-/** Backend pods that are out of rotation (drained or draining), not yet gone. */
-export function drainingPodNames(pods: KubeObject[]): string[] {
-  return podsOf(pods, 'backend')
+/** Backends that are out of rotation (drained or draining), not yet gone. */
+export function drainingPodNames(pods: PodView[]): string[] {
+  return podsOf(pods, SESSIONS_COMPONENT)
     .filter((p) => !isTerminating(p) && p.metadata.labels?.[LABEL_SERVING] !== 'true')
     .map((p) => p.metadata.name ?? '')
     .sort();
+}
+
+/** Backends that exist and are not terminating (the scale subresource's status.replicas). */
+export function liveBackends(pods: PodView[]): number {
+  return podsOf(pods, SESSIONS_COMPONENT).filter((p) => !isTerminating(p)).length;
 }

@@ -7,17 +7,19 @@ import type { SessionSource } from '../autoscaler/session-readings.ts';
 import { FleetMetrics } from '../monitoring/fleet-metrics.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { RuntimeMetrics } from '../observability/metrics.ts';
-import { LABEL_DEPLOYMENT, LABEL_MANAGED_BY, MANAGED_BY } from '../render/labels.ts';
+import { LABEL_APP_MANAGED_BY, LABEL_FLEET, MANAGED_BY } from '../api/v1alpha1/labels.ts';
+import type { ClusterCapabilities } from '../render/types.ts';
 import type { Clock } from '../runtime/clock.ts';
 import { Controller } from '../runtime/controller.ts';
 import type { EventRecorder } from '../runtime/events.ts';
 import { createInformer, type Informer } from '../runtime/informer.ts';
 import type { KubeClient } from '../runtime/kube-client.ts';
 import type { KubeObject, TypeRef } from '../runtime/object.ts';
+import { DEPLOYMENT, ENDPOINT_SLICE, POD, type DeploymentView, type EndpointSliceView, type PodView } from '../runtime/views.ts';
 import { forObject, ownedBy, specOrMetadataChanged } from '../runtime/watch-mappers.ts';
 import type { Registry } from 'prom-client';
-import { ENDPOINT_SLICE, GRAFANA_DASHBOARD, HTTP_ROUTE, OPTIONAL_OWNED_KINDS, OWNED_KINDS, POD, PROMETHEUS_RULE, UNMUTE_DEPLOYMENT, refKey } from './kinds.ts';
-import { UnmuteDeploymentReconciler, type ClusterFacts } from './reconciler.ts';
+import { GRAFANA_DASHBOARD, HTTP_ROUTE, OPTIONAL_OWNED_KINDS, OWNED_KINDS, PROMETHEUS_RULE, UNMUTE_DEPLOYMENT, refKey } from './kinds.ts';
+import { UnmuteDeploymentReconciler } from './reconciler.ts';
 
 export const CONTROLLER_NAME = 'unmutedeployment';
 
@@ -37,32 +39,37 @@ export interface ControllerSetupOptions {
 export interface UnmuteController {
   controller: Controller;
   informers: Informer<KubeObject>[];
-  facts: ClusterFacts;
+  capabilities: ClusterCapabilities;
   hasSynced(): boolean;
 }
 
 /** Children and pods the controller watches carry this label; nothing else is cached. */
-const MANAGED_SELECTOR = `${LABEL_MANAGED_BY}=${MANAGED_BY}`;
+const MANAGED_SELECTOR = `${LABEL_APP_MANAGED_BY}=${MANAGED_BY}`;
 
 export async function setupUnmuteDeploymentController(o: ControllerSetupOptions): Promise<UnmuteController> {
   const deps = { logger: o.logger, clock: o.clock, metrics: o.metrics };
   const scope = (labelSelector?: string) => ({ ...(o.namespace ? { namespace: o.namespace } : {}), ...(labelSelector ? { labelSelector } : {}) });
-  const inform = (ref: TypeRef, labelSelector?: string) => createInformer<KubeObject>(o.client, ref, scope(labelSelector), deps);
+  const inform = <T extends KubeObject = KubeObject>(ref: TypeRef, labelSelector?: string) => createInformer<T>(o.client, ref, scope(labelSelector), deps);
 
   // Optional kinds are decided once at start: a CRD installed later needs an operator restart.
   const served = async (ref: TypeRef) => o.client.isServed(ref.apiVersion, ref.kind);
-  const facts: ClusterFacts = {
+  const capabilities: ClusterCapabilities = {
     prometheusOperator: await served(PROMETHEUS_RULE),
     gatewayApi: await served(HTTP_ROUTE),
     grafanaOperator: await served(GRAFANA_DASHBOARD),
   };
-  const ownedRefs: TypeRef[] = [...OWNED_KINDS];
+  const ownedRefs: TypeRef[] = OWNED_KINDS.filter((ref) => ref !== DEPLOYMENT);
   for (const ref of OPTIONAL_OWNED_KINDS) if (await served(ref)) ownedRefs.push(ref);
 
-  const unmuteDeployments = inform(UNMUTE_DEPLOYMENT);
-  const owned = new Map(ownedRefs.map((ref) => [refKey(ref), { ref, informer: inform(ref, MANAGED_SELECTOR) }]));
-  const pods = inform(POD, MANAGED_SELECTOR);
-  const endpointSlices = inform(ENDPOINT_SLICE, MANAGED_SELECTOR);
+  const fleets = inform(UNMUTE_DEPLOYMENT);
+  // Deployments are read typed (replicas, rollout); the same informer serves the owned-kinds map.
+  const deployments = inform<DeploymentView>(DEPLOYMENT, MANAGED_SELECTOR);
+  const owned = new Map<string, { ref: TypeRef; informer: Informer<KubeObject> }>([
+    [refKey(DEPLOYMENT), { ref: DEPLOYMENT, informer: deployments }],
+    ...ownedRefs.map((ref) => [refKey(ref), { ref, informer: inform(ref, MANAGED_SELECTOR) }] as const),
+  ]);
+  const pods = inform<PodView>(POD, MANAGED_SELECTOR);
+  const endpointSlices = inform<EndpointSliceView>(ENDPOINT_SLICE, MANAGED_SELECTOR);
 
   // One pod source per timeout value in use (spec.autoscaling.metrics.timeoutSeconds).
   const podSources = new Map<number, SessionSource>();
@@ -99,11 +106,12 @@ export async function setupUnmuteDeploymentController(o: ControllerSetupOptions)
 
   const reconciler = new UnmuteDeploymentReconciler({
     client: o.client,
-    unmuteDeployments: unmuteDeployments.cache,
+    fleets: fleets.cache,
     owned: new Map([...owned].map(([k, v]) => [k, { ref: v.ref, cache: v.informer.cache }])),
+    deployments: deployments.cache,
     pods: pods.cache,
     endpointSlices: endpointSlices.cache,
-    facts,
+    capabilities,
     autoscaler,
     events: o.events,
     fleetMetrics: new FleetMetrics(o.registry),
@@ -122,17 +130,17 @@ export async function setupUnmuteDeploymentController(o: ControllerSetupOptions)
     resyncPeriodMs: 10 * 60_000,
   });
   // Status-only updates of our own CR do not wake us (that would loop on every status write).
-  controller.watch(unmuteDeployments, forObject(), { updatePredicate: specOrMetadataChanged, resync: true });
+  controller.watch(fleets, forObject(), { updatePredicate: specOrMetadataChanged, resync: true });
   const toOwner = ownedBy({ apiVersion: UNMUTE_DEPLOYMENT.apiVersion, kind: UNMUTE_DEPLOYMENT.kind });
   for (const { informer } of owned.values()) controller.watch(informer, toOwner);
   // Pods and EndpointSlices are not owned by the CR; the fleet label says whose they are.
   const byFleetLabel = (obj: KubeObject) => {
-    const fleet = obj.metadata.labels?.[LABEL_DEPLOYMENT];
+    const fleet = obj.metadata.labels?.[LABEL_FLEET];
     return fleet === undefined || obj.metadata.namespace === undefined ? [] : [`${obj.metadata.namespace}/${fleet}`];
   };
   controller.watch(pods, byFleetLabel);
   controller.watch(endpointSlices, byFleetLabel);
 
-  const informers = [unmuteDeployments, ...[...owned.values()].map((v) => v.informer), pods, endpointSlices];
-  return { controller, informers, facts, hasSynced: () => informers.every((i) => i.hasSynced()) };
+  const informers = [fleets, ...[...owned.values()].map((v) => v.informer), pods, endpointSlices];
+  return { controller, informers, capabilities, hasSynced: () => informers.every((i) => i.hasSynced()) };
 }

@@ -1,9 +1,10 @@
 // Status as a pure function of what the reconcile observed and decided. Written once per pass,
 // and only when it differs from what the object already says.
+import type { ComponentName } from '../api/v1alpha1/components.ts';
 import type { Condition, UnmuteDeployment, UnmuteDeploymentStatus } from '../api/v1alpha1/unmute-deployment.ts';
-import { setCondition } from '../runtime/conditions.ts';
-import type { Component } from '../render/labels.ts';
 import type { PolicyDecision } from '../autoscaler/policy.ts';
+import { setCondition } from '../runtime/conditions.ts';
+import type { ObservedComponent } from './observe.ts';
 
 export const CONDITION_READY = 'Ready';
 export const CONDITION_PROGRESSING = 'Progressing';
@@ -12,66 +13,65 @@ export const CONDITION_METRICS_AVAILABLE = 'MetricsAvailable';
 export const CONDITION_SCALING_LIMITED = 'ScalingLimited';
 export const CONDITION_MONITORING = 'MonitoringConfigured';
 
-export interface ObservedComponent {
-  desiredReplicas: number;
-  readyReplicas: number;
-  updatedReplicas: number;
-  /** Pods of every ReplicaSet of the Deployment, old ones included (Deployment status.replicas). */
-  totalReplicas: number;
-  /** Ready addresses in the component Service's EndpointSlices. */
-  endpoints: number | undefined;
-  gpusPerPod: number;
-  /** Pods that the scheduler could not place (typically: no free GPU). */
-  unschedulablePods: number;
-  /** The Deployment controller has seen the latest spec. */
-  rolloutObserved: boolean;
-}
-
 export interface StatusInput {
-  cr: UnmuteDeployment;
+  fleet: UnmuteDeployment;
   now: Date;
-  /** Set when the spec cannot work: nothing was applied. */
-  invalidSpec?: string[];
   /** First error of the apply step, when it failed. */
   applyError?: string;
-  components: Partial<Record<Component, ObservedComponent>>;
+  components: Partial<Record<ComponentName, ObservedComponent>>;
   backendSelector: string;
   backendPods: number;
   /** Undefined when autoscaling is off. */
   autoscaling?: {
     decision: PolicyDecision;
-    scrapeErrors: string[];
+    readErrors: string[];
     lastScale?: { time: string; reason: string };
   };
-  /** Sessions read while autoscaling is off (status only, no decision). */
-  sessionsWithoutAutoscaling?: { active: number; capacity: number; unknownPods: number };
+  /** Live sessions, capacity in rotation and backends without a reading. */
+  sessions?: { active: number; capacity: number; unknownPods: number };
   drainingPods: string[];
   monitoring: { enabled: boolean; prometheusOperator: boolean };
 }
 
-export function computeStatus(input: StatusInput): UnmuteDeploymentStatus {
-  const { cr, now } = input;
-  const prev = cr.status ?? {};
-  const generation = cr.metadata.generation ?? 0;
-  let conditions: Condition[] = (prev.conditions ?? []) as Condition[];
-  const set = (type: string, status: 'True' | 'False' | 'Unknown', reason: string, message: string) => {
-    conditions = setCondition(conditions, { type, status, reason, message, observedGeneration: generation }, now) as Condition[];
-  };
+type SetCondition = (type: string, status: 'True' | 'False' | 'Unknown', reason: string, message: string) => void;
 
-  if (input.invalidSpec !== undefined) {
-    const message = input.invalidSpec.join('; ').slice(0, 4000);
-    set(CONDITION_READY, 'False', 'InvalidSpec', message);
-    set(CONDITION_PROGRESSING, 'False', 'InvalidSpec', 'nothing is applied until the spec is fixed');
-    set(CONDITION_DEGRADED, 'True', 'InvalidSpec', message);
-    return { ...prev, observedGeneration: generation, conditions };
-  }
+/** Conditions of `prev` as a mutable list with a setter that stamps the generation. */
+function conditionsOf(prev: UnmuteDeploymentStatus, generation: number, now: Date): { list: () => Condition[]; set: SetCondition; drop: (type: string) => void } {
+  let conditions: Condition[] = prev.conditions ?? [];
+  return {
+    list: () => conditions,
+    set: (type, status, reason, message) => {
+      conditions = setCondition(conditions, { type, status, reason, message, observedGeneration: generation }, now);
+    },
+    drop: (type) => {
+      conditions = conditions.filter((c) => c.type !== type);
+    },
+  };
+}
+
+/** Status of a fleet whose spec cannot work: nothing was applied; the rest of status is kept. */
+export function invalidSpecStatus(prev: UnmuteDeploymentStatus, generation: number, problems: string[], now: Date): UnmuteDeploymentStatus {
+  const c = conditionsOf(prev, generation, now);
+  const message = problems.join('; ').slice(0, 4000);
+  c.set(CONDITION_READY, 'False', 'InvalidSpec', message);
+  c.set(CONDITION_PROGRESSING, 'False', 'InvalidSpec', 'nothing is applied until the spec is fixed');
+  c.set(CONDITION_DEGRADED, 'True', 'InvalidSpec', message);
+  return { ...prev, observedGeneration: generation, conditions: c.list() };
+}
+
+export function computeStatus(input: StatusInput): UnmuteDeploymentStatus {
+  const { fleet, now } = input;
+  const prev = fleet.status ?? {};
+  const generation = fleet.metadata.generation ?? 0;
+  const cond = conditionsOf(prev, generation, now);
+  const set = cond.set;
 
   const components: NonNullable<UnmuteDeploymentStatus['components']> = {};
   const notReady: string[] = [];
   const rolling: string[] = [];
   let unschedulable = 0;
   let gpusRequested = 0;
-  for (const [name, c] of Object.entries(input.components) as [Component, ObservedComponent][]) {
+  for (const [name, c] of Object.entries(input.components) as [ComponentName, ObservedComponent][]) {
     components[name] = {
       desiredReplicas: c.desiredReplicas,
       readyReplicas: c.readyReplicas,
@@ -118,11 +118,12 @@ export function computeStatus(input: StatusInput): UnmuteDeploymentStatus {
 
   const a = input.autoscaling;
   if (a === undefined) {
-    conditions = conditions.filter((c) => c.type !== CONDITION_METRICS_AVAILABLE && c.type !== CONDITION_SCALING_LIMITED);
+    cond.drop(CONDITION_METRICS_AVAILABLE);
+    cond.drop(CONDITION_SCALING_LIMITED);
   } else {
     if (a.decision.metricsAvailable) set(CONDITION_METRICS_AVAILABLE, 'True', 'SessionsRead', 'every backend reported its sessions');
     else {
-      const detail = a.scrapeErrors.slice(0, 3).join('; ');
+      const detail = a.readErrors.slice(0, 3).join('; ');
       set(CONDITION_METRICS_AVAILABLE, 'False', 'SessionsUnknown', `${a.decision.sessions.unknownPods} backend(s) without a fresh reading; scale-down held${detail ? `: ${detail}` : ''}`);
     }
     if (a.decision.limited) set(CONDITION_SCALING_LIMITED, 'True', a.decision.limited.reason, a.decision.limited.message);
@@ -137,20 +138,16 @@ export function computeStatus(input: StatusInput): UnmuteDeploymentStatus {
   const backend = input.components.backend;
   const status: UnmuteDeploymentStatus = {
     observedGeneration: generation,
-    conditions,
+    conditions: cond.list(),
     replicas: input.backendPods,
     selector: input.backendSelector,
     readyReplicas: backend?.readyReplicas ?? 0,
     desiredReplicas: a?.decision.serving ?? backend?.desiredReplicas ?? 0,
     components,
     drainingPods: input.drainingPods,
-    gpus: { requested: gpusRequested, ...(cr.spec.gpu.maxTotal === undefined ? {} : { budget: cr.spec.gpu.maxTotal }) },
+    gpus: { requested: gpusRequested, ...(fleet.spec.gpu.maxTotal === undefined ? {} : { budget: fleet.spec.gpu.maxTotal }) },
   };
-  if (a !== undefined) {
-    status.sessions = { active: a.decision.sessions.active, capacity: a.decision.sessions.capacity, unknownPods: a.decision.sessions.unknownPods };
-  } else if (input.sessionsWithoutAutoscaling !== undefined) {
-    status.sessions = input.sessionsWithoutAutoscaling;
-  }
+  if (input.sessions !== undefined) status.sessions = { ...input.sessions };
   const lastScale = a?.lastScale ?? (prev.lastScaleTime ? { time: prev.lastScaleTime, reason: prev.lastScaleReason ?? '' } : undefined);
   if (lastScale) {
     status.lastScaleTime = lastScale.time;

@@ -1,57 +1,49 @@
 // Checks that pass the CRD schema but would still produce a fleet that cannot work. Any problem
 // here stops the reconcile before anything is written: Ready=False, reason InvalidSpec.
 import type { z } from 'zod';
-import { unmuteDeployment, type UnmuteDeployment } from '../api/v1alpha1/unmute-deployment.ts';
 import type { secretKeySelector } from '../api/v1alpha1/common.ts';
-import { gpuCount } from '../render/pod.ts';
+import { fleetComponents, minimumGpus } from '../api/v1alpha1/components.ts';
+import { unmuteDeployment, type UnmuteDeployment } from '../api/v1alpha1/unmute-deployment.ts';
 
 type SecretRef = z.output<typeof secretKeySelector>;
 
 export type SecretLookup = (namespace: string, name: string) => Promise<{ keys: string[] } | undefined>;
 
-export type ParseResult = { ok: true; cr: UnmuteDeployment } | { ok: false; problems: string[] };
+export type ParseResult = { ok: true; fleet: UnmuteDeployment } | { ok: false; problems: string[] };
 
 /** Parses a raw object read from the API server; defaults are filled in by the schema. */
 export function parseUnmuteDeployment(raw: unknown): ParseResult {
   const parsed = unmuteDeployment.safeParse(raw);
-  if (parsed.success) return { ok: true, cr: parsed.data };
+  if (parsed.success) return { ok: true, fleet: parsed.data };
   return { ok: false, problems: parsed.error.issues.map((i) => `${i.path.join('.') || 'object'}: ${i.message}`) };
 }
 
-/** Every Secret key the CR refers to, with the field that refers to it. */
-export function secretRefs(cr: UnmuteDeployment): { field: string; ref: SecretRef }[] {
-  const { spec } = cr;
-  const out: { field: string; ref: SecretRef | undefined }[] = [
-    { field: 'spec.stt.hfTokenSecretRef', ref: spec.stt.hfTokenSecretRef },
-    { field: 'spec.tts.hfTokenSecretRef', ref: spec.tts.hfTokenSecretRef },
-    { field: 'spec.llm.inCluster.hfTokenSecretRef', ref: spec.llm.inCluster?.hfTokenSecretRef },
-    { field: 'spec.llm.inCluster.apiKeySecretRef', ref: spec.llm.inCluster?.apiKeySecretRef },
-    { field: 'spec.llm.external.apiKeySecretRef', ref: spec.llm.external?.apiKeySecretRef },
-    { field: 'spec.voiceCloning.hfTokenSecretRef', ref: spec.voiceCloning?.enabled ? spec.voiceCloning.hfTokenSecretRef : undefined },
-  ];
-  return out.filter((r): r is { field: string; ref: SecretRef } => r.ref !== undefined);
-}
+const SECRET_REF_FIELDS = ['hfTokenSecretRef', 'apiKeySecretRef'] as const;
 
-/** GPUs the fleet holds at its smallest: what any GPU budget must at least allow. */
-export function minimumGpus(cr: UnmuteDeployment): number {
-  const { spec } = cr;
-  const scaled = spec.autoscaling.enabled;
-  const at = (replicas: number) => (scaled ? Math.min(replicas, 1) : replicas);
-  let total = gpuCount(spec.stt.gpu) * at(spec.stt.replicas) + gpuCount(spec.tts.gpu) * at(spec.tts.replicas);
-  if (spec.llm.inCluster) total += gpuCount(spec.llm.inCluster.gpu) * at(spec.llm.inCluster.replicas);
-  if (spec.voiceCloning?.enabled) total += gpuCount(spec.voiceCloning.gpu) * spec.voiceCloning.replicas;
-  return total;
+/** Every Secret key the fleet refers to, with the field that refers to it. */
+export function secretRefs(fleet: UnmuteDeployment): { field: string; ref: SecretRef }[] {
+  const out: { field: string; ref: SecretRef }[] = [];
+  for (const c of fleetComponents(fleet.spec)) {
+    const settings = c.settings as Partial<Record<(typeof SECRET_REF_FIELDS)[number], SecretRef>>;
+    for (const key of SECRET_REF_FIELDS) {
+      const ref = settings[key];
+      if (ref !== undefined) out.push({ field: `${c.field}.${key}`, ref });
+    }
+  }
+  const external = fleet.spec.llm.external?.apiKeySecretRef;
+  if (external !== undefined) out.push({ field: 'spec.llm.external.apiKeySecretRef', ref: external });
+  return out;
 }
 
 /** Problems that need no API call. */
-export function staticProblems(cr: UnmuteDeployment): string[] {
+export function staticProblems(fleet: UnmuteDeployment): string[] {
   const problems: string[] = [];
-  const { spec } = cr;
+  const { spec } = fleet;
   if (spec.llm.external && /\/v1\/?$/.test(spec.llm.external.url)) {
     problems.push('spec.llm.external.url must not end in /v1: Unmute adds /v1 itself');
   }
   const budget = spec.gpu.maxTotal;
-  const needed = minimumGpus(cr);
+  const needed = minimumGpus(spec);
   if (budget !== undefined && needed > budget) {
     problems.push(`spec.gpu.maxTotal is ${budget} but the fleet needs ${needed} GPUs at its smallest`);
   }
@@ -67,13 +59,13 @@ export function staticProblems(cr: UnmuteDeployment): string[] {
 }
 
 /** All problems, including referenced Secrets that are missing or lack the key. */
-export async function validateUnmuteDeployment(cr: UnmuteDeployment, lookupSecret: SecretLookup): Promise<string[]> {
-  const problems = staticProblems(cr);
+export async function validateUnmuteDeployment(fleet: UnmuteDeployment, lookupSecret: SecretLookup): Promise<string[]> {
+  const problems = staticProblems(fleet);
   const seen = new Map<string, { keys: string[] } | undefined>();
-  for (const { field, ref } of secretRefs(cr)) {
-    if (!seen.has(ref.name)) seen.set(ref.name, await lookupSecret(cr.metadata.namespace, ref.name));
+  for (const { field, ref } of secretRefs(fleet)) {
+    if (!seen.has(ref.name)) seen.set(ref.name, await lookupSecret(fleet.metadata.namespace, ref.name));
     const secret = seen.get(ref.name);
-    if (secret === undefined) problems.push(`${field}: Secret "${ref.name}" not found in namespace "${cr.metadata.namespace}"`);
+    if (secret === undefined) problems.push(`${field}: Secret "${ref.name}" not found in namespace "${fleet.metadata.namespace}"`);
     else if (!secret.keys.includes(ref.key)) problems.push(`${field}: Secret "${ref.name}" has no key "${ref.key}"`);
   }
   return problems;

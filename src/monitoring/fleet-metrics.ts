@@ -87,7 +87,7 @@ export class FleetMetrics {
 
   constructor(registry: Registry) {
     const registers = [registry];
-    const tier = ['namespace', 'unmutedeployment', 'component'];
+    const tier = ['namespace', 'fleet', 'component'];
     const gauge = (name: string, help: string, labelNames: string[] = tier) => new Gauge({ name, help, labelNames, registers });
     this.#desired = gauge(METRIC_REPLICAS_DESIRED, 'Replicas the operator wants for a component of an UnmuteDeployment.');
     this.#ready = gauge(METRIC_REPLICAS_READY, 'Ready replicas of a component of an UnmuteDeployment.');
@@ -98,7 +98,7 @@ export class FleetMetrics {
     this.#sessionsUnknown = gauge(METRIC_SESSIONS_UNKNOWN_PODS, 'Backends whose session count could not be read.');
     this.#draining = gauge(METRIC_DRAINING_PODS, 'Backends out of rotation, waiting for their sessions to end.');
     this.#drainDuration = gauge(METRIC_DRAIN_DURATION, 'Seconds since a draining backend was taken out of rotation.', [...tier, 'pod']);
-    this.#gpuBudget = gauge(METRIC_GPU_BUDGET, 'Most GPUs the UnmuteDeployment may request (spec.gpu.maxTotal).', ['namespace', 'unmutedeployment']);
+    this.#gpuBudget = gauge(METRIC_GPU_BUDGET, 'Most GPUs the UnmuteDeployment may request (spec.gpu.maxTotal).', ['namespace', 'fleet']);
     this.#atMax = gauge(METRIC_AUTOSCALER_AT_MAX, '1 when the autoscaler wants more backends than maxReplicas or the GPU budget allow.');
     this.#scaleEvents = new Counter({
       name: METRIC_SCALE_EVENTS,
@@ -111,7 +111,7 @@ export class FleetMetrics {
   /** Replaces everything known about the snapshot's fleet (scale events excepted: they accumulate). */
   update(s: FleetSnapshot): void {
     const key = fleetKey(s.namespace, s.name);
-    const fleet = { namespace: s.namespace, unmutedeployment: s.name };
+    const fleet = { namespace: s.namespace, fleet: s.name };
     const seen = new Map<Gauge<string>, Map<string, Labels>>();
     const set = (g: Gauge<string>, labels: Labels, value: number): void => {
       g.set(labels, value);
@@ -151,7 +151,7 @@ export class FleetMetrics {
 
   /** Counts one replica change the operator made (reason: a short fixed word, never free text). */
   recordScaleEvent(namespace: string, name: string, component: string, direction: ScaleDirection, reason: string): void {
-    const labels = { namespace, unmutedeployment: name, component, direction, reason };
+    const labels = { namespace, fleet: name, component, direction, reason };
     this.#scaleEvents.inc(labels);
     const key = fleetKey(namespace, name);
     let fleetMap = this.#written.get(key);

@@ -1,7 +1,7 @@
 // Monitoring as code for one UnmuteDeployment: scrape objects, rules, dashboards. Pure: the
 // controller applies the result and adds owner references.
 import type { UnmuteDeployment } from '../api/v1alpha1/unmute-deployment.ts';
-import type { KubeObject, RenderContext } from '../render/types.ts';
+import type { ClusterCapabilities, DesiredObject } from '../render/types.ts';
 import { renderDashboards } from './dashboards/deliver.ts';
 import { renderPrometheusRule } from './rules/prometheus-rule.ts';
 import { renderScrapeObjects } from './scrape.ts';
@@ -16,15 +16,15 @@ export { FleetMetrics, type FleetSnapshot, type ComponentSnapshot, type ScaleDir
  * Everything monitoring needs for a fleet. prometheus-operator objects only when its CRDs are
  * served (the controller reports a condition otherwise); dashboards always, as ConfigMaps.
  */
-export function renderMonitoring(cr: UnmuteDeployment, ctx: RenderContext): KubeObject[] {
-  const m = cr.spec.monitoring;
+export function renderMonitoring(fleet: UnmuteDeployment, capabilities: ClusterCapabilities): DesiredObject[] {
+  const m = fleet.spec.monitoring;
   if (!m.enabled) return [];
-  const out: KubeObject[] = [];
-  if (ctx.prometheusOperatorAvailable) {
-    out.push(...renderScrapeObjects(cr));
+  const out: DesiredObject[] = [];
+  if (capabilities.prometheusOperator) {
+    out.push(...renderScrapeObjects(fleet));
     // Recording rules feed the dashboards, so the PrometheusRule exists even with alerts off.
-    out.push(renderPrometheusRule(cr));
+    out.push(renderPrometheusRule(fleet));
   }
-  out.push(...renderDashboards(cr, ctx));
+  out.push(...renderDashboards(fleet, capabilities));
   return out;
 }

@@ -2,19 +2,19 @@
 // fleet with literal values; dashboards use the same builders with Grafana variables instead, so a
 // panel and the alert about it cannot disagree on what they measure.
 
-/** Which fleet an expression is about: literal values (rules) or `$namespace`/`$deployment` (dashboards). */
+/** Which fleet an expression is about: literal values (rules) or `$namespace`/`$fleet` (dashboards). */
 export interface Scope {
   namespace: string;
-  deployment: string;
+  fleet: string;
 }
 
-export const DASHBOARD_SCOPE: Scope = { namespace: '$namespace', deployment: '$deployment' };
+export const DASHBOARD_SCOPE: Scope = { namespace: '$namespace', fleet: '$fleet' };
 
-/** Label names of scraped series (prometheus-operator sanitizes `unmute.sh/deployment`). */
-export const SERIES_LABEL_DEPLOYMENT = 'unmute_sh_deployment';
+/** Label names of scraped series (Prometheus sanitizes `unmute.sh/fleet` into `unmute_sh_fleet`). */
+export const SERIES_LABEL_FLEET = 'unmute_sh_fleet';
 export const SERIES_LABEL_COMPONENT = 'unmute_sh_component';
 /** Label names of the operator's own fleet metrics. */
-export const FLEET_LABEL_DEPLOYMENT = 'unmutedeployment';
+export const OPERATOR_LABEL_FLEET = 'fleet';
 
 /** A PromQL double-quoted string literal. */
 export function str(value: string): string {
@@ -23,14 +23,14 @@ export function str(value: string): string {
 
 /** Matchers selecting one fleet's scraped series, optionally one component. */
 export function workerMatchers(scope: Scope, component?: string): string {
-  const m = [`namespace=${str(scope.namespace)}`, `${SERIES_LABEL_DEPLOYMENT}=${str(scope.deployment)}`];
+  const m = [`namespace=${str(scope.namespace)}`, `${SERIES_LABEL_FLEET}=${str(scope.fleet)}`];
   if (component !== undefined) m.push(`${SERIES_LABEL_COMPONENT}=${str(component)}`);
   return m.join(', ');
 }
 
 /** Matchers selecting one fleet's operator metrics. */
 export function fleetMatchers(scope: Scope, component?: string): string {
-  const m = [`namespace=${str(scope.namespace)}`, `${FLEET_LABEL_DEPLOYMENT}=${str(scope.deployment)}`];
+  const m = [`namespace=${str(scope.namespace)}`, `${OPERATOR_LABEL_FLEET}=${str(scope.fleet)}`];
   if (component !== undefined) m.push(`component=${str(component)}`);
   return m.join(', ');
 }
@@ -41,7 +41,7 @@ export function sel(metric: string, matchers: string, extra?: string): string {
 }
 
 /** The labels fleet-level aggregations keep: enough to tell fleets apart, nothing per pod. */
-export const FLEET_BY = `namespace, ${SERIES_LABEL_DEPLOYMENT}`;
+export const FLEET_BY = `namespace, ${SERIES_LABEL_FLEET}`;
 
 /**
  * A matcher for one histogram bucket. Python's client writes whole bounds as `1.0`, Go and JS

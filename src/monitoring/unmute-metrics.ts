@@ -6,6 +6,3 @@
 export const TTS_TTFT_BUCKETS = [0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55] as const;
 /** worker_vllm_ttft buckets, seconds. */
 export const VLLM_TTFT_BUCKETS = [0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1.0] as const;
-
-/** Metrics path of every scraped component (backend, moshi-server, vLLM). */
-export const METRICS_PATH = '/metrics';

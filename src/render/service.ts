@@ -1,35 +1,28 @@
-// Services of every component. STT and TTS are headless so that the backend's DNS lookup
-// returns every ready instance (Unmute's own failover, like Swarm's `tasks.stt`).
+// One Service per component, shaped by its descriptor: STT and TTS headless (the backend's DNS
+// lookup sees every ready instance), the backend selecting only pods in rotation.
+import type { IService } from 'kubernetes-models/v1/Service';
+import type { IServiceSpec } from 'kubernetes-models/v1/ServiceSpec';
+import type { AnyComponent, ComponentName } from '../api/v1alpha1/components.ts';
+import { LABEL_SERVING, childName, componentLabels, selectorLabels } from '../api/v1alpha1/labels.ts';
 import type { UnmuteDeployment } from '../api/v1alpha1/unmute-deployment.ts';
-import { LABEL_SERVING, childName, commonLabels, selectorLabels, type Component } from './labels.ts';
-import type { KubeObject } from './types.ts';
+import { omitUndefined } from './pod.ts';
+import type { Desired } from './types.ts';
 
 /** In-cluster DNS name of a component's Service, qualified by namespace so it works from anywhere. */
-export function serviceHost(cr: UnmuteDeployment, component: Component): string {
-  return `${childName(cr.metadata.name, component)}.${cr.metadata.namespace}.svc`;
+export function serviceHost(fleet: UnmuteDeployment, component: ComponentName): string {
+  return `${childName(fleet.metadata.name, component)}.${fleet.metadata.namespace}.svc`;
 }
 
-export interface ServiceOptions {
-  port: number;
-  headless: boolean;
-  /** Backend only: select pods that are in rotation, so a draining pod gets no new session. */
-  servingOnly?: boolean;
-}
-
-export function renderService(cr: UnmuteDeployment, component: Component, opts: ServiceOptions): KubeObject {
-  const { metadata } = cr;
-  const selector: Record<string, string> = { ...selectorLabels(metadata.name, component) };
-  if (opts.servingOnly) selector[LABEL_SERVING] = 'true';
-  const spec: Record<string, unknown> = {
-    selector,
-    ports: [{ name: 'http', port: opts.port, targetPort: 'http', protocol: 'TCP' }],
-  };
-  if (opts.headless) spec['clusterIP'] = 'None';
+export function renderService(fleet: UnmuteDeployment, c: AnyComponent): Desired<IService> {
+  const { name, namespace } = fleet.metadata;
   return {
     apiVersion: 'v1',
     kind: 'Service',
-    metadata: { name: childName(metadata.name, component), namespace: metadata.namespace, labels: commonLabels(metadata.name, component) },
-    spec,
+    metadata: { name: childName(name, c.name), namespace, labels: componentLabels(name, c.name) },
+    spec: omitUndefined<IServiceSpec>({
+      selector: { ...selectorLabels(name, c.name), ...(c.service.selectsServing ? { [LABEL_SERVING]: 'true' } : {}) },
+      ports: [{ name: c.portName, port: c.port, targetPort: c.portName, protocol: 'TCP' }],
+      clusterIP: c.service.headless ? 'None' : undefined,
+    }),
   };
 }
-

@@ -1,39 +1,32 @@
-// What every renderer takes and returns.
-import type { UnmuteDeployment } from '../api/v1alpha1/unmute-deployment.ts';
-import type { OwnerReference } from '../runtime/object.ts';
+// What every renderer takes and returns. Desired objects are typed with the Kubernetes models
+// (type-only imports: nothing of them runs) and carry only the fields the operator owns.
+import type { ComponentName } from '../api/v1alpha1/components.ts';
+import type { ObjectMeta } from '../runtime/object.ts';
 
-export type { OwnerReference };
+/** Metadata of a rendered object: name and namespace always set. */
+export type DesiredMeta = ObjectMeta & { name: string; namespace: string };
 
-/** A Kubernetes object as sent in a server-side apply body: only the fields the operator owns. */
-export interface KubeObject {
-  apiVersion: string;
-  kind: string;
-  metadata: {
-    name: string;
-    namespace?: string;
-    labels?: Record<string, string>;
-    annotations?: Record<string, string>;
-    ownerReferences?: OwnerReference[];
-    [key: string]: unknown;
-  };
-  [key: string]: unknown;
-}
+/** A typed Kubernetes object (a kubernetes-models interface) with the metadata a server-side apply needs. */
+export type Desired<T extends { apiVersion: string; kind: string }> = Omit<T, 'metadata' | 'status'> & { metadata: DesiredMeta };
 
-/** Facts about the cluster the renderer may depend on: passed in, never looked up. */
-export interface RenderContext {
-  /** monitoring.coreos.com kinds are served; without them ServiceMonitors/PrometheusRules are skipped. */
-  prometheusOperatorAvailable: boolean;
+/** Any rendered object, as handed to the applier (a type alias, so every typed object fits it). */
+export type DesiredObject = { apiVersion: string; kind: string; metadata: DesiredMeta; [field: string]: unknown };
+
+/** Facts about the cluster the renderers depend on: passed in, never looked up. */
+export interface ClusterCapabilities {
+  /** monitoring.coreos.com is served: ServiceMonitors/PodMonitors/PrometheusRules can be created. */
+  prometheusOperator: boolean;
   /** gateway.networking.k8s.io HTTPRoute is served. */
-  gatewayApiAvailable: boolean;
+  gatewayApi: boolean;
   /** grafana.integreatly.org GrafanaDashboard is served. */
-  grafanaOperatorAvailable: boolean;
-  /**
-   * Backend replicas to put in the Deployment. The autoscaler decides this when enabled;
-   * otherwise spec.backend.replicas. Passed in so rendering stays pure.
-   */
-  backendReplicas: number;
-  /** Replicas for GPU tiers driven by the autoscaler (absent: the spec's replicas). */
-  followerReplicas?: Partial<Record<'stt' | 'tts' | 'llm', number>>;
+  grafanaOperator: boolean;
 }
 
-export type RenderInput = { cr: UnmuteDeployment; ctx: RenderContext };
+export interface RenderContext {
+  capabilities: ClusterCapabilities;
+  /**
+   * Replicas per component as the plan decided them (the autoscaler, or what already runs);
+   * absent components run their spec replicas. Passed in so rendering stays pure.
+   */
+  replicas: Partial<Record<ComponentName, number>>;
+}

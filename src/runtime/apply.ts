@@ -13,7 +13,7 @@ import { subsetDifference } from './subset.ts';
 
 /** The part of KubeClient that applying needs (a recording fake in unit tests). */
 export interface Applier {
-  apply<T extends KubeObject>(obj: T, options: ApplyOptions): Promise<T>;
+  apply<T extends KubeObject = KubeObject>(obj: KubeObject, options: ApplyOptions): Promise<T>;
 }
 
 export interface ApplyDecision {
@@ -44,20 +44,20 @@ export interface ApplyIfChangedOptions {
   signal?: AbortSignal;
 }
 
-export interface ApplyResult<T extends KubeObject> {
+export interface ApplyResult {
   written: boolean;
   /** The server's answer when written, else the observed object. */
-  object: T | KubeObject;
+  object: KubeObject;
   reason: string;
 }
 
 /** Server-side applies `desired` (force, our field manager) unless `observed` already matches it. */
-export async function applyIfChanged<T extends KubeObject>(
+export async function applyIfChanged(
   client: Applier,
-  desired: T,
+  desired: KubeObject,
   observed: KubeObject | undefined,
   options: ApplyIfChangedOptions,
-): Promise<ApplyResult<T>> {
+): Promise<ApplyResult> {
   const decision = decideApply(desired, observed, options.fieldManager);
   if (!decision.changed && observed !== undefined) return { written: false, object: observed, reason: decision.reason };
   options.logger?.debug({ kind: desired.kind, name: desired.metadata.name, reason: decision.reason }, 'applying object');
@@ -79,7 +79,7 @@ export async function applyStatus(
   desired: StatusPatch,
   observed: KubeObject | undefined,
   options: ApplyIfChangedOptions,
-): Promise<ApplyResult<KubeObject>> {
+): Promise<ApplyResult> {
   const body: KubeObject = { apiVersion: desired.apiVersion, kind: desired.kind, metadata: desired.metadata, status: desired.status };
   const decision = decideApply(body, observed, options.fieldManager, 'status');
   if (!decision.changed && observed !== undefined) return { written: false, object: observed, reason: decision.reason };

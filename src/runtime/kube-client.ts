@@ -258,7 +258,7 @@ export class KubeClient {
    * Server-side apply (`application/apply-patch+yaml`; JSON is YAML). `obj` holds only the fields the
    * field manager owns; with `subresource: 'status'` only its status is applied.
    */
-  async apply<T extends KubeObject>(obj: T, options: ApplyOptions): Promise<T> {
+  async apply<T extends KubeObject = KubeObject>(obj: KubeObject, options: ApplyOptions): Promise<T> {
     const info = await this.resolve(obj);
     const req: TransportRequest = {
       method: 'PATCH',

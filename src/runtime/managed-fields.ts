@@ -32,7 +32,7 @@ export function ownedFieldMissingFromDesired(fieldsV1: Record<string, unknown>, 
 }
 
 /** The first field `desired` sets that our entry does not own, or undefined. */
-export function desiredFieldNotOwned(desired: Record<string, unknown>, fieldsV1: Record<string, unknown>): string | undefined {
+export function desiredFieldNotOwned(desired: object, fieldsV1: Record<string, unknown>): string | undefined {
   return notOwned(desired, fieldsV1, []);
 }
 

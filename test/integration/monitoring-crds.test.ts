@@ -8,7 +8,8 @@ import { describe, expect, it } from 'vitest';
 import { unmuteDeployment } from '../../src/api/v1alpha1/unmute-deployment.ts';
 import { renderMonitoring } from '../../src/monitoring/index.ts';
 import { renderOperatorRules } from '../../src/monitoring/rules/operator.ts';
-import type { KubeObject, RenderContext } from '../../src/render/types.ts';
+import type { KubeObject } from '../../src/runtime/object.ts';
+import type { ClusterCapabilities } from '../../src/render/types.ts';
 import { createNamespace, kubeConfig } from '../support/cluster.ts';
 import { aRawUnmuteDeployment } from '../support/factories.ts';
 
@@ -60,7 +61,7 @@ async function problems(kc: KubeConfig, objs: KubeObject[]): Promise<string[]> {
 }
 
 // The test cluster has the prometheus-operator CRDs, not grafana-operator's.
-const ctx: RenderContext = { prometheusOperatorAvailable: true, grafanaOperatorAvailable: false, gatewayApiAvailable: false, backendReplicas: 2 };
+const ctx: ClusterCapabilities = { prometheusOperator: true, grafanaOperator: false, gatewayApi: false };
 
 function fleet(namespace: string, monitoring: Record<string, unknown>) {
   return unmuteDeployment.parse(

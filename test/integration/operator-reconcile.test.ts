@@ -4,7 +4,7 @@
 // whose request counter the zero-write test reads. Every test asserts end state, polling until it holds.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseUnmuteDeployment } from '../../src/controller/validate.ts';
-import { renderAll } from '../../src/render/index.ts';
+import { renderFleet } from '../../src/render/index.ts';
 import type { KubeClient } from '../../src/runtime/kube-client.ts';
 import type { KubeObject, TypeRef } from '../../src/runtime/object.ts';
 import { createNamespace, kubeConfig, waitFor } from '../support/cluster.ts';
@@ -53,13 +53,7 @@ describe('the UnmuteDeployment controller on a real API server', () => {
   const expectedChildren = (cr: RawCr): string[] => {
     const parsed = parseUnmuteDeployment(cr);
     if (!parsed.ok) throw new Error(parsed.problems.join('; '));
-    const f = operator.setup.facts;
-    return renderAll(parsed.cr, {
-      prometheusOperatorAvailable: f.prometheusOperator,
-      gatewayApiAvailable: f.gatewayApi,
-      grafanaOperatorAvailable: f.grafanaOperator,
-      backendReplicas: 1,
-    })
+    return renderFleet(parsed.fleet, { capabilities: operator.setup.capabilities, replicas: { backend: 1 } })
       .map(keyOf)
       .sort();
   };
@@ -109,8 +103,8 @@ describe('the UnmuteDeployment controller on a real API server', () => {
     }
     // The production example exercises the optional kinds; they must be there when served.
     const prod = expectedChildren(await getCr('prod'));
-    if (operator.setup.facts.gatewayApi) expect(prod).toContain('HTTPRoute/prod');
-    if (operator.setup.facts.prometheusOperator) expect(prod).toEqual(expect.arrayContaining(['ServiceMonitor/prod-backend', 'PrometheusRule/prod-rules']));
+    if (operator.setup.capabilities.gatewayApi) expect(prod).toContain('HTTPRoute/prod');
+    if (operator.setup.capabilities.prometheusOperator) expect(prod).toEqual(expect.arrayContaining(['ServiceMonitor/prod-backend', 'PrometheusRule/prod-rules']));
   });
 
   it('records the observed generation and the not-yet-ready components in status', async () => {

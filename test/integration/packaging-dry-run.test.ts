@@ -4,9 +4,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { baselineBackendReplicas } from '../../src/autoscaler/replicas.ts';
+import { initialReplicas } from '../../src/autoscaler/plan.ts';
 import { parseUnmuteDeployment } from '../../src/controller/validate.ts';
-import { renderAll } from '../../src/render/index.ts';
+import { renderFleet } from '../../src/render/index.ts';
 import { helmTemplate, MANIFESTS_NAMESPACE } from '../../scripts/packaging.ts';
 import { createNamespace, kubeConfig } from '../support/cluster.ts';
 import { Api, describeReply, objects, type Obj } from '../unit/packaging/kube.ts';
@@ -128,8 +128,8 @@ describe('install artifacts against the API server', () => {
         for (const raw of objects(readFileSync(join(root, 'examples', file), 'utf8'))) {
           const parsed = parseUnmuteDeployment({ ...raw, metadata: { ...raw.metadata, namespace: target, uid: '00000000-0000-0000-0000-000000000001' } });
           if (!parsed.ok) throw new Error(`${file}: ${parsed.problems.join('; ')}`);
-          const ctx = { prometheusOperatorAvailable: true, gatewayApiAvailable: true, grafanaOperatorAvailable: false, backendReplicas: baselineBackendReplicas(parsed.cr, undefined) };
-          for (const o of renderAll(parsed.cr, ctx) as Obj[]) {
+          const ctx = { capabilities: { prometheusOperator: true, gatewayApi: true, grafanaOperator: false }, replicas: initialReplicas(parsed.fleet) };
+          for (const o of renderFleet(parsed.fleet, ctx) as Obj[]) {
             const r = await api.apply(o, { dryRun: true, headers: { 'Impersonate-User': user, 'Impersonate-Group': groups.join(',') } });
             if (r.status === 403) problems.push(`${file}: ${describeReply(o, r)}`);
             else if (r.status < 200 || r.status > 299) problems.push(`${file} (not RBAC, but still wrong): ${describeReply(o, r)}`);

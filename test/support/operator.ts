@@ -340,7 +340,7 @@ export async function createReferencedSecrets(client: KubeClient, cr: RawCr): Pr
   const parsed = parseUnmuteDeployment(cr);
   if (!parsed.ok) throw new Error(`example ${cr.metadata.name} does not parse: ${parsed.problems.join('; ')}`);
   const byName = new Map<string, Set<string>>();
-  for (const { ref } of secretRefs(parsed.cr)) byName.set(ref.name, (byName.get(ref.name) ?? new Set()).add(ref.key));
+  for (const { ref } of secretRefs(parsed.fleet)) byName.set(ref.name, (byName.get(ref.name) ?? new Set()).add(ref.key));
   const namespace = cr.metadata.namespace ?? 'default';
   for (const [name, keys] of byName) {
     const data = Object.fromEntries([...keys].map((k) => [k, Buffer.from(`test-${k}`).toString('base64')]));

@@ -7,7 +7,7 @@ export const prometheusMetricsSource = z.object({
     .string()
     .min(1)
     .max(4096)
-    .default('max by (pod) (max_over_time(worker_active_sessions{namespace="{{namespace}}",unmute_sh_deployment="{{name}}",unmute_sh_component="backend"}[{{window}}]))')
+    .default('max by (pod) (max_over_time(worker_active_sessions{namespace="{{namespace}}",unmute_sh_fleet="{{name}}",unmute_sh_component="backend"}[{{window}}]))')
     .describe('Instant query giving one series per backend pod (label `pod`). {{namespace}}, {{name}} and {{window}} are substituted.'),
 });
 

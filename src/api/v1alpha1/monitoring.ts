@@ -17,7 +17,7 @@ export const RESERVED_TARGET_LABELS = [
   'container',
   'endpoint',
   'service',
-  'unmute_sh_deployment',
+  'unmute_sh_fleet',
   'unmute_sh_component',
 ] as const;
 const LABEL_NAME_PATTERN = '^[a-zA-Z][a-zA-Z0-9_]*$';

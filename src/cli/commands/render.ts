@@ -4,8 +4,8 @@ import { readFileSync } from 'node:fs';
 import { parseAllDocuments, stringify } from 'yaml';
 import { z } from 'zod';
 import { parseUnmuteDeployment, staticProblems } from '../../controller/validate.ts';
-import { renderAll } from '../../render/index.ts';
-import { baselineBackendReplicas } from '../../autoscaler/replicas.ts';
+import { initialReplicas } from '../../autoscaler/plan.ts';
+import { renderFleet } from '../../render/index.ts';
 import { CliError } from '../errors.ts';
 import { parseFlags } from '../flags.ts';
 
@@ -49,14 +49,12 @@ export async function run(argv: string[]): Promise<number> {
     const withDefaults = { ...raw, metadata: { namespace: 'default', uid: '00000000-0000-0000-0000-000000000000', ...raw.metadata } };
     const parsed = parseUnmuteDeployment(withDefaults);
     if (!parsed.ok) throw new CliError(`render: document ${i + 1} is not a valid UnmuteDeployment:\n  ${parsed.problems.join('\n  ')}`);
-    const problems = staticProblems(parsed.cr);
+    const problems = staticProblems(parsed.fleet);
     if (problems.length > 0) throw new CliError(`render: document ${i + 1}: ${problems.join('; ')}`);
     objects.push(
-      ...renderAll(parsed.cr, {
-        prometheusOperatorAvailable: !flags['no-prometheus-operator'],
-        gatewayApiAvailable: !flags['no-gateway-api'],
-        grafanaOperatorAvailable: flags['grafana-operator'],
-        backendReplicas: baselineBackendReplicas(parsed.cr, undefined),
+      ...renderFleet(parsed.fleet, {
+        capabilities: { prometheusOperator: !flags['no-prometheus-operator'], gatewayApi: !flags['no-gateway-api'], grafanaOperator: flags['grafana-operator'] },
+        replicas: initialReplicas(parsed.fleet),
       }),
     );
   }

@@ -25,7 +25,7 @@ import {
 import { DataqueryBuilder } from '@grafana/grafana-foundation-sdk/prometheus';
 import * as stat from '@grafana/grafana-foundation-sdk/stat';
 import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
-import { FLEET_LABEL_DEPLOYMENT, SERIES_LABEL_DEPLOYMENT } from '../promql.ts';
+import { OPERATOR_LABEL_FLEET, SERIES_LABEL_FLEET } from '../promql.ts';
 import type { DashboardSpec, PanelSpec, VariableSet } from './spec.ts';
 
 export const DATASOURCE_VARIABLE = 'datasource';
@@ -34,8 +34,8 @@ const DATASOURCE = { type: 'prometheus', uid: `\${${DATASOURCE_VARIABLE}}` };
 export interface BuildOptions {
   uid: string;
   title: string;
-  /** Preselected values of the namespace/deployment variables (per-fleet dashboards). */
-  current?: { namespace: string; deployment: string };
+  /** Preselected values of the namespace/fleet variables (per-fleet dashboards). */
+  current?: { namespace: string; fleet: string };
   tags?: string[];
 }
 
@@ -44,20 +44,20 @@ export function variableQueries(set: VariableSet): Record<string, string> {
   switch (set) {
     case 'unmute':
       return {
-        namespace: `label_values(up{${SERIES_LABEL_DEPLOYMENT}!=""}, namespace)`,
-        deployment: `label_values(up{namespace="$namespace", ${SERIES_LABEL_DEPLOYMENT}!=""}, ${SERIES_LABEL_DEPLOYMENT})`,
+        namespace: `label_values(up{${SERIES_LABEL_FLEET}!=""}, namespace)`,
+        fleet: `label_values(up{namespace="$namespace", ${SERIES_LABEL_FLEET}!=""}, ${SERIES_LABEL_FLEET})`,
       };
     case 'fleet':
       return {
         namespace: 'label_values(unmute_operator_replicas_desired, namespace)',
-        deployment: `label_values(unmute_operator_replicas_desired{namespace="$namespace"}, ${FLEET_LABEL_DEPLOYMENT})`,
+        fleet: `label_values(unmute_operator_replicas_desired{namespace="$namespace"}, ${OPERATOR_LABEL_FLEET})`,
       };
     case 'operator':
       return { job: 'label_values(controller_runtime_reconcile_total, job)' };
   }
 }
 
-const VARIABLE_LABELS: Record<string, string> = { namespace: 'Namespace', deployment: 'UnmuteDeployment', job: 'Operator job' };
+const VARIABLE_LABELS: Record<string, string> = { namespace: 'Namespace', fleet: 'Fleet', job: 'Operator job' };
 
 function variables(set: VariableSet, current: BuildOptions['current']) {
   const out = [new DatasourceVariableBuilder(DATASOURCE_VARIABLE).label('Data source').type('prometheus')];
@@ -69,7 +69,7 @@ function variables(set: VariableSet, current: BuildOptions['current']) {
       .definition(query)
       .refresh(VariableRefresh.OnTimeRangeChanged)
       .sort(VariableSort.AlphabeticalAsc);
-    const value = current === undefined ? undefined : name === 'namespace' ? current.namespace : name === 'deployment' ? current.deployment : undefined;
+    const value = current === undefined ? undefined : name === 'namespace' ? current.namespace : name === 'fleet' ? current.fleet : undefined;
     if (value !== undefined) v.current({ text: value, value });
     out.push(v as unknown as DatasourceVariableBuilder);
   }

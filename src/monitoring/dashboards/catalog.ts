@@ -35,7 +35,7 @@ export function fleetDashboard(spec: DashboardSpec, namespace: string, name: str
   return buildDashboard(spec, {
     uid: `unmute-${hash}-${spec.key}`.slice(0, 40),
     title: `Unmute / ${spec.title} (${namespace}/${name})`,
-    current: { namespace, deployment: name },
+    current: { namespace, fleet: name },
     tags: ['unmute', `unmute:${namespace}/${name}`],
   });
 }

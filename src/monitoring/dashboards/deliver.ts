@@ -1,29 +1,38 @@
 // How dashboards reach Grafana: ConfigMaps for the kube-prometheus-stack sidecar (label + folder
 // annotation), and optionally grafana-operator GrafanaDashboard objects.
 import type { UnmuteDeployment } from '../../api/v1alpha1/unmute-deployment.ts';
-import { fleetLabels } from '../../render/labels.ts';
-import type { KubeObject, RenderContext } from '../../render/types.ts';
+import { fleetLabels } from '../../api/v1alpha1/labels.ts';
+import type { IConfigMap } from 'kubernetes-models/v1/ConfigMap';
+import type { ClusterCapabilities, Desired, DesiredMeta, DesiredObject } from '../../render/types.ts';
 import { monitoringObjectLabels } from '../scrape.ts';
 import { FLEET_DASHBOARDS, fleetDashboard } from './catalog.ts';
 
 export const GRAFANA_DASHBOARD_API_VERSION = 'grafana.integreatly.org/v1beta1';
+
+/** The fields of a grafana-operator GrafanaDashboard the operator sets. */
+type DesiredGrafanaDashboard = {
+  apiVersion: typeof GRAFANA_DASHBOARD_API_VERSION;
+  kind: 'GrafanaDashboard';
+  metadata: DesiredMeta;
+  spec: { instanceSelector: { matchLabels: Record<string, string> }; allowCrossNamespaceImport: boolean; folder?: string; json: string };
+};
 
 function objectName(cr: UnmuteDeployment, key: string): string {
   return `${cr.metadata.name}-dashboard-${key}`;
 }
 
 /** ConfigMaps (and GrafanaDashboards when asked for and served) of a fleet's dashboards. */
-export function renderDashboards(cr: UnmuteDeployment, ctx: RenderContext): KubeObject[] {
+export function renderDashboards(cr: UnmuteDeployment, capabilities: ClusterCapabilities): DesiredObject[] {
   const d = cr.spec.monitoring.dashboards;
   if (!d.enabled) return [];
   const { namespace, name } = cr.metadata;
-  const out: KubeObject[] = [];
-  const withOperator = d.grafanaOperator.enabled && ctx.grafanaOperatorAvailable;
+  const out: DesiredObject[] = [];
+  const withOperator = d.grafanaOperator.enabled && capabilities.grafanaOperator;
   for (const spec of FLEET_DASHBOARDS) {
     // Compact JSON: a ConfigMap holds at most 1 MiB and the sidecar does not care about layout.
     const json = JSON.stringify(fleetDashboard(spec, namespace, name));
     const annotations = d.folder === undefined ? undefined : { [d.folderAnnotation]: d.folder };
-    out.push({
+    const configMap: Desired<IConfigMap> = {
       apiVersion: 'v1',
       kind: 'ConfigMap',
       metadata: {
@@ -33,9 +42,10 @@ export function renderDashboards(cr: UnmuteDeployment, ctx: RenderContext): Kube
         ...(annotations === undefined ? {} : { annotations }),
       },
       data: { [`unmute-${namespace}-${name}-${spec.key}.json`]: json },
-    });
+    };
+    out.push(configMap);
     if (withOperator) {
-      out.push({
+      const dashboard: DesiredGrafanaDashboard = {
         apiVersion: GRAFANA_DASHBOARD_API_VERSION,
         kind: 'GrafanaDashboard',
         metadata: { name: objectName(cr, spec.key), namespace, labels: monitoringObjectLabels(cr, fleetLabels(name)) },
@@ -46,7 +56,8 @@ export function renderDashboards(cr: UnmuteDeployment, ctx: RenderContext): Kube
           ...(d.folder === undefined ? {} : { folder: d.folder }),
           json,
         },
-      });
+      };
+      out.push(dashboard);
     }
   }
   return out;

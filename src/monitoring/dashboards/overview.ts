@@ -58,7 +58,7 @@ export const overview: DashboardSpec = {
         {
           kind: 'timeseries',
           title: 'Active sessions, fleet',
-          description: 'All conversations of the fleet (recorded: unmute_deployment:worker_active_sessions:sum).',
+          description: 'All conversations of the fleet (recorded: unmute_fleet:worker_active_sessions:sum).',
           unit: UNIT.count,
           min: 0,
           queries: [{ expr: sel(RECORDED.activeSessions, FLEET), legend: 'sessions' }],

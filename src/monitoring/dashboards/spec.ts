@@ -32,7 +32,7 @@ export interface RowSpec {
 }
 
 /**
- * Which template variables a dashboard has: `unmute` (namespace and deployment from scraped
+ * Which template variables a dashboard has: `unmute` (namespace and fleet from scraped
  * Unmute targets), `fleet` (from the operator's fleet metrics), `operator` (the operator's job).
  */
 export type VariableSet = 'unmute' | 'fleet' | 'operator';

@@ -4,11 +4,11 @@
 // latency read from histogram buckets so a threshold above the highest bucket cannot hide an outage.
 import type { UnmuteDeployment } from '../../api/v1alpha1/unmute-deployment.ts';
 import type { AlertsSpec } from '../../api/v1alpha1/monitoring.ts';
-import type { Component } from '../../render/labels.ts';
+import { SESSIONS_COMPONENT, fleetComponents, type ComponentName } from '../../api/v1alpha1/components.ts';
 import {
   FLEET_BY,
-  FLEET_LABEL_DEPLOYMENT,
-  SERIES_LABEL_DEPLOYMENT,
+  OPERATOR_LABEL_FLEET,
+  SERIES_LABEL_FLEET,
   bucketBoundAtLeast,
   complement,
   fleetMatchers,
@@ -35,14 +35,10 @@ export function defaultDrainStuckSeconds(cr: UnmuteDeployment): number {
 }
 
 /** Components whose pods ask for GPUs: the ones that can sit Pending for lack of a GPU node. */
-export function gpuComponents(cr: UnmuteDeployment): Component[] {
-  const { spec } = cr;
-  const out: Component[] = [];
-  if (spec.stt.gpu.count > 0) out.push('stt');
-  if (spec.tts.gpu.count > 0) out.push('tts');
-  if (spec.llm.inCluster && spec.llm.inCluster.gpu.count > 0) out.push('llm');
-  if (spec.voiceCloning?.enabled && spec.voiceCloning.gpu.count > 0) out.push('voice-cloning');
-  return out;
+export function gpuComponents(fleet: UnmuteDeployment): ComponentName[] {
+  return fleetComponents(fleet.spec)
+    .filter((c) => c.gpu !== undefined)
+    .map((c) => c.name);
 }
 
 /**
@@ -63,9 +59,9 @@ function fmt(n: number): string {
 export function alertRules(cr: UnmuteDeployment): AlertingRule[] {
   const { spec, metadata } = cr;
   const a: AlertsSpec = spec.monitoring.alerts;
-  const scope: Scope = { namespace: metadata.namespace, deployment: metadata.name };
+  const scope: Scope = { namespace: metadata.namespace, fleet: metadata.name };
   const fleetName = `${metadata.namespace}/${metadata.name}`;
-  const backend = workerMatchers(scope, 'backend');
+  const backend = workerMatchers(scope, SESSIONS_COMPONENT);
   const fleet = workerMatchers(scope);
   const operator = fleetMatchers(scope);
   const rules: AlertingRule[] = [];
@@ -89,7 +85,7 @@ export function alertRules(cr: UnmuteDeployment): AlertingRule[] {
         severity: tuning.severity,
         // Static labels so that even an aggregate without labels says which fleet it is about.
         namespace: metadata.namespace,
-        [SERIES_LABEL_DEPLOYMENT]: metadata.name,
+        [SERIES_LABEL_FLEET]: metadata.name,
       },
       annotations: { summary, description, runbook_url: runbookUrl(a.runbookBaseUrl, alert) },
     });
@@ -186,7 +182,7 @@ export function alertRules(cr: UnmuteDeployment): AlertingRule[] {
     add(
       'UnmuteGpuPodsPending',
       a.gpuPodsPending,
-      `max by (namespace, ${FLEET_LABEL_DEPLOYMENT}, component) (${sel('unmute_operator_pods_pending', operator, `component=~${str(gpus.join('|'))}`)})` +
+      `max by (namespace, ${OPERATOR_LABEL_FLEET}, component) (${sel('unmute_operator_pods_pending', operator, `component=~${str(gpus.join('|'))}`)})` +
         ` > ${fmt(a.gpuPodsPending.threshold)}`,
       `Unmute ${fleetName}: {{ $labels.component }} pods cannot get a GPU`,
       `Pods of the {{ $labels.component }} tier of ${fleetName} have been Pending: no node with a free GPU ` +
@@ -198,7 +194,7 @@ export function alertRules(cr: UnmuteDeployment): AlertingRule[] {
     add(
       'UnmuteAutoscalerAtMax',
       a.autoscalerAtMax,
-      `max by (namespace, ${FLEET_LABEL_DEPLOYMENT}) (${sel('unmute_operator_autoscaler_at_max', operator)}) > 0`,
+      `max by (namespace, ${OPERATOR_LABEL_FLEET}) (${sel('unmute_operator_autoscaler_at_max', operator)}) > 0`,
       `Unmute ${fleetName}: the autoscaler wants more backends than allowed`,
       `The autoscaler of ${fleetName} has been pinned at autoscaling.maxReplicas (${spec.autoscaling.maxReplicas}) ` +
         `or at the GPU budget: load beyond it queues.`,
@@ -240,7 +236,7 @@ export function alertRules(cr: UnmuteDeployment): AlertingRule[] {
   add(
     'UnmuteDrainStuck',
     a.drainStuck,
-    `max by (namespace, ${FLEET_LABEL_DEPLOYMENT}, pod) (${sel('unmute_operator_drain_duration_seconds', operator)}) > ${drainSeconds}`,
+    `max by (namespace, ${OPERATOR_LABEL_FLEET}, pod) (${sel('unmute_operator_drain_duration_seconds', operator)}) > ${drainSeconds}`,
     `Unmute ${fleetName}: backend {{ $labels.pod }} has been draining too long`,
     `Backend {{ $labels.pod }} of ${fleetName} has been out of rotation for more than ${drainSeconds} s and is still not removed: ` +
       `its sessions do not end, or the operator cannot delete it.`,

@@ -1,7 +1,7 @@
 // Alerts on the operator itself (for the Helm chart): down, failing reconciles, a growing queue,
 // no leader or a leader that keeps changing. Metric names are controller-runtime's.
 import { PrometheusRule } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule';
-import type { KubeObject } from '../../render/types.ts';
+import type { DesiredObject } from '../../render/types.ts';
 import { str } from '../promql.ts';
 import { DEFAULT_RUNBOOK_BASE_URL, runbookUrl, type OperatorAlert } from './runbooks.ts';
 import type { AlertingRule, RuleGroup } from './types.ts';
@@ -79,7 +79,7 @@ export function operatorRuleGroups(opts: OperatorRulesOptions): RuleGroup[] {
 }
 
 /** The operator's PrometheusRule, for the Helm chart. */
-export function renderOperatorRules(opts: OperatorRulesOptions): KubeObject {
+export function renderOperatorRules(opts: OperatorRulesOptions): DesiredObject {
   const rule = new PrometheusRule({
     metadata: {
       name: OPERATOR_RULE_NAME,
@@ -88,5 +88,5 @@ export function renderOperatorRules(opts: OperatorRulesOptions): KubeObject {
     },
     spec: { groups: operatorRuleGroups(opts) },
   });
-  return rule.toJSON() as KubeObject;
+  return rule.toJSON() as DesiredObject;
 }

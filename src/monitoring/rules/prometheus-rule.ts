@@ -1,8 +1,8 @@
 // The PrometheusRule of one fleet: its recording rules and alerts, scoped to its namespace and name.
 import { PrometheusRule } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule';
 import type { UnmuteDeployment } from '../../api/v1alpha1/unmute-deployment.ts';
-import { fleetLabels } from '../../render/labels.ts';
-import type { KubeObject } from '../../render/types.ts';
+import { fleetLabels } from '../../api/v1alpha1/labels.ts';
+import type { DesiredObject } from '../../render/types.ts';
 import { monitoringObjectLabels } from '../scrape.ts';
 import { alertRules } from './alerts.ts';
 import { recordingRules } from './recording.ts';
@@ -19,14 +19,14 @@ export function prometheusRuleName(cr: UnmuteDeployment): string {
 export function fleetRuleGroups(cr: UnmuteDeployment): RuleGroup[] {
   const { namespace, name } = cr.metadata;
   const groups: RuleGroup[] = [
-    { name: `unmute.${namespace}.${name}.recording`, rules: recordingRules({ namespace, deployment: name }) },
+    { name: `unmute.${namespace}.${name}.recording`, rules: recordingRules({ namespace, fleet: name }) },
   ];
   const alerts = cr.spec.monitoring.alerts.enabled ? alertRules(cr) : [];
   if (alerts.length > 0) groups.push({ name: `unmute.${namespace}.${name}.alerts`, rules: alerts });
   return groups;
 }
 
-export function renderPrometheusRule(cr: UnmuteDeployment): KubeObject {
+export function renderPrometheusRule(cr: UnmuteDeployment): DesiredObject {
   const rule = new PrometheusRule({
     metadata: {
       name: prometheusRuleName(cr),
@@ -35,5 +35,5 @@ export function renderPrometheusRule(cr: UnmuteDeployment): KubeObject {
     },
     spec: { groups: fleetRuleGroups(cr) },
   });
-  return rule.toJSON() as KubeObject;
+  return rule.toJSON() as DesiredObject;
 }

@@ -10,16 +10,16 @@ export const LATENCY_HISTOGRAMS = ['worker_stt_ttft', 'worker_tts_ttft', 'worker
 export type LatencyHistogram = (typeof LATENCY_HISTOGRAMS)[number];
 
 export const RECORDED = {
-  activeSessions: 'unmute_deployment:worker_active_sessions:sum',
-  sessionsRate: 'unmute_deployment:worker_sessions:rate5m',
-  hardErrorsRate: 'unmute_deployment:worker_hard_errors:rate5m',
-  fatalServiceMissesRate: 'unmute_deployment:worker_fatal_service_misses:rate5m',
-  sttMissesRate: 'unmute_deployment:worker_stt_misses:rate5m',
-  ttsMissesRate: 'unmute_deployment:worker_tts_misses:rate5m',
+  activeSessions: 'unmute_fleet:worker_active_sessions:sum',
+  sessionsRate: 'unmute_fleet:worker_sessions:rate5m',
+  hardErrorsRate: 'unmute_fleet:worker_hard_errors:rate5m',
+  fatalServiceMissesRate: 'unmute_fleet:worker_fatal_service_misses:rate5m',
+  sttMissesRate: 'unmute_fleet:worker_stt_misses:rate5m',
+  ttsMissesRate: 'unmute_fleet:worker_tts_misses:rate5m',
   healthOkRatio: 'unmute_pod:worker_health_ok:ratio_rate5m',
-  bucketRate: (h: LatencyHistogram) => `unmute_deployment:${h}_bucket:rate5m`,
-  p50: (h: LatencyHistogram) => `unmute_deployment:${h}:p50_5m`,
-  p95: (h: LatencyHistogram) => `unmute_deployment:${h}:p95_5m`,
+  bucketRate: (h: LatencyHistogram) => `unmute_fleet:${h}_bucket:rate5m`,
+  p50: (h: LatencyHistogram) => `unmute_fleet:${h}:p50_5m`,
+  p95: (h: LatencyHistogram) => `unmute_fleet:${h}:p95_5m`,
 } as const;
 
 /** Sum of a backend counter's per-second rate over the fleet. */

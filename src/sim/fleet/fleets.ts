@@ -1,7 +1,7 @@
 // The two fleets the benchmark (and the demo) put on a cluster: an UnmuteDeployment with session-
 // aware autoscaling, and the baseline a plain HPA setup gives (Deployment + Service, no serving
 // label, no preStop). Pure builders: objects in, nothing applied.
-import { childName, selectorLabels } from '../../render/labels.ts';
+import { childName, selectorLabels } from '../../api/v1alpha1/labels.ts';
 import { KWOK_READY_DELAY_ANNOTATION } from './pod-runner.ts';
 
 /** The sim-workers' port in both fleets. */

@@ -11,7 +11,7 @@ import { systemClock } from '../../runtime/clock.ts';
 import { createInformer, type Informer } from '../../runtime/informer.ts';
 import type { KubeClient } from '../../runtime/kube-client.ts';
 import type { KubeObject } from '../../runtime/object.ts';
-import { LABEL_SERVING } from '../../render/labels.ts';
+import { LABEL_SERVING } from '../../api/v1alpha1/labels.ts';
 import { readyEndpointUrls } from '../loadgen/endpointslices.ts';
 import { LiveCounters, runPlan, type SessionTemplate } from '../loadgen/runner.ts';
 import type { SessionResult } from '../loadgen/session.ts';

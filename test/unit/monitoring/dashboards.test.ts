@@ -4,7 +4,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ALL_DASHBOARDS, DASHBOARDS_DIR, FLEET_DASHBOARDS, generatedDashboardFiles, genericDashboard } from '../../../src/monitoring/dashboards/catalog.ts';
 import { renderDashboards } from '../../../src/monitoring/dashboards/deliver.ts';
-import type { KubeObject } from '../../../src/render/types.ts';
+import type { KubeObject } from '../../../src/runtime/object.ts';
 import { anUnmuteDeployment } from '../../support/factories.ts';
 import { everything, sample } from './support.ts';
 
@@ -59,7 +59,7 @@ describe.each(ALL_DASHBOARDS.map((s) => [s.title, s] as const))('the %s dashboar
 
   it('has scope variables', () => {
     const names = d.templating.list.map((v) => v.name);
-    expect(names).toEqual(spec.variables === 'operator' ? ['datasource', 'job'] : ['datasource', 'namespace', 'deployment']);
+    expect(names).toEqual(spec.variables === 'operator' ? ['datasource', 'job'] : ['datasource', 'namespace', 'fleet']);
   });
 
   it('gives every panel a unit, a description and queries with distinct refIds', () => {
@@ -137,7 +137,7 @@ describe('dashboard delivery', () => {
     expect(keys.size).toBe(2 * FLEET_DASHBOARDS.length);
     const first = parse(a[0]!).d;
     expect(first.templating.list.find((v) => v.name === 'namespace')?.current?.value).toBe('a');
-    expect(first.templating.list.find((v) => v.name === 'deployment')?.current?.value).toBe('x');
+    expect(first.templating.list.find((v) => v.name === 'fleet')?.current?.value).toBe('x');
   });
 
   it.each([
@@ -146,7 +146,7 @@ describe('dashboard delivery', () => {
     [false, true, 0],
   ])('renders GrafanaDashboards when enabled=%s and the CRD is served=%s', (enabled, served, count) => {
     const cr = anUnmuteDeployment({ monitoring: { dashboards: { grafanaOperator: { enabled, instanceSelector: { dashboards: 'grafana' } } } } });
-    const gds = renderDashboards(cr, { ...everything, grafanaOperatorAvailable: served }).filter((o) => o.kind === 'GrafanaDashboard');
+    const gds = renderDashboards(cr, { ...everything, grafanaOperator: served }).filter((o) => o.kind === 'GrafanaDashboard');
     expect(gds).toHaveLength(count);
     for (const g of gds) {
       expect(g.apiVersion).toBe('grafana.integreatly.org/v1beta1');

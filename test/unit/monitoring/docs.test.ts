@@ -49,7 +49,7 @@ describe('docs/monitoring.md', () => {
   it.skipIf('skip' in tool)('gives a scrape configuration promtool accepts, keeping the operator labels', () => {
     const config = docsScrapeConfig();
     const text = JSON.stringify(config);
-    for (const needle of ['prometheus_io_scrape', 'unmute_sh_deployment', 'unmute_sh_component', '"honor_labels":true']) expect(text).toContain(needle);
+    for (const needle of ['prometheus_io_scrape', 'unmute_sh_fleet', 'unmute_sh_component', '"honor_labels":true']) expect(text).toContain(needle);
     const dir = mkdtempSync(join(tmpdir(), 'unmute-docs-'));
     try {
       const pods = Object.fromEntries(config.scrape_configs.map((j) => [j.job_name, [{ target: '127.0.0.1:9', meta: {} }]]));

@@ -45,20 +45,20 @@ describe('FleetMetrics', () => {
     for (const n of names) expect(n.startsWith(FLEET_METRIC_PREFIX)).toBe(true);
   });
 
-  it('sets per-component gauges with namespace, unmutedeployment and component labels', async () => {
+  it('sets per-component gauges with namespace, fleet and component labels', async () => {
     const registry = new Registry();
     new FleetMetrics(registry).update(aSnapshot());
     expect(await series(registry, METRIC_REPLICAS_DESIRED)).toEqual([
-      { labels: { namespace: 'voice', unmutedeployment: 'demo', component: 'backend' }, value: 3 },
-      { labels: { namespace: 'voice', unmutedeployment: 'demo', component: 'tts' }, value: 1 },
+      { labels: { namespace: 'voice', fleet: 'demo', component: 'backend' }, value: 3 },
+      { labels: { namespace: 'voice', fleet: 'demo', component: 'tts' }, value: 1 },
     ]);
     expect(await series(registry, METRIC_SESSIONS_CAPACITY)).toEqual([
-      { labels: { namespace: 'voice', unmutedeployment: 'demo', component: 'backend' }, value: 8 },
+      { labels: { namespace: 'voice', fleet: 'demo', component: 'backend' }, value: 8 },
     ]);
     expect(await series(registry, METRIC_DRAIN_DURATION)).toEqual([
-      { labels: { namespace: 'voice', unmutedeployment: 'demo', component: 'backend', pod: 'demo-backend-x' }, value: 42 },
+      { labels: { namespace: 'voice', fleet: 'demo', component: 'backend', pod: 'demo-backend-x' }, value: 42 },
     ]);
-    expect(await series(registry, METRIC_GPU_BUDGET)).toEqual([{ labels: { namespace: 'voice', unmutedeployment: 'demo' }, value: 4 }]);
+    expect(await series(registry, METRIC_GPU_BUDGET)).toEqual([{ labels: { namespace: 'voice', fleet: 'demo' }, value: 4 }]);
   });
 
   it('removes series the next snapshot no longer mentions', async () => {
@@ -79,7 +79,7 @@ describe('FleetMetrics', () => {
     m.recordScaleEvent('voice', 'demo', 'backend', 'up', 'sessions');
     m.forget('voice', 'demo');
     for (const name of FLEET_METRIC_NAMES) {
-      for (const s of await series(registry, name)) expect(s.labels['unmutedeployment'], name).toBe('other');
+      for (const s of await series(registry, name)) expect(s.labels['fleet'], name).toBe('other');
     }
     expect(await series(registry, METRIC_REPLICAS_DESIRED)).toHaveLength(2);
   });
@@ -92,8 +92,8 @@ describe('FleetMetrics', () => {
     m.recordScaleEvent('voice', 'demo', 'backend', 'up', 'sessions');
     m.recordScaleEvent('voice', 'demo', 'backend', 'down', 'drained');
     expect(await series(registry, METRIC_SCALE_EVENTS)).toEqual([
-      { labels: { namespace: 'voice', unmutedeployment: 'demo', component: 'backend', direction: 'up', reason: 'sessions' }, value: 2 },
-      { labels: { namespace: 'voice', unmutedeployment: 'demo', component: 'backend', direction: 'down', reason: 'drained' }, value: 1 },
+      { labels: { namespace: 'voice', fleet: 'demo', component: 'backend', direction: 'up', reason: 'sessions' }, value: 2 },
+      { labels: { namespace: 'voice', fleet: 'demo', component: 'backend', direction: 'down', reason: 'drained' }, value: 1 },
     ]);
   });
 

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { renderMonitoring } from '../../../src/monitoring/index.ts';
-import type { KubeObject } from '../../../src/render/types.ts';
+import type { KubeObject } from '../../../src/runtime/object.ts';
 import { everything, podMonitorSample, sample } from './support.ts';
 
 function toYaml(objs: KubeObject[]): string {

@@ -45,7 +45,7 @@ describe.skipIf('skip' in binary)('rules and dashboards on a real Prometheus', {
       exporters.push(e);
       const job = `demo-${t.source}`;
       // The labels a ServiceMonitor/PodMonitor gives each target (see src/monitoring/scrape.ts).
-      const labels = { namespace: 'voice', unmute_sh_deployment: 'demo', unmute_sh_component: t.source, pod: t.pod };
+      const labels = { namespace: 'voice', unmute_sh_fleet: 'demo', unmute_sh_component: t.source, pod: t.pod };
       byJob.set(job, [...(byJob.get(job) ?? []), { targets: [e.target], labels }]);
     }
     const op = await startOperatorExporter({ namespace: 'voice', name: 'demo' });
@@ -108,7 +108,7 @@ describe.skipIf('skip' in binary)('rules and dashboards on a real Prometheus', {
   });
 
   it('records fleet quantiles from every pod', async () => {
-    const r = await prom!.query('unmute_deployment:worker_tts_ttft:p95_5m{namespace="voice", unmute_sh_deployment="demo"}');
+    const r = await prom!.query('unmute_fleet:worker_tts_ttft:p95_5m{namespace="voice", unmute_sh_fleet="demo"}');
     expect(r.data?.result).toHaveLength(1);
     const value = Number(r.data?.result[0]?.value[1]);
     expect(value).toBeGreaterThan(0);
@@ -135,7 +135,7 @@ describe.skipIf('skip' in binary)("the docs' scrape configuration for a Promethe
         __meta_kubernetes_namespace: 'voice',
         __meta_kubernetes_pod_name: name,
         __meta_kubernetes_pod_phase: 'Running',
-        __meta_kubernetes_pod_label_unmute_sh_deployment: 'demo',
+        __meta_kubernetes_pod_label_unmute_sh_fleet: 'demo',
         __meta_kubernetes_pod_label_unmute_sh_component: component,
         __meta_kubernetes_pod_annotation_prometheus_io_scrape: 'true',
         __meta_kubernetes_pod_annotation_prometheus_io_port: port(e),
@@ -181,8 +181,8 @@ describe.skipIf('skip' in binary)("the docs' scrape configuration for a Promethe
     }
     const labels = targets.map(({ labels: { instance: _i, ...rest } }) => rest).sort((a, b) => (a['job'] ?? '').localeCompare(b['job'] ?? ''));
     expect(labels).toEqual([
-      { job: 'demo-backend', namespace: 'voice', pod: 'demo-backend-a', unmute_sh_deployment: 'demo', unmute_sh_component: 'backend' },
-      { job: 'demo-stt', namespace: 'voice', pod: 'demo-stt-0', unmute_sh_deployment: 'demo', unmute_sh_component: 'stt' },
+      { job: 'demo-backend', namespace: 'voice', pod: 'demo-backend-a', unmute_sh_fleet: 'demo', unmute_sh_component: 'backend' },
+      { job: 'demo-stt', namespace: 'voice', pod: 'demo-stt-0', unmute_sh_fleet: 'demo', unmute_sh_component: 'stt' },
       { job: 'unmute-operator', namespace: 'unmute-system', pod: 'unmute-operator-0' },
     ]);
     expect(targets.map((t) => t.health)).toEqual(['up', 'up', 'up']);
@@ -192,7 +192,7 @@ describe.skipIf('skip' in binary)("the docs' scrape configuration for a Promethe
     const deadline = Date.now() + 10_000;
     let result: unknown[] = [];
     while (Date.now() < deadline && result.length === 0) {
-      result = (await prom!.query('unmute_operator_replicas_desired{namespace="voice", unmutedeployment="demo"}')).data?.result ?? [];
+      result = (await prom!.query('unmute_operator_replicas_desired{namespace="voice", fleet="demo"}')).data?.result ?? [];
       if (result.length === 0) await new Promise((r) => setTimeout(r, 500));
     }
     expect(result.length).toBeGreaterThan(0);
@@ -228,7 +228,7 @@ describe.skipIf('skip' in binary)('the simulated Unmute backend (src/sim) under 
           static_configs: [
             {
               targets: [url.replace('http://', '')],
-              labels: { namespace: 'voice', unmute_sh_deployment: 'sim', unmute_sh_component: 'backend', pod: 'sim-backend-0' },
+              labels: { namespace: 'voice', unmute_sh_fleet: 'sim', unmute_sh_component: 'backend', pod: 'sim-backend-0' },
             },
           ],
         },
@@ -249,7 +249,7 @@ describe.skipIf('skip' in binary)('the simulated Unmute backend (src/sim) under 
     const backendOnly = dashboardExpressions().filter(
       (e) =>
         e.kind === 'panel' &&
-        metricNames(e.expr).every((n) => n.startsWith('worker_') || n.startsWith('unmute_deployment:') || n.startsWith('unmute_pod:')),
+        metricNames(e.expr).every((n) => n.startsWith('worker_') || n.startsWith('unmute_fleet:') || n.startsWith('unmute_pod:')),
     );
     expect(backendOnly.length).toBeGreaterThan(25);
     const substitute = (expr: string) => substituteVariables(expr, { rateInterval: RATE_INTERVAL, range: '1m' }).replaceAll('"demo"', '"sim"');
@@ -267,11 +267,11 @@ describe.skipIf('skip' in binary)('the simulated Unmute backend (src/sim) under 
     expect(errors).toEqual([]);
     expect([...pending.keys()], 'panels without data').toEqual([]);
 
-    const le = await p.query(`count(worker_vllm_ttft_bucket{unmute_sh_deployment="sim", ${leMatcher(1)}})`);
-    const spelled = await p.query('count by (le) (worker_vllm_ttft_bucket{unmute_sh_deployment="sim", le="1.0"})');
+    const le = await p.query(`count(worker_vllm_ttft_bucket{unmute_sh_fleet="sim", ${leMatcher(1)}})`);
+    const spelled = await p.query('count by (le) (worker_vllm_ttft_bucket{unmute_sh_fleet="sim", le="1.0"})');
     expect(spelled.data?.result).toHaveLength(1);
     expect(le.data?.result[0]?.value[1]).toBe('1');
-    const started = await p.query('max(worker_sessions_total{unmute_sh_deployment="sim"})');
+    const started = await p.query('max(worker_sessions_total{unmute_sh_fleet="sim"})');
     expect(Number(started.data?.result[0]?.value[1])).toBeGreaterThan(0);
   });
 });

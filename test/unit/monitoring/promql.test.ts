@@ -61,7 +61,7 @@ describe('PromQL of rules and dashboards', () => {
   it('merges pods before every quantile (sum by le, or recorded bucket rates)', () => {
     const quantiles = expressions.filter((e) => e.expr.includes('histogram_quantile'));
     expect(quantiles.length).toBeGreaterThan(5);
-    for (const e of quantiles) expect(e.expr, e.where).toMatch(/histogram_quantile\([0-9.]+, (sum by \([^)]*\ble\)|unmute_deployment:\w+_bucket:rate5m)/);
+    for (const e of quantiles) expect(e.expr, e.where).toMatch(/histogram_quantile\([0-9.]+, (sum by \([^)]*\ble\)|unmute_fleet:\w+_bucket:rate5m)/);
   });
 });
 

@@ -20,10 +20,10 @@ export interface AlertCase {
   fires: Labels[];
 }
 
-const fleet = { namespace: 'voice', unmute_sh_deployment: 'demo' };
+const fleet = { namespace: 'voice', unmute_sh_fleet: 'demo' };
 const backendPod = (pod: string): Labels => ({ ...fleet, unmute_sh_component: 'backend', pod, job: 'demo-backend' });
-const operator = (extra: Labels = {}): Labels => ({ namespace: 'voice', unmutedeployment: 'demo', job: 'unmute-operator', ...extra });
-const otherFleet = (pod: string): Labels => ({ namespace: 'other', unmute_sh_deployment: 'demo', unmute_sh_component: 'backend', pod, job: 'demo-backend' });
+const operator = (extra: Labels = {}): Labels => ({ namespace: 'voice', fleet: 'demo', job: 'unmute-operator', ...extra });
+const otherFleet = (pod: string): Labels => ({ namespace: 'other', unmute_sh_fleet: 'demo', unmute_sh_component: 'backend', pod, job: 'demo-backend' });
 
 function s(metric: string, labels: Labels, values: string): Series {
   const body = Object.entries(labels)
@@ -228,7 +228,7 @@ export const FLEET_CASES: AlertCase[] = [
     alert: 'UnmuteGpuPodsPending',
     evalTime: '15m',
     series: [s('unmute_operator_pods_pending', operator({ component: 'tts' }), '1x20')],
-    fires: [{ ...fleet, unmutedeployment: 'demo', component: 'tts' }],
+    fires: [{ ...fleet, fleet: 'demo', component: 'tts' }],
   },
   {
     name: 'a pending backend pod is not a GPU pod',
@@ -249,7 +249,7 @@ export const FLEET_CASES: AlertCase[] = [
     alert: 'UnmuteAutoscalerAtMax',
     evalTime: '20m',
     series: [s('unmute_operator_autoscaler_at_max', operator({ component: 'backend' }), '1x25')],
-    fires: [{ ...fleet, unmutedeployment: 'demo' }],
+    fires: [{ ...fleet, fleet: 'demo' }],
   },
   {
     name: 'an autoscaler below its maximum stays silent',
@@ -287,7 +287,7 @@ export const FLEET_CASES: AlertCase[] = [
     alert: 'UnmuteMetricsAbsent',
     evalTime: '10m',
     series: [s('worker_active_sessions', backendPod('demo-backend-a'), '1x15')],
-    fires: [{ ...fleet, unmutedeployment: 'demo', source: 'operator' }],
+    fires: [{ ...fleet, fleet: 'demo', source: 'operator' }],
   },
   {
     name: 'backend and operator metrics present keep UnmuteMetricsAbsent silent',
@@ -301,7 +301,7 @@ export const FLEET_CASES: AlertCase[] = [
     alert: 'UnmuteDrainStuck',
     evalTime: '10m',
     series: [s('unmute_operator_drain_duration_seconds', operator({ component: 'backend', pod: 'demo-backend-x' }), '3800+60x15')],
-    fires: [{ ...fleet, unmutedeployment: 'demo', pod: 'demo-backend-x' }],
+    fires: [{ ...fleet, fleet: 'demo', pod: 'demo-backend-x' }],
   },
   {
     name: 'a drain of ten minutes is normal',
@@ -409,7 +409,7 @@ function expand(text: string, labels: Labels): string {
 function ruleOf(groups: RuleGroup[], alert: string, labels: Labels): AlertingRule {
   const rules = groups.flatMap((g) => g.rules).filter((r): r is AlertingRule => 'alert' in r && r.alert === alert);
   // Alerts with several rules (one per service or source) are told apart by their static labels.
-  const match = rules.find((r) => Object.entries(r.labels).every(([k, v]) => k === 'namespace' || k === 'unmute_sh_deployment' || labels[k] === undefined || labels[k] === v));
+  const match = rules.find((r) => Object.entries(r.labels).every(([k, v]) => k === 'namespace' || k === 'unmute_sh_fleet' || labels[k] === undefined || labels[k] === v));
   if (match === undefined) throw new Error(`no rule for ${alert} matching ${JSON.stringify(labels)}`);
   return match;
 }

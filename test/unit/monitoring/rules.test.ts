@@ -31,14 +31,14 @@ describe('fleet PrometheusRule', () => {
       expect(selectors.length, rule.expr).toBeGreaterThan(0);
       for (const s of selectors) {
         expect(s, rule.expr).toContain('namespace="team-a"');
-        expect(s, rule.expr).toMatch(/(unmute_sh_deployment|unmutedeployment)="eu"/);
+        expect(s, rule.expr).toMatch(/(unmute_sh_fleet|fleet)="eu"/);
       }
     }
   });
 
   it('gives every alert a severity, the fleet labels, a summary, a description and a runbook link', () => {
     for (const r of alertRules(sample())) {
-      expect(r.labels).toMatchObject({ namespace: 'voice', unmute_sh_deployment: 'demo', team: 'voice' });
+      expect(r.labels).toMatchObject({ namespace: 'voice', unmute_sh_fleet: 'demo', team: 'voice' });
       expect(['critical', 'warning', 'info']).toContain(r.labels['severity']);
       expect(r.annotations.summary.length).toBeGreaterThan(10);
       expect(r.annotations.description.length).toBeGreaterThan(30);
@@ -49,7 +49,7 @@ describe('fleet PrometheusRule', () => {
   it('names recording rules level:metric:operations and alerts in CamelCase', () => {
     for (const r of fleetRuleGroups(sample()).flatMap((g) => g.rules)) {
       if (isAlertingRule(r)) expect(r.alert).toMatch(/^Unmute[A-Z][A-Za-z]+$/);
-      else expect(r.record).toMatch(/^unmute_(deployment|pod):[a-z_]+:[a-z0-9_]+$/);
+      else expect(r.record).toMatch(/^unmute_(fleet|pod):[a-z_]+:[a-z0-9_]+$/);
     }
   });
 });

@@ -4,8 +4,9 @@ import { PodMonitor } from '@kubernetes-models/prometheus-operator/monitoring.co
 import { ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor';
 import { describe, expect, it } from 'vitest';
 import { renderMonitoring, scrapeAnnotations } from '../../../src/monitoring/index.ts';
-import { LABEL_METRICS_SERVICE, renderScrapeObjects } from '../../../src/monitoring/scrape.ts';
-import type { KubeObject } from '../../../src/render/types.ts';
+import { LABEL_METRICS_SERVICE } from '../../../src/api/v1alpha1/labels.ts';
+import { renderScrapeObjects } from '../../../src/monitoring/scrape.ts';
+import type { KubeObject } from '../../../src/runtime/object.ts';
 import { anUnmuteDeployment } from '../../support/factories.ts';
 import { everything, podMonitorSample, sample } from './support.ts';
 
@@ -48,9 +49,9 @@ describe('scrape objects', () => {
 
   it('attaches the fleet and tier to every series through targetLabels or podTargetLabels', () => {
     const sm = monitors(renderScrapeObjects(sample()))[0]!;
-    expect(spec(sm)['targetLabels']).toEqual(['unmute.sh/deployment', 'unmute.sh/component']);
+    expect(spec(sm)['targetLabels']).toEqual(['unmute.sh/fleet', 'unmute.sh/component']);
     const pm = monitors(renderScrapeObjects(podMonitorSample()))[0]!;
-    expect(spec(pm)['podTargetLabels']).toEqual(['unmute.sh/deployment', 'unmute.sh/component']);
+    expect(spec(pm)['podTargetLabels']).toEqual(['unmute.sh/fleet', 'unmute.sh/component']);
   });
 
   it('adds the configured constant labels, escaping $', () => {
@@ -60,7 +61,7 @@ describe('scrape objects', () => {
     expect(e.relabelings).toContainEqual({ action: 'replace', targetLabel: 'cost', replacement: '$$5' });
   });
 
-  it.each([['namespace'], ['job'], ['unmute_sh_deployment'], ['bad-name']])('refuses %s as a constant target label', (label) => {
+  it.each([['namespace'], ['job'], ['unmute_sh_fleet'], ['bad-name']])('refuses %s as a constant target label', (label) => {
     expect(() => anUnmuteDeployment({ monitoring: { targetLabels: { [label]: 'x' } } })).toThrow();
   });
 
@@ -98,7 +99,7 @@ describe('scrape objects', () => {
 
 describe('renderMonitoring', () => {
   it('skips prometheus-operator objects when the operator is not installed, keeping dashboards', () => {
-    const kinds = renderMonitoring(sample(), { ...everything, prometheusOperatorAvailable: false }).map((o) => o.kind);
+    const kinds = renderMonitoring(sample(), { ...everything, prometheusOperator: false }).map((o) => o.kind);
     expect(kinds).not.toContain('ServiceMonitor');
     expect(kinds).not.toContain('PrometheusRule');
     expect(kinds).toContain('ConfigMap');

@@ -9,7 +9,7 @@ import { variableQueries } from '../../../src/monitoring/dashboards/build.ts';
 import { operatorRuleGroups } from '../../../src/monitoring/rules/operator.ts';
 import { fleetRuleGroups } from '../../../src/monitoring/rules/prometheus-rule.ts';
 import type { RuleGroup } from '../../../src/monitoring/rules/types.ts';
-import type { RenderContext } from '../../../src/render/types.ts';
+import type { ClusterCapabilities } from '../../../src/render/types.ts';
 
 export function loadFixture(name: string): UnmuteDeployment {
   const raw: unknown = parseYaml(readFileSync(new URL(`../../fixtures/${name}`, import.meta.url), 'utf8'));
@@ -21,12 +21,7 @@ export const podMonitorSample = (): UnmuteDeployment => loadFixture('monitoring-
 
 export const OPERATOR_RULES = { namespace: 'unmute-system', jobLabel: 'unmute-operator' };
 
-export const everything: RenderContext = {
-  prometheusOperatorAvailable: true,
-  grafanaOperatorAvailable: true,
-  gatewayApiAvailable: false,
-  backendReplicas: 2,
-};
+export const everything: ClusterCapabilities = { prometheusOperator: true, grafanaOperator: true, gatewayApi: false };
 
 export interface Expression {
   /** Where it is used, for failure messages: `rule UnmuteHighErrorRate`, `dashboard latency / TTS ...`. */
@@ -77,7 +72,7 @@ export function substituteVariables(expr: string, values: { rateInterval?: strin
     .replaceAll('$__rate_interval', values.rateInterval ?? '1m')
     .replaceAll('$__range', values.range ?? '1h')
     .replaceAll('$namespace', 'voice')
-    .replaceAll('$deployment', 'demo')
+    .replaceAll('$fleet', 'demo')
     .replaceAll('$job', OPERATOR_RULES.jobLabel);
 }
 

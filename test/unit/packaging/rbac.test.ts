@@ -5,9 +5,9 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { baselineBackendReplicas } from '../../../src/autoscaler/replicas.ts';
+import { initialReplicas } from '../../../src/autoscaler/plan.ts';
 import { parseUnmuteDeployment } from '../../../src/controller/validate.ts';
-import { renderAll } from '../../../src/render/index.ts';
+import { renderFleet } from '../../../src/render/index.ts';
 import { MANIFESTS_NAMESPACE } from '../../../scripts/packaging.ts';
 import { grants, only, render, type K8sObject, type PolicyRule } from './support.ts';
 
@@ -90,13 +90,8 @@ function writtenObjects(): K8sObject[] {
       const metadata = { namespace: 'default', ...(raw['metadata'] as object), uid: '00000000-0000-0000-0000-000000000001' };
       const parsed = parseUnmuteDeployment({ ...raw, metadata, spec: patch(raw['spec'] as Record<string, unknown>) });
       if (!parsed.ok) throw new Error(`${file} (${variant}) does not parse: ${parsed.problems.join('; ')}`);
-      const ctx = {
-        prometheusOperatorAvailable: true,
-        gatewayApiAvailable: true,
-        grafanaOperatorAvailable: true,
-        backendReplicas: baselineBackendReplicas(parsed.cr, undefined),
-      };
-      out.push(...(renderAll(parsed.cr, ctx) as K8sObject[]));
+      const ctx = { capabilities: { prometheusOperator: true, gatewayApi: true, grafanaOperator: true }, replicas: initialReplicas(parsed.fleet) };
+      out.push(...(renderFleet(parsed.fleet, ctx) as K8sObject[]));
     }
   }
   return out;

@@ -2,39 +2,72 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { describe, expect, it } from 'vitest';
+import { LABEL_SERVING } from '../../../src/api/v1alpha1/labels.ts';
 import { unmuteDeployment } from '../../../src/api/v1alpha1/unmute-deployment.ts';
-import { renderAll } from '../../../src/render/index.ts';
-import { LABEL_SERVING } from '../../../src/render/labels.ts';
-import type { KubeObject, RenderContext } from '../../../src/render/types.ts';
+import { initialReplicas } from '../../../src/autoscaler/plan.ts';
+import { renderFleet } from '../../../src/render/index.ts';
+import type { ClusterCapabilities, DesiredObject, RenderContext } from '../../../src/render/types.ts';
 import { anUnmuteDeployment } from '../../support/factories.ts';
 
 const root = join(import.meta.dirname, '..', '..', '..');
-const ctx: RenderContext = { prometheusOperatorAvailable: true, gatewayApiAvailable: true, grafanaOperatorAvailable: false, backendReplicas: 2 };
+const everything: ClusterCapabilities = { prometheusOperator: true, gatewayApi: true, grafanaOperator: false };
+const ctx: RenderContext = { capabilities: everything, replicas: { backend: 2 } };
 
-const find = (objs: KubeObject[], kind: string, name: string) => {
+const find = (objs: DesiredObject[], kind: string, name: string) => {
   const o = objs.find((x) => x.kind === kind && x.metadata.name === name);
   if (o === undefined) throw new Error(`${kind} ${name} not rendered; have ${objs.map((x) => `${x.kind}/${x.metadata.name}`).join(', ')}`);
   return o as any;
 };
 const env = (deployment: any) => Object.fromEntries(deployment.spec.template.spec.containers[0].env.map((e: any) => [e.name, e.value ?? e.valueFrom]));
 
+/** Dashboards are large and have their own tests; the golden files keep their names only. */
+const goldenYaml = (objects: DesiredObject[]) =>
+  objects
+    .map((o) => (o.kind === 'ConfigMap' && o.metadata.name.includes('dashboard') ? { ...o, data: '(dashboard JSON)' } : o))
+    .map((o) => stringify(o, { lineWidth: 0 }))
+    .join('---\n');
+
+const readFleet = (path: string) => {
+  const raw = parse(readFileSync(path, 'utf8'));
+  raw.metadata.uid = '00000000-0000-0000-0000-000000000001';
+  return unmuteDeployment.parse(raw);
+};
+
 describe('rendering the examples', () => {
   for (const file of readdirSync(join(root, 'examples')).filter((f) => f.endsWith('.yaml'))) {
     it(`${file} matches its golden file`, async () => {
-      const raw = parse(readFileSync(join(root, 'examples', file), 'utf8'));
-      raw.metadata.uid = '00000000-0000-0000-0000-000000000001';
-      const objects = renderAll(unmuteDeployment.parse(raw), ctx);
-      // Dashboards are large and have their own tests; the golden files keep their names only.
-      const trimmed = objects.map((o) => (o.kind === 'ConfigMap' && o.metadata.name.includes('dashboard') ? { ...o, data: '(dashboard JSON)' } : o));
-      await expect(trimmed.map((o) => stringify(o, { lineWidth: 0 })).join('---\n')).toMatchFileSnapshot(join(root, 'test', 'golden', file));
+      const objects = renderFleet(readFleet(join(root, 'examples', file)), ctx);
+      await expect(goldenYaml(objects)).toMatchFileSnapshot(join(root, 'test', 'golden', file));
     });
   }
 });
 
-describe('renderAll', () => {
+/** Render cases beyond the examples, each with the cluster capabilities it is rendered against. */
+const CASES: Record<string, ClusterCapabilities> = {
+  'autoscaling-gpu-budget.yaml': everything,
+  'ingress-frontend.yaml': everything,
+  'podmonitor-annotations.yaml': { ...everything, grafanaOperator: true },
+  'monitoring-off.yaml': everything,
+  'no-prometheus-operator.yaml': { prometheusOperator: false, gatewayApi: false, grafanaOperator: false },
+};
+
+describe('rendering the render cases', () => {
+  it('has a capability set for every fixture', () => {
+    expect(readdirSync(join(root, 'test', 'fixtures', 'render')).sort()).toEqual(Object.keys(CASES).sort());
+  });
+  for (const [file, capabilities] of Object.entries(CASES)) {
+    it(`${file} matches its golden file`, async () => {
+      const fleet = readFleet(join(root, 'test', 'fixtures', 'render', file));
+      const objects = renderFleet(fleet, { capabilities, replicas: initialReplicas(fleet) });
+      await expect(goldenYaml(objects)).toMatchFileSnapshot(join(root, 'test', 'golden', 'render', file));
+    });
+  }
+});
+
+describe('renderFleet', () => {
   it('gives every object a controller owner reference to the CR', () => {
     const cr = anUnmuteDeployment();
-    for (const o of renderAll(cr, ctx)) {
+    for (const o of renderFleet(cr, ctx)) {
       expect(o.metadata.ownerReferences, `${o.kind}/${o.metadata.name}`).toEqual([
         { apiVersion: 'unmute.sh/v1alpha1', kind: 'UnmuteDeployment', name: 'demo', uid: cr.metadata.uid, controller: true, blockOwnerDeletion: true },
       ]);
@@ -43,7 +76,7 @@ describe('renderAll', () => {
   });
 
   it('selects backend pods in the Service by the serving label, which the Deployment selector leaves out', () => {
-    const objs = renderAll(anUnmuteDeployment(), ctx);
+    const objs = renderFleet(anUnmuteDeployment(), ctx);
     const svc = find(objs, 'Service', 'demo-backend');
     const dep = find(objs, 'Deployment', 'demo-backend');
     expect(svc.spec.selector[LABEL_SERVING]).toBe('true');
@@ -53,7 +86,7 @@ describe('renderAll', () => {
   });
 
   it('makes the STT and TTS Services headless and the backend one not', () => {
-    const objs = renderAll(anUnmuteDeployment(), ctx);
+    const objs = renderFleet(anUnmuteDeployment(), ctx);
     expect(find(objs, 'Service', 'demo-stt').spec.clusterIP).toBe('None');
     expect(find(objs, 'Service', 'demo-tts').spec.clusterIP).toBe('None');
     expect(find(objs, 'Service', 'demo-backend').spec.clusterIP).toBeUndefined();
@@ -64,7 +97,7 @@ describe('renderAll', () => {
       llm: { external: undefined, inCluster: { image: 'vllm/vllm-openai:v0.11.0', model: 'google/gemma-3-1b-it' } },
       redis: { inCluster: {} },
     } as never);
-    const e = env(find(renderAll(cr, ctx), 'Deployment', 'demo-backend'));
+    const e = env(find(renderFleet(cr, ctx), 'Deployment', 'demo-backend'));
     expect(e.KYUTAI_STT_URL).toBe('ws://demo-stt.default.svc:8080');
     expect(e.KYUTAI_TTS_URL).toBe('ws://demo-tts.default.svc:8080');
     expect(e.KYUTAI_LLM_URL).toBe('http://demo-llm.default.svc:8000');
@@ -74,20 +107,20 @@ describe('renderAll', () => {
 
   it('passes an external LLM key by Secret reference, never by value', () => {
     const cr = anUnmuteDeployment({ llm: { external: { url: 'https://llm.example.com/', apiKeySecretRef: { name: 'k', key: 'api' } } } });
-    const e = env(find(renderAll(cr, ctx), 'Deployment', 'demo-backend'));
+    const e = env(find(renderFleet(cr, ctx), 'Deployment', 'demo-backend'));
     expect(e.KYUTAI_LLM_URL).toBe('https://llm.example.com');
     expect(e.KYUTAI_LLM_API_KEY).toEqual({ secretKeyRef: { name: 'k', key: 'api' } });
   });
 
   it('lets a user variable replace an operator one', () => {
     const cr = anUnmuteDeployment({ backend: { env: [{ name: 'KYUTAI_STT_URL', value: 'ws://elsewhere:1' }] } });
-    const containerEnv = find(renderAll(cr, ctx), 'Deployment', 'demo-backend').spec.template.spec.containers[0].env;
+    const containerEnv = find(renderFleet(cr, ctx), 'Deployment', 'demo-backend').spec.template.spec.containers[0].env;
     expect(containerEnv.filter((e: any) => e.name === 'KYUTAI_STT_URL')).toEqual([{ name: 'KYUTAI_STT_URL', value: 'ws://elsewhere:1' }]);
   });
 
   it('puts GPU tiers on the right GPU product with the GPU toleration', () => {
     const cr = anUnmuteDeployment({ gpu: { product: 'NVIDIA-L40S' }, tts: { gpu: { count: 2, product: 'NVIDIA-H100-80GB-HBM3' } } });
-    const objs = renderAll(cr, ctx);
+    const objs = renderFleet(cr, ctx);
     const stt = find(objs, 'Deployment', 'demo-stt').spec.template.spec;
     const tts = find(objs, 'Deployment', 'demo-tts').spec.template.spec;
     expect(stt.nodeSelector).toEqual({ 'nvidia.com/gpu.product': 'NVIDIA-L40S' });
@@ -101,13 +134,13 @@ describe('renderAll', () => {
   });
 
   it('gives GPU tiers a startup probe that allows their model download', () => {
-    const stt = find(renderAll(anUnmuteDeployment({ stt: { startupTimeoutSeconds: 900 } }), ctx), 'Deployment', 'demo-stt');
+    const stt = find(renderFleet(anUnmuteDeployment({ stt: { startupTimeoutSeconds: 900 } }), ctx), 'Deployment', 'demo-stt');
     const probe = stt.spec.template.spec.containers[0].startupProbe;
     expect(probe.periodSeconds * probe.failureThreshold).toBeGreaterThanOrEqual(900);
   });
 
   it('reads the health body for backend readiness and drains in preStop', () => {
-    const dep = find(renderAll(anUnmuteDeployment({ backend: { port: 8000, drainGracePeriodSeconds: 1200 } }), ctx), 'Deployment', 'demo-backend');
+    const dep = find(renderFleet(anUnmuteDeployment({ backend: { port: 8000, drainGracePeriodSeconds: 1200 } }), ctx), 'Deployment', 'demo-backend');
     const c = dep.spec.template.spec.containers[0];
     expect(c.readinessProbe.exec.command.join(' ')).toContain('http://127.0.0.1:8000/v1/health');
     expect(c.readinessProbe.exec.command.join(' ')).toContain('body.get("ok")');
@@ -118,7 +151,7 @@ describe('renderAll', () => {
   });
 
   it('uses restrictive security contexts', () => {
-    for (const o of renderAll(anUnmuteDeployment(), ctx).filter((x) => x.kind === 'Deployment') as any[]) {
+    for (const o of renderFleet(anUnmuteDeployment(), ctx).filter((x) => x.kind === 'Deployment') as any[]) {
       for (const c of o.spec.template.spec.containers) {
         expect(c.securityContext.allowPrivilegeEscalation).toBe(false);
         expect(c.securityContext.capabilities.drop).toEqual(['ALL']);
@@ -126,11 +159,13 @@ describe('renderAll', () => {
     }
   });
 
-  it('renders the replicas it is given for the backend and followers', () => {
-    const objs = renderAll(anUnmuteDeployment(), { ...ctx, backendReplicas: 7, followerReplicas: { stt: 2, tts: 3 } });
+  it('renders the replicas the plan gives, and the spec replicas for the rest', () => {
+    const objs = renderFleet(anUnmuteDeployment(), { ...ctx, replicas: { backend: 7, stt: 2, tts: 3 } });
     expect(find(objs, 'Deployment', 'demo-backend').spec.replicas).toBe(7);
     expect(find(objs, 'Deployment', 'demo-stt').spec.replicas).toBe(2);
     expect(find(objs, 'Deployment', 'demo-tts').spec.replicas).toBe(3);
+    const fixed = renderFleet(anUnmuteDeployment({ stt: { replicas: 4 } }), { ...ctx, replicas: { backend: 7 } });
+    expect(find(fixed, 'Deployment', 'demo-stt').spec.replicas).toBe(4);
   });
 
   it('routes /api to the backend with the prefix replaced, the rest to the frontend', () => {
@@ -138,15 +173,15 @@ describe('renderAll', () => {
       frontend: { image: 'example.com/frontend:1' },
       exposure: { gateway: { parentRefs: [{ name: 'public', namespace: 'gw' }], hostnames: ['unmute.example.com'] } },
     });
-    const route = find(renderAll(cr, ctx), 'HTTPRoute', 'demo');
+    const route = find(renderFleet(cr, ctx), 'HTTPRoute', 'demo');
     expect(route.spec.rules[0].matches[0].path).toEqual({ type: 'PathPrefix', value: '/api' });
     expect(route.spec.rules[0].filters[0].urlRewrite.path).toEqual({ type: 'ReplacePrefixMatch', replacePrefixMatch: '/' });
     expect(route.spec.rules[1].backendRefs[0]).toEqual({ name: 'demo-frontend', port: 3000 });
-    expect(renderAll(cr, { ...ctx, gatewayApiAvailable: false }).some((o) => o.kind === 'HTTPRoute')).toBe(false);
+    expect(renderFleet(cr, { ...ctx, capabilities: { ...everything, gatewayApi: false } }).some((o) => o.kind === 'HTTPRoute')).toBe(false);
   });
 
   it('skips prometheus-operator objects when the kinds are not served', () => {
-    const kinds = renderAll(anUnmuteDeployment(), { ...ctx, prometheusOperatorAvailable: false }).map((o) => o.kind);
+    const kinds = renderFleet(anUnmuteDeployment(), { ...ctx, capabilities: { ...everything, prometheusOperator: false } }).map((o) => o.kind);
     expect(kinds).not.toContain('ServiceMonitor');
     expect(kinds).not.toContain('PrometheusRule');
   });
@@ -154,7 +189,7 @@ describe('renderAll', () => {
   it('does not change its input', () => {
     const cr = anUnmuteDeployment({ backend: { env: [{ name: 'A', value: '1' }] } });
     const before = JSON.stringify(cr);
-    renderAll(cr, ctx);
+    renderFleet(cr, ctx);
     expect(JSON.stringify(cr)).toBe(before);
   });
 });

@@ -8,9 +8,9 @@ const manager = 'unmute-operator';
 
 class RecordingApplier implements Applier {
   readonly calls: Array<{ obj: KubeObject; options: ApplyOptions }> = [];
-  async apply<T extends KubeObject>(obj: T, options: ApplyOptions): Promise<T> {
+  async apply<T extends KubeObject = KubeObject>(obj: KubeObject, options: ApplyOptions): Promise<T> {
     this.calls.push({ obj, options });
-    return obj;
+    return obj as T;
   }
 }
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { gracePeriodSeconds, hasPreStop, workerAddress, type PodLike } from '../../../src/sim/fleet/pod-runner.ts';
 import { baselineFleet, operatorFleet, operatorFleetTargets } from '../../../src/sim/fleet/fleets.ts';
 import { unmuteDeployment } from '../../../src/api/v1alpha1/unmute-deployment.ts';
-import { renderBackendDeployment } from '../../../src/render/backend.ts';
+import { renderFleet } from '../../../src/render/index.ts';
 
 const pod = (over: Partial<PodLike> = {}): PodLike => ({
   apiVersion: 'v1',
@@ -40,7 +40,9 @@ describe('the benchmark fleets', () => {
   it('give the operator fleet a valid UnmuteDeployment whose backend pods have a preStop hook and the start delay', () => {
     const cr = unmuteDeployment.parse({ ...operatorFleet('fleet', 'ns', shape, timing), metadata: { name: 'fleet', namespace: 'ns', uid: 'x', generation: 1 } });
     type Template = { metadata: { annotations: Record<string, string> }; spec: NonNullable<PodLike['spec']> & { terminationGracePeriodSeconds: number } };
-    const d = renderBackendDeployment(cr, { backendReplicas: 2 } as never, {}) as unknown as { spec: { template: Template } };
+    const d = renderFleet(cr, { capabilities: { prometheusOperator: false, gatewayApi: false, grafanaOperator: false }, replicas: { backend: 2 } }).find(
+      (o) => o.kind === 'Deployment' && o.metadata.name === 'fleet-backend',
+    ) as unknown as { spec: { template: Template } };
     const tpl = d.spec.template;
     expect(tpl.metadata.annotations['pod-ready.stage.kwok.x-k8s.io/delay']).toBe('3s');
     expect(hasPreStop({ ...pod(), spec: tpl.spec } as PodLike)).toBe(true);

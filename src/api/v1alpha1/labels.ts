@@ -1,0 +1,62 @@
+// Names, labels and annotations every object of a fleet agrees on. Selectors, Prometheus target
+// labels, the autoscaler's pod queries and the watches all derive from here, so they cannot drift.
+// A fleet is what one UnmuteDeployment describes; its name is the CR's name.
+import type { ComponentName } from './components.ts';
+
+export const LABEL_APP_NAME = 'app.kubernetes.io/name';
+export const LABEL_APP_INSTANCE = 'app.kubernetes.io/instance';
+export const LABEL_APP_COMPONENT = 'app.kubernetes.io/component';
+export const LABEL_APP_MANAGED_BY = 'app.kubernetes.io/managed-by';
+export const LABEL_APP_PART_OF = 'app.kubernetes.io/part-of';
+/** Copied into Prometheus series as `unmute_sh_fleet` / `unmute_sh_component` (Unmute's metrics carry no labels). */
+export const LABEL_FLEET = 'unmute.sh/fleet';
+export const LABEL_COMPONENT = 'unmute.sh/component';
+/**
+ * Pods that take new sessions or streams carry `unmute.sh/serving: "true"`. Services of drainable
+ * components select on it and their Deployments do not, so the operator can take a pod out of
+ * rotation (drain) without taking it out of its ReplicaSet.
+ */
+export const LABEL_SERVING = 'unmute.sh/serving';
+/** Marks the headless Service that exists only to be scraped (it selects draining pods too). */
+export const LABEL_METRICS_SERVICE = 'unmute.sh/metrics';
+
+export const ANNOTATION_DRAINING_SINCE = 'unmute.sh/draining-since';
+export const ANNOTATION_POD_DELETION_COST = 'controller.kubernetes.io/pod-deletion-cost';
+export const ANNOTATION_SAFE_TO_EVICT = 'cluster-autoscaler.kubernetes.io/safe-to-evict';
+export const ANNOTATION_DO_NOT_DISRUPT = 'karpenter.sh/do-not-disrupt';
+
+/** Value of app.kubernetes.io/managed-by on everything the operator creates; its caches select on it. */
+export const MANAGED_BY = 'unmute-operator';
+/** Value of app.kubernetes.io/name and part-of. */
+export const APP_NAME = 'unmute';
+
+/** Child object name of a component, e.g. `demo-backend`. */
+export function childName(fleet: string, component: ComponentName): string {
+  return `${fleet}-${component}`;
+}
+
+/** Labels that select a component's pods; stable for the life of the Deployment (selectors are immutable). */
+export function selectorLabels(fleet: string, component: ComponentName): Record<string, string> {
+  return { [LABEL_APP_NAME]: APP_NAME, [LABEL_APP_INSTANCE]: fleet, [LABEL_APP_COMPONENT]: component };
+}
+
+/** Labels on every object the operator creates for a component. */
+export function componentLabels(fleet: string, component: ComponentName): Record<string, string> {
+  return { ...fleetLabels(fleet), [LABEL_APP_COMPONENT]: component, [LABEL_COMPONENT]: component };
+}
+
+/** Labels on objects that belong to the fleet as a whole (alerts, dashboards, routes). */
+export function fleetLabels(fleet: string): Record<string, string> {
+  return {
+    [LABEL_APP_NAME]: APP_NAME,
+    [LABEL_APP_INSTANCE]: fleet,
+    [LABEL_APP_MANAGED_BY]: MANAGED_BY,
+    [LABEL_APP_PART_OF]: APP_NAME,
+    [LABEL_FLEET]: fleet,
+  };
+}
+
+/** Label selector (string form) of every object and pod the operator made for a fleet. */
+export function fleetSelector(fleet: string): string {
+  return `${LABEL_APP_INSTANCE}=${fleet},${LABEL_APP_MANAGED_BY}=${MANAGED_BY}`;
+}

@@ -1,0 +1,63 @@
+// The one Deployment builder every component goes through: labels, selector, serving label,
+// placement (GPU included), security defaults and the pod skeleton. Components add only their
+// containers, volumes, rollout strategy and pod-level extras (src/render/components/).
+import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
+import type { IDeploymentSpec } from 'kubernetes-models/apps/v1/DeploymentSpec';
+import type { IDeploymentStrategy } from 'kubernetes-models/apps/v1/DeploymentStrategy';
+import type { IContainer } from 'kubernetes-models/v1/Container';
+import type { IPodSecurityContext } from 'kubernetes-models/v1/PodSecurityContext';
+import type { IVolume } from 'kubernetes-models/v1/Volume';
+import type { AnyComponent } from '../api/v1alpha1/components.ts';
+import { LABEL_SERVING, childName, componentLabels, selectorLabels } from '../api/v1alpha1/labels.ts';
+import type { UnmuteDeployment } from '../api/v1alpha1/unmute-deployment.ts';
+import { omitUndefined, podPlacement } from './pod.ts';
+import type { Desired } from './types.ts';
+
+/** What a component contributes to its Deployment. */
+export interface WorkloadParts {
+  containers: IContainer[];
+  volumes?: IVolume[];
+  /** Rollout strategy; the API server's default (25 % surge, 25 % unavailable) when undefined. */
+  strategy?: IDeploymentStrategy;
+  /** Pod-level security context; seccomp RuntimeDefault when undefined. */
+  podSecurityContext?: IPodSecurityContext;
+  terminationGracePeriodSeconds?: number;
+  /** Annotations the operator sets on the pods; they win over the user's podAnnotations. */
+  podAnnotations?: Record<string, string>;
+}
+
+/** How many old ReplicaSets a Deployment keeps for `kubectl rollout undo`. */
+const REVISION_HISTORY_LIMIT = 5;
+
+export function renderDeployment(fleet: UnmuteDeployment, component: AnyComponent, replicas: number, parts: WorkloadParts): Desired<IDeployment> {
+  const { name, namespace } = fleet.metadata;
+  const settings = component.settings;
+  const labels = componentLabels(name, component.name);
+  // Pods start in rotation; the operator takes them out to drain them.
+  const serving: Record<string, string> = component.service.selectsServing ? { [LABEL_SERVING]: 'true' } : {};
+  const annotations = { ...settings.podAnnotations, ...parts.podAnnotations };
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: childName(name, component.name), namespace, labels },
+    spec: omitUndefined<IDeploymentSpec>({
+      replicas,
+      selector: { matchLabels: selectorLabels(name, component.name) },
+      strategy: parts.strategy,
+      revisionHistoryLimit: REVISION_HISTORY_LIMIT,
+      template: {
+        metadata: omitUndefined({
+          labels: { ...settings.podLabels, ...labels, ...serving },
+          annotations: Object.keys(annotations).length > 0 ? annotations : undefined,
+        }),
+        spec: omitUndefined({
+          ...podPlacement(settings, component.gpu),
+          terminationGracePeriodSeconds: parts.terminationGracePeriodSeconds,
+          securityContext: parts.podSecurityContext ?? { seccompProfile: { type: 'RuntimeDefault' } },
+          containers: parts.containers,
+          volumes: parts.volumes,
+        }),
+      },
+    }),
+  };
+}
