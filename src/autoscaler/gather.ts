@@ -17,7 +17,7 @@ export interface SessionsObservation {
 }
 
 /** Live pods of the sessions component (backends), in cache order. */
-export function sessionPods(pods: PodView[]): PodView[] {
+function sessionPods(pods: PodView[]): PodView[] {
   return pods.filter((p) => p.metadata.labels?.[LABEL_APP_COMPONENT] === SESSIONS_COMPONENT && !isTerminating(p));
 }
 

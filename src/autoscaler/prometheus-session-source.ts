@@ -30,7 +30,7 @@ export interface PrometheusSessionSourceOptions {
   timeoutMs: number;
 }
 
-export function expandQuery(template: string, vars: { namespace: string; name: string; window: string }): string {
+function expandQuery(template: string, vars: { namespace: string; name: string; window: string }): string {
   return template.replaceAll('{{namespace}}', vars.namespace).replaceAll('{{name}}', vars.name).replaceAll('{{window}}', vars.window);
 }
 

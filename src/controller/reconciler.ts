@@ -2,7 +2,7 @@
 // Level-triggered: it looks only at what the caches say now, never at which event woke it. Every
 // decision is made by pure functions (validate.ts, autoscaler/plan.ts, render/, status.ts); this
 // file only gathers their inputs and carries out their outputs.
-import { fleetComponents, type ComponentName } from '../api/v1alpha1/components.ts';
+import { SESSIONS_COMPONENT, fleetComponents, type ComponentName } from '../api/v1alpha1/components.ts';
 import { childName, fleetSelector, selectorLabels } from '../api/v1alpha1/labels.ts';
 import { API_VERSION, KIND, unmuteDeploymentStatus, type UnmuteDeployment, type UnmuteDeploymentStatus } from '../api/v1alpha1/unmute-deployment.ts';
 import type { FleetAutoscaler } from '../autoscaler/fleet-autoscaler.ts';
@@ -28,7 +28,7 @@ import { parseUnmuteDeployment, validateUnmuteDeployment } from './validate.ts';
 
 export const FIELD_MANAGER = 'unmute-operator';
 /** Manager of the rare JSON patches that undo hand edits SSA cannot (repair.ts); never applies. */
-export const REPAIR_FIELD_MANAGER = 'unmute-operator-repair';
+const REPAIR_FIELD_MANAGER = 'unmute-operator-repair';
 /** A spec referring to a missing Secret is looked at again this often (Secrets are not watched). */
 const INVALID_SPEC_RETRY_MS = 30_000;
 /** How long a Secret found present is trusted before it is read again. */
@@ -157,7 +157,7 @@ export class UnmuteDeploymentReconciler {
       now,
       ...(applyError === undefined ? {} : { applyError }),
       components,
-      backendSelector: Object.entries(selectorLabels(name, 'backend'))
+      backendSelector: Object.entries(selectorLabels(name, SESSIONS_COMPONENT))
         .map(([k, v]) => `${k}=${v}`)
         .join(','),
       backendPods: liveBackends(world.pods),

@@ -4,6 +4,7 @@
 //
 // Series carry `namespace` (the fleet's), so the operator's scrape must keep them: honorLabels: true
 // on its ServiceMonitor, honor_labels: true in a plain scrape config.
+import { SESSIONS_COMPONENT } from '../api/v1alpha1/components.ts';
 import { Counter, Gauge, type Registry } from 'prom-client';
 
 export const FLEET_METRIC_PREFIX = 'unmute_operator_';
@@ -36,8 +37,6 @@ export const FLEET_METRIC_NAMES = [
   METRIC_SCALE_EVENTS,
 ] as const;
 
-/** Sessions, drains and the autoscaler belong to the backend tier. */
-const SESSION_TIER = 'backend';
 
 export interface ComponentSnapshot {
   desired: number;
@@ -128,7 +127,7 @@ export class FleetMetrics {
       set(this.#gpusRequested, labels, c.gpusRequested);
       set(this.#pending, labels, c.pendingPods);
     }
-    const backend = { ...fleet, component: SESSION_TIER };
+    const backend = { ...fleet, component: SESSIONS_COMPONENT };
     set(this.#sessionsActive, backend, s.sessions.active);
     set(this.#sessionsCapacity, backend, s.sessions.capacity);
     set(this.#sessionsUnknown, backend, s.sessions.unknownPods);

@@ -12,7 +12,7 @@ export const DASHBOARD_SCOPE: Scope = { namespace: '$namespace', fleet: '$fleet'
 
 /** Label names of scraped series (Prometheus sanitizes `unmute.sh/fleet` into `unmute_sh_fleet`). */
 export const SERIES_LABEL_FLEET = 'unmute_sh_fleet';
-export const SERIES_LABEL_COMPONENT = 'unmute_sh_component';
+const SERIES_LABEL_COMPONENT = 'unmute_sh_component';
 /** Label names of the operator's own fleet metrics. */
 export const OPERATOR_LABEL_FLEET = 'fleet';
 

@@ -10,9 +10,9 @@ import { LABEL_COMPONENT, LABEL_FLEET, LABEL_METRICS_SERVICE, childName, compone
 import type { UnmuteDeployment } from '../api/v1alpha1/unmute-deployment.ts';
 import type { Desired, DesiredObject } from '../render/types.ts';
 
-export const ANNOTATION_SCRAPE = 'prometheus.io/scrape';
-export const ANNOTATION_PORT = 'prometheus.io/port';
-export const ANNOTATION_PATH = 'prometheus.io/path';
+const ANNOTATION_SCRAPE = 'prometheus.io/scrape';
+const ANNOTATION_PORT = 'prometheus.io/port';
+const ANNOTATION_PATH = 'prometheus.io/path';
 
 /** Components that expose metrics, in render order. Frontend and Redis expose none. */
 export function scrapeTargets(fleet: UnmuteDeployment): AnyComponent[] {

@@ -1,4 +1,4 @@
-// Facts about the metrics Unmute exposes that the expressions depend on (see unmute-reference.md;
+// Facts about the metrics Unmute exposes that the expressions depend on (see docs/unmute.md;
 // test/fixtures/unmute-metric-names.json lists every family and a test keeps the two in step).
 // Bucket bounds matter: latency alerts compare against a bucket's `le`, never an arbitrary number.
 

@@ -13,7 +13,7 @@ import { renderService } from './service.ts';
 import type { DesiredObject, RenderContext } from './types.ts';
 import { renderDeployment } from './workload.ts';
 
-export function ownerReferenceTo(fleet: UnmuteDeployment): OwnerReference {
+function ownerReferenceTo(fleet: UnmuteDeployment): OwnerReference {
   return { apiVersion: API_VERSION, kind: KIND, name: fleet.metadata.name, uid: fleet.metadata.uid ?? '', controller: true, blockOwnerDeletion: true };
 }
 

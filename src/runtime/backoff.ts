@@ -69,7 +69,7 @@ export interface ItemExponentialOptions {
 }
 
 /** controller-runtime's default: 5 ms, doubling per failure of the same key, capped at 1000 s. */
-export const itemExponentialDefaults: ItemExponentialOptions = { baseMs: 5, maxMs: 1_000_000 };
+const itemExponentialDefaults: ItemExponentialOptions = { baseMs: 5, maxMs: 1_000_000 };
 
 export class ItemExponentialRateLimiter implements RateLimiter {
   readonly #options: ItemExponentialOptions;

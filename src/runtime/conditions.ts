@@ -18,7 +18,7 @@ export interface Condition {
 export type ConditionInput = Omit<Condition, 'lastTransitionTime' | 'message'> & { message?: string };
 
 // apimachinery validation for metav1.Condition (pkg/apis/meta/v1/types.go).
-export const conditionReasonPattern = /^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$/;
+const conditionReasonPattern = /^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$/;
 const qualifiedNamePart = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
 const dnsSubdomain = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const maxReasonLength = 1024;

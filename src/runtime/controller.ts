@@ -285,7 +285,7 @@ export class Controller {
  * A bug rather than a failed API call (the JS analogue of a Go panic): counted in
  * controller_runtime_reconcile_panics_total, still retried with backoff.
  */
-export function isProgrammingError(err: unknown): boolean {
+function isProgrammingError(err: unknown): boolean {
   if (!(err instanceof Error)) return true;
   return err instanceof TypeError || err instanceof ReferenceError || err instanceof RangeError || err instanceof SyntaxError;
 }

@@ -62,7 +62,7 @@ const builtinResources: ReadonlyMap<string, ResourceInfo> = new Map(
 );
 
 /** The static table entry for a built-in kind, if it has one. */
-export function builtinResource(ref: TypeRef): ResourceInfo | undefined {
+function builtinResource(ref: TypeRef): ResourceInfo | undefined {
   return builtinResources.get(typeKey(ref.apiVersion, ref.kind));
 }
 

@@ -156,26 +156,12 @@ export function isResourceExpired(err: unknown): boolean {
   return api !== undefined && (api.code === 410 || api.reason === 'Expired' || api.reason === 'Gone');
 }
 
-export function isForbidden(err: unknown): boolean {
-  const api = findKubeApiError(err);
-  return api !== undefined && api.code === 403;
-}
-
 /**
  * Adds context while keeping the original as `cause`: `wrapError('apply stt Service', err)`.
  * The message stays constant; pino's err serializer appends the cause chain (`outer: inner`).
  */
 export function wrapError(message: string, cause: unknown): Error {
   return new Error(message, { cause });
-}
-
-/** Runs `fn`, wrapping any failure with `message` as context. */
-export async function withContext<T>(message: string, fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    throw wrapError(message, err);
-  }
 }
 
 /** A one-line summary of a cause chain, e.g. for an Event note: `apply stt Service: ... (Invalid 422)`. */

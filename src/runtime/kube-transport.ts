@@ -43,7 +43,7 @@ export interface KubeTransport {
   close(): Promise<void>;
 }
 
-export function buildUrl(base: URL, path: string, query: TransportRequest['query']): URL {
+function buildUrl(base: URL, path: string, query: TransportRequest['query']): URL {
   const url = new URL(base.toString());
   url.pathname = base.pathname.replace(/\/$/, '') + path;
   for (const [key, value] of Object.entries(query ?? {})) {

@@ -89,11 +89,6 @@ export function splitApiVersion(apiVersion: string): { group: string; version: s
   return { group: apiVersion.slice(0, slash), version: apiVersion.slice(slash + 1) };
 }
 
-/** The owner reference marked `controller: true`, if any. */
-export function controllerOf(obj: KubeObject): OwnerReference | undefined {
-  return obj.metadata.ownerReferences?.find((ref) => ref.controller === true);
-}
-
 /** A controller owner reference pointing at `owner`, for objects a CR creates. */
 export function controllerReference(owner: KubeObject): OwnerReference {
   const { name, uid } = owner.metadata;

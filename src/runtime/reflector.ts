@@ -39,12 +39,12 @@ export interface ReflectorOptions<T extends KubeObject> {
 }
 
 /** Thrown internally when the watchdog aborted a silent watch. */
-export class WatchSilentError extends Error {
+class WatchSilentError extends Error {
   override name = 'WatchSilentError';
 }
 
 /** Thrown internally when the server closed a watch immediately without sending anything. */
-export class WatchClosedEarlyError extends Error {
+class WatchClosedEarlyError extends Error {
   override name = 'WatchClosedEarlyError';
 }
 

@@ -26,9 +26,6 @@ export function ownedBy<T extends KubeObject>(owner: { apiVersion: string; kind:
   };
 }
 
-/** Every update counts. */
-export const anyUpdate: UpdatePredicate = () => true;
-
 /**
  * Drops updates that only touched status (or other fields that do not bump metadata.generation):
  * keeps changes to generation, labels, annotations, finalizers and deletionTimestamp. Use on the

@@ -1,7 +1,7 @@
 // spec.autoscaling: scaling on live sessions (worker_active_sessions) that never cuts a conversation.
 import { z } from 'zod';
 
-export const prometheusMetricsSource = z.object({
+const prometheusMetricsSource = z.object({
   url: z.url().max(2048).describe('Base URL of the Prometheus HTTP API, e.g. http://prometheus-operated.monitoring:9090.'),
   query: z
     .string()

@@ -34,7 +34,7 @@ export const envVar = z.object({
   valueFrom: z.looseObject({}).optional().describe('As in a core EnvVar (secretKeyRef, configMapKeyRef, fieldRef, ...).'),
 });
 
-export const envFromSource = z.looseObject({}).describe('As in a core EnvFromSource (configMapRef or secretRef).');
+const envFromSource = z.looseObject({}).describe('As in a core EnvFromSource (configMapRef or secretRef).');
 
 export const toleration = z.object({
   key: z.string().max(316).optional(),

@@ -1,6 +1,6 @@
 // Builds the CustomResourceDefinition from the zod schema. zod's JSON Schema is close to a
-// Kubernetes structural schema; the rewrites below close the gap (see the apiextensions rules
-// in shared/notes/kubernetes-client.md). Nothing here is hand-maintained YAML.
+// Kubernetes structural schema; the rewrites below close the gap (apiextensions-apiserver's
+// structural-schema rules, summarised in docs/adr/0007-crd-from-zod.md). Nothing here is hand-maintained YAML.
 import { z } from 'zod';
 import {
   CATEGORIES,

@@ -271,7 +271,7 @@ export type UnmuteDeploymentSpecInput = z.input<typeof unmuteDeploymentSpec>;
 export type UnmuteDeploymentStatus = z.output<typeof unmuteDeploymentStatus>;
 export type Condition = z.output<typeof conditionSchema>;
 
-export const objectMeta = z.looseObject({
+const objectMeta = z.looseObject({
   name: z.string(),
   namespace: z.string(),
   uid: z.string().optional(),

@@ -28,7 +28,7 @@ import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
 import { OPERATOR_LABEL_FLEET, SERIES_LABEL_FLEET } from '../promql.ts';
 import type { DashboardSpec, PanelSpec, VariableSet } from './spec.ts';
 
-export const DATASOURCE_VARIABLE = 'datasource';
+const DATASOURCE_VARIABLE = 'datasource';
 const DATASOURCE = { type: 'prometheus', uid: `\${${DATASOURCE_VARIABLE}}` };
 
 export interface BuildOptions {

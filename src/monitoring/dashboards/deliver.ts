@@ -7,7 +7,7 @@ import type { ClusterCapabilities, Desired, DesiredMeta, DesiredObject } from '.
 import { monitoringObjectLabels } from '../scrape.ts';
 import { FLEET_DASHBOARDS, fleetDashboard } from './catalog.ts';
 
-export const GRAFANA_DASHBOARD_API_VERSION = 'grafana.integreatly.org/v1beta1';
+const GRAFANA_DASHBOARD_API_VERSION = 'grafana.integreatly.org/v1beta1';
 
 /** The fields of a grafana-operator GrafanaDashboard the operator sets. */
 type DesiredGrafanaDashboard = {

@@ -1,5 +1,6 @@
 // Fleet: what the operator wants and has, per tier; sessions against capacity; drains, scaling, GPUs.
 // Reads the operator's own metrics (unmute_operator_*), which Unmute's cannot provide.
+import { SESSIONS_COMPONENT } from '../../api/v1alpha1/components.ts';
 import { sel, workerMatchers, DASHBOARD_SCOPE } from '../promql.ts';
 import { OPERATOR } from './queries.ts';
 import { RATE, UNIT, type DashboardSpec } from './spec.ts';
@@ -109,7 +110,7 @@ export const fleet: DashboardSpec = {
           queries: [
             { expr: total('unmute_operator_sessions_active'), legend: 'sessions (operator)' },
             { expr: total('unmute_operator_sessions_capacity'), legend: 'capacity' },
-            { expr: `sum(${sel('worker_active_sessions', workerMatchers(DASHBOARD_SCOPE, 'backend'))})`, legend: 'sessions (scraped)' },
+            { expr: `sum(${sel('worker_active_sessions', workerMatchers(DASHBOARD_SCOPE, SESSIONS_COMPONENT))})`, legend: 'sessions (scraped)' },
           ],
         },
         {

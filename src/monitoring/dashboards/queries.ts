@@ -1,10 +1,11 @@
 // Query shapes the dashboards repeat. All are scoped with Grafana variables; `sum by (le)` comes
 // before every quantile so several pods' histograms merge correctly.
+import { SESSIONS_COMPONENT } from '../../api/v1alpha1/components.ts';
 import { DASHBOARD_SCOPE, fleetMatchers, sel, workerMatchers } from '../promql.ts';
 import { RATE } from './spec.ts';
 
 /** Matchers of the selected fleet's backend series, of all its series, and of its operator metrics. */
-export const BACKEND = workerMatchers(DASHBOARD_SCOPE, 'backend');
+export const BACKEND = workerMatchers(DASHBOARD_SCOPE, SESSIONS_COMPONENT);
 export const FLEET = workerMatchers(DASHBOARD_SCOPE);
 export const OPERATOR = fleetMatchers(DASHBOARD_SCOPE);
 export const component = (c: string): string => workerMatchers(DASHBOARD_SCOPE, c);

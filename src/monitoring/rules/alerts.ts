@@ -45,7 +45,7 @@ export function gpuComponents(fleet: UnmuteDeployment): ComponentName[] {
  * Share of a latency histogram's observations slower than `bound` (a bucket bound), from the
  * fleet's recorded bucket rates. NaN (no alert) when nothing was observed.
  */
-export function slowFractionExpr(scope: Scope, h: LatencyHistogram, bound: number): string {
+function slowFractionExpr(scope: Scope, h: LatencyHistogram, bound: number): string {
   const series = (le: string) => `sum by (${FLEET_BY}) (${sel(RECORDED.bucketRate(h), workerMatchers(scope), le)})`;
   const all = series('le="+Inf"');
   return `(\n  ${all}\n  -\n  ${series(leMatcher(bound))}\n)\n/\n${all}`;
@@ -219,7 +219,7 @@ export function alertRules(cr: UnmuteDeployment): AlertingRule[] {
       `Unmute ${fleetName}: no backend session metrics`,
       `Prometheus has no worker_active_sessions series for ${fleetName}: no backend is scraped, so every ` +
         `session alert of this fleet is blind. Check the ServiceMonitor/PodMonitor is selected by Prometheus.`,
-      { source: 'backend' },
+      { source: SESSIONS_COMPONENT },
     );
   }
   add(

@@ -16,7 +16,7 @@ export interface OperatorRulesOptions {
   labels?: Record<string, string>;
 }
 
-export const OPERATOR_RULE_NAME = 'unmute-operator';
+const OPERATOR_RULE_NAME = 'unmute-operator';
 
 export function operatorRuleGroups(opts: OperatorRulesOptions): RuleGroup[] {
   const m = `job=${str(opts.jobLabel)}, namespace=${str(opts.namespace)}`;

@@ -8,7 +8,7 @@ import { alertRules } from './alerts.ts';
 import { recordingRules } from './recording.ts';
 import type { RuleGroup } from './types.ts';
 
-export function prometheusRuleName(cr: UnmuteDeployment): string {
+function prometheusRuleName(cr: UnmuteDeployment): string {
   return `${cr.metadata.name}-rules`;
 }
 

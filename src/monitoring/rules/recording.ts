@@ -2,11 +2,12 @@
 // keeps the alert and the panel about it on the same number, and turns a dashboard's 7-day view of
 // a fleet p95 into a lookup instead of a histogram_quantile over every pod and bucket.
 // Naming follows Prometheus' level:metric:operations convention.
+import { SESSIONS_COMPONENT } from '../../api/v1alpha1/components.ts';
 import { FLEET_BY, sel, workerMatchers, type Scope } from '../promql.ts';
 import type { RecordingRule } from './types.ts';
 
 /** Latency histograms summarized per fleet. */
-export const LATENCY_HISTOGRAMS = ['worker_stt_ttft', 'worker_tts_ttft', 'worker_vllm_ttft'] as const;
+const LATENCY_HISTOGRAMS = ['worker_stt_ttft', 'worker_tts_ttft', 'worker_vllm_ttft'] as const;
 export type LatencyHistogram = (typeof LATENCY_HISTOGRAMS)[number];
 
 export const RECORDED = {
@@ -24,12 +25,12 @@ export const RECORDED = {
 
 /** Sum of a backend counter's per-second rate over the fleet. */
 function fleetRate(scope: Scope, counter: string): string {
-  return `sum by (${FLEET_BY}) (rate(${sel(counter, workerMatchers(scope, 'backend'))}[5m]))`;
+  return `sum by (${FLEET_BY}) (rate(${sel(counter, workerMatchers(scope, SESSIONS_COMPONENT))}[5m]))`;
 }
 
 /** Recording rules of one fleet; every input series is filtered to it. */
 export function recordingRules(scope: Scope): RecordingRule[] {
-  const backend = workerMatchers(scope, 'backend');
+  const backend = workerMatchers(scope, SESSIONS_COMPONENT);
   const fleet = workerMatchers(scope);
   const rules: RecordingRule[] = [
     { record: RECORDED.activeSessions, expr: `sum by (${FLEET_BY}) (${sel('worker_active_sessions', backend)})` },

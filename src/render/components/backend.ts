@@ -10,7 +10,7 @@ import type { WorkloadParts } from '../workload.ts';
 const DEFAULT_RESOURCES = { requests: { cpu: '500m', memory: '512Mi' }, limits: { cpu: '1500m', memory: '1Gi' } };
 
 /** Environment that points the backend at the other components (Unmute reads these at start). */
-export function backendEnv(fleet: UnmuteDeployment): IEnvVar[] {
+function backendEnv(fleet: UnmuteDeployment): IEnvVar[] {
   const { spec } = fleet;
   const env: IEnvVar[] = [
     // Headless Services: DNS returns every ready STT/TTS pod, so the backend keeps its own failover.
@@ -38,7 +38,7 @@ export function backendEnv(fleet: UnmuteDeployment): IEnvVar[] {
  * Readiness reads the /v1/health body: Unmute answers 200 even when `ok` is false.
  * The backend image has Python (uvicorn), so an exec probe needs nothing extra.
  */
-export function healthProbeCommand(port: number): string[] {
+function healthProbeCommand(port: number): string[] {
   const script = [
     'import json, sys, urllib.request',
     `body = json.load(urllib.request.urlopen("http://127.0.0.1:${port}/v1/health", timeout=3))`,
@@ -52,7 +52,7 @@ export function healthProbeCommand(port: number): string[] {
  * when something other than the autoscaler stops the pod (rollout, node drain, eviction).
  * By then the pod is already out of the Service endpoints, so no new session arrives.
  */
-export function drainWaitCommand(port: number): string[] {
+function drainWaitCommand(port: number): string[] {
   const script = [
     'import time, urllib.request',
     'while True:',

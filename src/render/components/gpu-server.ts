@@ -18,11 +18,11 @@ interface ServerProcess {
   healthPath: string;
 }
 
-export function hfTokenEnv(settings: { hfTokenSecretRef?: { name: string; key: string } | undefined }): IEnvVar[] {
+function hfTokenEnv(settings: { hfTokenSecretRef?: { name: string; key: string } | undefined }): IEnvVar[] {
   return [...secretEnv('HUGGING_FACE_HUB_TOKEN', settings.hfTokenSecretRef), ...secretEnv('HF_TOKEN', settings.hfTokenSecretRef)];
 }
 
-export function gpuServerWorkload<N extends GpuServerName>(c: Component<N>, process: ServerProcess, scrapeAnnotations: Record<string, string>): WorkloadParts {
+function gpuServerWorkload<N extends GpuServerName>(c: Component<N>, process: ServerProcess, scrapeAnnotations: Record<string, string>): WorkloadParts {
   const s = c.settings;
   const cache = cacheVolume(s.modelCache);
   // A fresh object per probe: shared references would print as YAML anchors.

@@ -67,7 +67,7 @@ describe('PromQL of rules and dashboards', () => {
 
 describe('the metric list', () => {
   // test/fixtures/unmute-metrics.json is the simulated backend's list (src/sim); both lists come
-  // from unmute-reference.md and must not drift apart.
+  // from docs/unmute.md and must not drift apart.
   it("agrees with the simulated backend's list on every backend family", () => {
     const simulated = (JSON.parse(readFileSync(new URL('../../fixtures/unmute-metrics.json', import.meta.url), 'utf8')) as {
       metrics: Array<{ name: string; type: string; buckets?: number[] }>;

@@ -1,0 +1,103 @@
+// The plan: one pure answer per pass, from the gathered sessions and pods.
+import { describe, expect, it } from 'vitest';
+import { componentLabels, LABEL_SERVING } from '../../../src/api/v1alpha1/labels.ts';
+import type { SessionsObservation } from '../../../src/autoscaler/gather.ts';
+import { baselineReplicas, initialReplicas, planFleet, type PlanInput, STATUS_REFRESH_MS } from '../../../src/autoscaler/plan.ts';
+import type { BackendPod } from '../../../src/autoscaler/policy.ts';
+import type { PodView } from '../../../src/runtime/views.ts';
+import { anUnmuteDeployment } from '../../support/factories.ts';
+
+const NOW = 1_000_000;
+
+const backend = (name: string, sessions: number | undefined, over: Partial<BackendPod> = {}): BackendPod => ({
+  name,
+  serving: true,
+  phase: 'Running',
+  terminating: false,
+  sessions,
+  observedAtMs: NOW,
+  ...over,
+});
+
+const observed = (pods: BackendPod[], errors: [string, string][] = []): SessionsObservation => ({
+  pods,
+  errors: new Map(errors),
+  active: pods.reduce((n, p) => n + (p.sessions ?? 0), 0),
+  unknownPods: pods.filter((p) => p.sessions === undefined).length,
+});
+
+const podView = (name: string, component: string, phase: string, extra: Partial<PodView['status']> = {}): PodView => ({
+  apiVersion: 'v1',
+  kind: 'Pod',
+  metadata: { name, labels: { ...componentLabels('demo', component as 'backend'), ...(component === 'backend' ? { [LABEL_SERVING]: 'true' } : {}) } },
+  status: { phase: phase as 'Running', ...extra },
+});
+
+function plan(spec: Record<string, unknown>, over: Partial<PlanInput> = {}) {
+  return planFleet({ fleet: anUnmuteDeployment(spec), nowMs: NOW, pods: [], sessions: observed([]), deployedReplicas: {}, history: [], ...over });
+}
+
+const autoscaling = (over: Record<string, unknown> = {}) => ({ autoscaling: { enabled: true, minReplicas: 1, maxReplicas: 10, scaleDownStabilizationSeconds: 0, ...over } });
+
+describe('planning without autoscaling', () => {
+  it('runs the spec replicas, reports serving capacity and refreshes status while backends run', () => {
+    const p = plan(
+      { backend: { replicas: 3 } },
+      { pods: [podView('a', 'backend', 'Running'), podView('b', 'backend', 'Pending')], sessions: observed([backend('a', 2), backend('b', undefined, { phase: 'Pending' })]) },
+    );
+    expect(p.replicas).toEqual({ backend: 3 });
+    expect(p.decision).toBeUndefined();
+    expect(p.sessions).toEqual({ active: 2, capacity: 4, unknownPods: 1 });
+    expect(p.requeueAfterMs).toBe(STATUS_REFRESH_MS);
+    expect(p.podPatches).toEqual([]);
+  });
+});
+
+describe('planning with autoscaling', () => {
+  it('scales up at once, with an event and a scale count', () => {
+    const p = plan(autoscaling(), { deployedReplicas: { backend: 1 }, sessions: observed([backend('a', 4)]) });
+    expect(p.replicas.backend).toBe(2);
+    expect(p.events).toEqual([expect.objectContaining({ reason: 'ScaledUp' })]);
+    expect(p.scaleEvents).toEqual([{ component: 'backend', direction: 'up', reason: 'load' }]);
+  });
+
+  it('never shrinks on the first pass of a process: what runs seeds the stabilisation window', () => {
+    const input = { deployedReplicas: { backend: 3 }, sessions: observed([backend('a', 0), backend('b', 0), backend('c', 0)]) };
+    expect(plan(autoscaling(), { ...input, history: undefined }).podPatches).toEqual([]);
+    expect(plan(autoscaling(), { ...input, history: [] }).podPatches.map((x) => x.name)).toEqual(['a', 'b']);
+  });
+
+  it('gives the follower components replicas and leaves the fixed ones to their spec', () => {
+    const p = plan({ ...autoscaling({ followers: { stt: true, tts: false } }), stt: { slotsPerReplica: 8 } }, { deployedReplicas: { backend: 4 }, sessions: observed([backend('a', 3), backend('b', 3), backend('c', 3), backend('d', 3)]) });
+    expect(p.replicas).toMatchObject({ backend: 4, stt: 2 });
+    expect(p.replicas.tts).toBeUndefined();
+  });
+
+  it('counts only GPU components as waiting for a GPU', () => {
+    const unschedulable = { conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable' }] };
+    const pods = [podView('b', 'backend', 'Pending', unschedulable), podView('s', 'stt', 'Pending', unschedulable)];
+    const p = plan(autoscaling(), { pods, deployedReplicas: { backend: 1 }, sessions: observed([backend('a', 1)]) });
+    expect(p.decision?.limited).toEqual({ reason: 'GpuPodsPending', message: '1 pod(s) wait for a GPU node' });
+  });
+
+  it('lists the pods it could not read', () => {
+    const p = plan(autoscaling(), { deployedReplicas: { backend: 2 }, sessions: observed([backend('a', 1), backend('b', undefined)], [['b', 'timeout']]) });
+    expect(p.readErrors).toEqual(['b: timeout']);
+    expect(p.decision?.metricsAvailable).toBe(false);
+  });
+
+  it('remembers recommendations only inside the window', () => {
+    const p = plan(autoscaling({ scaleDownStabilizationSeconds: 60 }), { history: [{ atMs: NOW - 120_000, serving: 9 }], deployedReplicas: { backend: 1 }, sessions: observed([backend('a', 1)]) });
+    expect(p.history).toEqual([{ atMs: NOW, serving: 1 }]);
+  });
+});
+
+describe('replicas before any decision', () => {
+  it('clamps what runs into min..max, starting from the spec', () => {
+    const fleet = anUnmuteDeployment({ backend: { replicas: 40 }, ...autoscaling({ minReplicas: 2, maxReplicas: 8 }) });
+    expect(baselineReplicas(fleet, undefined)).toBe(8);
+    expect(baselineReplicas(fleet, 1)).toBe(2);
+    expect(initialReplicas(fleet)).toEqual({ backend: 8 });
+    expect(baselineReplicas(anUnmuteDeployment({ backend: { replicas: 5 } }), 9)).toBe(5);
+  });
+});

@@ -1,0 +1,145 @@
+// The reconcile against filled caches and a recording client: what it writes, in which order, what
+// status says and which events it records. Each case is a sentence about behaviour a user relies on.
+import { describe, expect, it } from 'vitest';
+import { ANNOTATION_DRAINING_SINCE, ANNOTATION_POD_DELETION_COST, LABEL_SERVING } from '../../../src/api/v1alpha1/labels.ts';
+import { DELETION_COST_DRAINING, DELETION_COST_REMOVE } from '../../../src/autoscaler/drain.ts';
+import { KubeApiError } from '../../../src/runtime/errors.ts';
+import { FleetWorld } from '../../support/fleet-world.ts';
+
+const replicasOf = (world: FleetWorld, name: string) => (world.client.applied('Deployment', name)[0] as unknown as { spec: { replicas: number } }).spec.replicas;
+
+const autoscaled = (over: Record<string, unknown> = {}) => ({
+  autoscaling: { enabled: true, minReplicas: 1, maxReplicas: 10, targetSessionsPerPod: 3, scaleDownStabilizationSeconds: 0, followers: { stt: false, tts: false }, ...over },
+});
+
+describe('reconciling a fleet', () => {
+  it('applies every child of a valid fleet, then writes status once', async () => {
+    const world = new FleetWorld().withFleet();
+    await world.reconcile();
+    expect(world.client.applied('Deployment').map((d) => d.metadata.name)).toEqual(['demo-backend', 'demo-stt', 'demo-tts']);
+    expect(world.client.applied('Service').map((d) => d.metadata.name)).toEqual(['demo-backend', 'demo-stt', 'demo-tts']);
+    expect(world.client.applied('PodDisruptionBudget').map((d) => d.metadata.name)).toEqual(['demo-backend']);
+    expect(world.client.writes.filter((w) => w.subresource === 'status')).toHaveLength(1);
+    expect(world.client.writes.at(-1)?.subresource).toBe('status');
+    expect(world.condition('Ready')).toMatchObject({ status: 'False', reason: 'ComponentsNotReady' });
+    expect(world.client.status()?.['observedGeneration']).toBe(1);
+  });
+
+  it('says Ready once every component has a ready pod', async () => {
+    const world = new FleetWorld().withFleet().withDeployment('backend', 1).withDeployment('stt', 1).withDeployment('tts', 1);
+    await world.reconcile();
+    expect(world.condition('Ready')).toMatchObject({ status: 'True', reason: 'AllComponentsReady' });
+    expect(world.condition('Progressing')).toMatchObject({ status: 'False', reason: 'Stable' });
+  });
+
+  it('writes nothing but status, with Ready=False InvalidSpec and an event, when a referenced Secret is missing', async () => {
+    const world = new FleetWorld().withFleet({ stt: { hfTokenSecretRef: { name: 'hf', key: 'token' } } });
+    const result = await world.reconcile();
+    expect(world.client.writes.map((w) => w.subresource ?? w.verb)).toEqual(['status']);
+    expect(world.condition('Ready')).toMatchObject({ status: 'False', reason: 'InvalidSpec' });
+    expect(world.condition('Ready')?.message).toContain('Secret "hf" not found');
+    expect(world.events).toEqual([expect.objectContaining({ type: 'Warning', reason: 'InvalidSpec' })]);
+    expect(result).toEqual({ requeueAfterMs: 30_000 });
+  });
+
+  it('goes ahead once the Secret has the key', async () => {
+    const world = new FleetWorld().withFleet({ stt: { hfTokenSecretRef: { name: 'hf', key: 'token' } } }).withSecret('hf', { token: 'x' });
+    await world.reconcile();
+    expect(world.client.applied('Deployment')).toHaveLength(3);
+  });
+
+  it('reports ApplyFailed with the API server message and retries, when an apply is refused', async () => {
+    const world = new FleetWorld().withFleet();
+    world.client.failApply.set('Service/demo-stt', new KubeApiError({ code: 422, reason: 'Invalid', message: 'spec.ports[0].port: Invalid value' }));
+    await expect(world.reconcile()).rejects.toThrow(/Service demo-stt: spec.ports\[0\].port: Invalid value/);
+    expect(world.condition('Ready')).toMatchObject({ status: 'False', reason: 'ApplyFailed' });
+    expect(world.condition('Degraded')).toMatchObject({ status: 'True', reason: 'ApplyFailed' });
+  });
+
+  it('deletes a child the spec no longer implies and leaves an object it does not control', async () => {
+    const world = new FleetWorld()
+      .withFleet()
+      .withOwned({ apiVersion: 'v1', kind: 'Service', name: 'demo-frontend' })
+      .withOwned({ apiVersion: 'v1', kind: 'Service', name: 'demo-notes', owner: false });
+    await world.reconcile();
+    expect(world.client.writes.filter((w) => w.verb === 'delete')).toEqual([{ verb: 'delete', kind: 'Service', name: 'demo-frontend' }]);
+  });
+});
+
+describe('autoscaling a fleet', () => {
+  it('drains the emptiest backends first, before any Deployment changes, and keeps their replicas', async () => {
+    const world = new FleetWorld()
+      .withFleet(autoscaled())
+      .withDeployment('backend', 3)
+      .withPod('backend', 'demo-backend-a', { sessions: 2 })
+      .withPod('backend', 'demo-backend-b', { sessions: 0 })
+      .withPod('backend', 'demo-backend-c', { sessions: 1 });
+    // A (re)started operator never shrinks on its first pass: what runs seeds the window.
+    await world.reconcile();
+    expect(world.client.writes.filter((w) => w.verb === 'patch')).toEqual([]);
+    await world.later(1000).reconcile();
+    const patches = world.client.writes.filter((w) => w.verb === 'patch');
+    expect(patches.map((p) => p.name)).toEqual(['demo-backend-b', 'demo-backend-c']);
+    expect(patches[0]?.body).toMatchObject({ metadata: { labels: { [LABEL_SERVING]: 'false' }, annotations: { [ANNOTATION_POD_DELETION_COST]: DELETION_COST_DRAINING } } });
+    const firstDeployment = world.client.writes.findIndex((w) => w.verb === 'apply' && w.kind === 'Deployment');
+    expect(world.client.writes.findIndex((w) => w.verb === 'patch')).toBeLessThan(firstDeployment);
+    expect(replicasOf(world, 'demo-backend')).toBe(3);
+    expect(world.events.map((e) => e.reason)).toContain('DrainStarted');
+    expect(world.client.status()?.['drainingPods']).toEqual([]);
+  });
+
+  it('removes a drained backend only after an empty reading taken after the drain settled', async () => {
+    const world = new FleetWorld();
+    const since = new Date(world.nowMs - 60_000).toISOString();
+    world
+      .withFleet(autoscaled())
+      .withDeployment('backend', 2)
+      .withPod('backend', 'demo-backend-a', { sessions: 2 })
+      .withPod('backend', 'demo-backend-b', { serving: false, annotations: { [ANNOTATION_DRAINING_SINCE]: since }, sessions: 0 });
+    await world.reconcile();
+    const patch = world.client.writes.find((w) => w.verb === 'patch' && w.name === 'demo-backend-b');
+    expect(patch?.body).toMatchObject({ metadata: { annotations: { [ANNOTATION_POD_DELETION_COST]: DELETION_COST_REMOVE } } });
+    expect(replicasOf(world, 'demo-backend')).toBe(1);
+    expect(world.events.map((e) => e.reason)).toContain('DrainCompleted');
+  });
+
+  it('holds scale-down and says why when a backend cannot be read', async () => {
+    const world = new FleetWorld()
+      .withFleet(autoscaled())
+      .withDeployment('backend', 2)
+      .withPod('backend', 'demo-backend-a', { sessions: 0 })
+      .withPod('backend', 'demo-backend-b', { sessions: new Error('connect ECONNREFUSED') });
+    await world.reconcile();
+    expect(world.client.writes.filter((w) => w.verb === 'patch')).toEqual([]);
+    expect(world.condition('MetricsAvailable')).toMatchObject({ status: 'False', reason: 'SessionsUnknown' });
+    expect(world.condition('MetricsAvailable')?.message).toContain('demo-backend-b: connect ECONNREFUSED');
+    expect(world.events.map((e) => e.reason)).toContain('MetricsUnavailable');
+  });
+
+  it('sizes following components from the plan and leaves fixed ones at their spec replicas', async () => {
+    const world = new FleetWorld()
+      .withFleet({ ...autoscaled({ followers: { stt: true, tts: false } }), stt: { slotsPerReplica: 4 }, tts: { replicas: 2 } })
+      .withDeployment('backend', 4)
+      .withPod('backend', 'demo-backend-a', { sessions: 3 })
+      .withPod('backend', 'demo-backend-b', { sessions: 3 })
+      .withPod('backend', 'demo-backend-c', { sessions: 3 })
+      .withPod('backend', 'demo-backend-d', { sessions: 3 });
+    await world.reconcile();
+    // 4 backends × 3 sessions × 1.25 headroom / 4 slots = 3.75 → 4 STT pods.
+    expect(replicasOf(world, 'demo-stt')).toBe(4);
+    expect(replicasOf(world, 'demo-tts')).toBe(2);
+  });
+
+  it('requeues at the autoscaling interval', async () => {
+    const world = new FleetWorld().withFleet(autoscaled({ intervalSeconds: 7 })).withDeployment('backend', 1).withPod('backend', 'demo-backend-a', { sessions: 1 });
+    expect(await world.reconcile()).toEqual({ requeueAfterMs: 7000 });
+  });
+
+  it('records a Ready transition once, not on every pass', async () => {
+    const world = new FleetWorld().withFleet().withDeployment('backend', 1).withDeployment('stt', 1).withDeployment('tts', 1);
+    await world.reconcile();
+    world.withFleet({}, { status: world.client.status() ?? {} });
+    await world.reconcile();
+    expect(world.events.filter((e) => e.reason === 'AllComponentsReady')).toHaveLength(1);
+  });
+});
