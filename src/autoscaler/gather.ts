@@ -16,6 +16,12 @@ export interface SessionsObservation {
   unknownPods: number;
 }
 
+/**
+ * Far more sessions than a backend can hold (running plus waiting) is a broken exposition, not a
+ * load: such a reading is unknown, so it can neither pin the fleet at maxReplicas nor overflow status.
+ */
+export const SANITY_FACTOR = 100;
+
 /** Live pods of the sessions component (backends), in cache order. */
 function sessionPods(pods: PodView[]): PodView[] {
   return pods.filter((p) => p.metadata.labels?.[LABEL_APP_COMPONENT] === SESSIONS_COMPONENT && !isTerminating(p));
@@ -39,6 +45,12 @@ export async function gatherSessions(
     readable.map((p) => ({ pod: p.metadata.name ?? '', ip: p.status?.podIP, port: fleet.spec.backend.port })),
     signal,
   );
+  const bound = fleet.spec.backend.maxSessionsPerPod * SANITY_FACTOR;
+  for (const [pod, r] of readings) {
+    if (r.sessions <= bound) continue;
+    readings.delete(pod);
+    errors.set(pod, `worker_active_sessions is ${r.sessions}, above ${bound} (${SANITY_FACTOR} × maxSessionsPerPod): not a real reading`);
+  }
   store.update(readings);
   store.retain(backends.map((p) => p.metadata.name ?? ''));
   const now = nowMs();

@@ -1,8 +1,13 @@
 // Reads per-pod sessions from Prometheus' HTTP API, for clusters where the operator cannot reach
-// pod IPs. The answer is parsed with zod; an error or empty result means "unknown", never zero.
+// pod IPs. The answer is parsed with zod and each value with the text format's float grammar; an
+// error, an empty result, a malformed value or a pod answered twice means "unknown", never zero.
 import { request } from 'undici';
 import { z } from 'zod';
+import { parseSampleValue } from './exposition.ts';
 import type { ReadTarget, SessionReading, SessionSource } from './session-readings.ts';
+
+/** One instant query over one fleet's backends; far beyond this is not a sane answer. */
+const MAX_ANSWER_BYTES = 4 * 1024 * 1024;
 
 const instantVector = z.object({
   status: z.literal('success'),
@@ -34,40 +39,69 @@ function expandQuery(template: string, vars: { namespace: string; name: string; 
   return template.replaceAll('{{namespace}}', vars.namespace).replaceAll('{{name}}', vars.name).replaceAll('{{window}}', vars.window);
 }
 
+/** Leaving the loop early (over the cap) returns the iterator, which closes the body. */
+async function boundedText(body: AsyncIterable<Buffer>, maxBytes: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  for await (const chunk of body) {
+    bytes += chunk.length;
+    if (bytes > maxBytes) throw new Error(`Prometheus answer is larger than ${maxBytes} bytes`);
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 export class PrometheusSessionSource implements SessionSource {
-  private readonly opts: PrometheusSessionSourceOptions;
+  readonly #opts: PrometheusSessionSourceOptions;
 
   constructor(opts: PrometheusSessionSourceOptions) {
-    this.opts = opts;
+    this.#opts = opts;
   }
 
   async read(targets: ReadTarget[], signal?: AbortSignal) {
     const readings = new Map<string, SessionReading>();
     const errors = new Map<string, string>();
-    const query = expandQuery(this.opts.queryTemplate, {
-      namespace: this.opts.namespace,
-      name: this.opts.name,
-      window: `${this.opts.windowSeconds}s`,
+    const query = expandQuery(this.#opts.queryTemplate, {
+      namespace: this.#opts.namespace,
+      name: this.#opts.name,
+      window: `${this.#opts.windowSeconds}s`,
     });
-    const url = new URL('/api/v1/query', this.opts.url);
+    const url = new URL('/api/v1/query', this.#opts.url);
     url.searchParams.set('query', query);
+    const timeout = AbortSignal.timeout(this.#opts.timeoutMs);
     try {
-      const timeout = AbortSignal.timeout(this.opts.timeoutMs);
       const res = await request(url, { signal: signal ? AbortSignal.any([signal, timeout]) : timeout });
-      const body: unknown = await res.body.json();
+      let body: unknown;
+      try {
+        body = JSON.parse(await boundedText(res.body, MAX_ANSWER_BYTES));
+      } catch (err) {
+        if (err instanceof SyntaxError) throw new Error(`Prometheus answered ${res.statusCode} with a body that is not JSON`);
+        throw err;
+      }
       const failed = errorAnswer.safeParse(body);
       if (failed.success) throw new Error(`Prometheus: ${failed.data.errorType ?? 'error'}: ${failed.data.error ?? ''}`);
       const parsed = instantVector.safeParse(body);
       if (!parsed.success) throw new Error(`Prometheus answer is not an instant vector: ${parsed.error.issues[0]?.message ?? ''}`);
+      const seen = new Map<string, number>();
       for (const sample of parsed.data.data.result) {
         const pod = sample.metric['pod'];
-        const value = Number(sample.value[1]);
-        if (pod === undefined || !Number.isFinite(value) || value < 0) continue;
-        readings.set(pod, { sessions: value, observedAtMs: Math.round(sample.value[0] * 1000) });
+        if (pod === undefined) continue;
+        seen.set(pod, (seen.get(pod) ?? 0) + 1);
+        const v = parseSampleValue(sample.value[1]);
+        if (!v.ok) errors.set(pod, `Prometheus: sessions ${v.problem}`);
+        else if (v.value < 0) errors.set(pod, `Prometheus: sessions are negative (${v.value})`);
+        else readings.set(pod, { sessions: v.value, observedAtMs: Math.round(sample.value[0] * 1000) });
       }
-      for (const t of targets) if (!readings.has(t.pod)) errors.set(t.pod, 'no series for this pod in the Prometheus answer');
+      for (const [pod, count] of seen) {
+        if (count <= 1) continue;
+        readings.delete(pod);
+        errors.set(pod, `Prometheus answered ${count} series for this pod: the query must give one per pod`);
+      }
+      for (const t of targets) if (!readings.has(t.pod) && !errors.has(t.pod)) errors.set(t.pod, 'no series for this pod in the Prometheus answer');
     } catch (err) {
-      for (const t of targets) errors.set(t.pod, (err as Error).message);
+      const message = timeout.aborted && signal?.aborted !== true ? `Prometheus did not answer within ${this.#opts.timeoutMs} ms` : (err as Error).message;
+      readings.clear();
+      for (const t of targets) errors.set(t.pod, message);
     }
     return { readings, errors };
   }

@@ -1,7 +1,5 @@
 // Where session counts come from, and how fresh they are. A reading that is missing or older
 // than the staleness limit is "unknown": the policy never treats it as zero.
-import { z } from 'zod';
-
 export interface SessionReading {
   sessions: number;
   observedAtMs: number;
@@ -40,22 +38,4 @@ export class ReadingStore {
     const keep = new Set(pods);
     for (const pod of this.last.keys()) if (!keep.has(pod)) this.last.delete(pod);
   }
-}
-
-const sampleValue = z.coerce.number().finite().min(0);
-
-/**
- * Picks `worker_active_sessions` out of a Prometheus text exposition. The backend's metrics have
- * no labels; a labelled form is accepted too. Returns undefined when the series is absent.
- */
-export function parseActiveSessions(exposition: string): number | undefined {
-  for (const line of exposition.split('\n')) {
-    if (!line.startsWith('worker_active_sessions')) continue;
-    const rest = line.slice('worker_active_sessions'.length);
-    if (rest[0] !== ' ' && rest[0] !== '{') continue;
-    const value = rest.startsWith('{') ? rest.slice(rest.indexOf('}') + 1).trim().split(/\s+/)[0] : rest.trim().split(/\s+/)[0];
-    const parsed = sampleValue.safeParse(value);
-    return parsed.success ? parsed.data : undefined;
-  }
-  return undefined;
 }

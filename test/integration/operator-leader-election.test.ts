@@ -129,7 +129,8 @@ describe('two operator processes', () => {
     const logsBefore = follower.logs().length;
     await patchSpec(client, namespace, cr.metadata.name!, { backend: { image: 'registry.example.com/unmute/backend:1.6.0' } });
     await waitFor('the new leader to update the Deployment', async () => (await backendImage()) === 'registry.example.com/unmute/backend:1.6.0');
-    expect(reconcileLogs(follower, `${namespace}/${cr.metadata.name}`, logsBefore).length).toBeGreaterThan(0);
+    // Its reconcile finishes (and logs) after the Deployment write: wait for the line, not only the write.
+    await waitFor('the new leader to log the reconcile', () => reconcileLogs(follower, `${namespace}/${cr.metadata.name}`, logsBefore).length > 0);
     expect(await writesOf(follower)).toBeGreaterThan(0);
   });
 });

@@ -116,6 +116,19 @@ describe('autoscaling a fleet', () => {
     expect(world.events.map((e) => e.reason)).toContain('MetricsUnavailable');
   });
 
+  it('treats an absurd reading as unknown: no scale to maxReplicas, and status stays writable', async () => {
+    const world = new FleetWorld()
+      .withFleet(autoscaled())
+      .withDeployment('backend', 2)
+      .withPod('backend', 'demo-backend-a', { sessions: 1e308 })
+      .withPod('backend', 'demo-backend-b', { sessions: 1 });
+    await world.reconcile();
+    expect(replicasOf(world, 'demo-backend')).toBe(2);
+    expect(world.condition('MetricsAvailable')?.message).toContain('demo-backend-a: worker_active_sessions is 1e+308, above 400');
+    const sessions = world.client.status()?.['sessions'] as Record<string, number>;
+    expect(Object.values(sessions).every(Number.isSafeInteger)).toBe(true);
+  });
+
   it('sizes following components from the plan and leaves fixed ones at their spec replicas', async () => {
     const world = new FleetWorld()
       .withFleet({ ...autoscaled({ followers: { stt: true, tts: false } }), stt: { slotsPerReplica: 4 }, tts: { replicas: 2 } })

@@ -1,0 +1,54 @@
+// Prometheus answers are parsed as strictly as pod expositions.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { PrometheusSessionSource } from '../../../src/autoscaler/prometheus-session-source.ts';
+
+let server: Server | undefined;
+afterEach(async () => {
+  await new Promise((r) => (server ? server.close(() => r(undefined)) : r(undefined)));
+  server = undefined;
+});
+
+async function prometheus(answer: unknown, delayMs = 0): Promise<string> {
+  server = createServer((_, res) => setTimeout(() => res.end(typeof answer === 'string' ? answer : JSON.stringify(answer)), delayMs));
+  await new Promise<void>((r) => server!.listen(0, '127.0.0.1', () => r()));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+const vector = (samples: [string, string][]) => ({
+  status: 'success',
+  data: { resultType: 'vector', result: samples.map(([pod, value]) => ({ metric: { pod }, value: [1700000000.5, value] })) },
+});
+
+const read = async (url: string, pods: string[], timeoutMs = 2000) =>
+  new PrometheusSessionSource({ url, queryTemplate: 'q{{name}}', namespace: 'ns', name: 'demo', windowSeconds: 10, timeoutMs }).read(pods.map((pod) => ({ pod, ip: undefined, port: 0 })));
+
+describe('reading sessions from Prometheus', () => {
+  it('takes one well-formed value per pod, with the sample time', async () => {
+    const r = await read(await prometheus(vector([['a', '2'], ['b', '0']])), ['a', 'b']);
+    expect(r.readings.get('a')).toEqual({ sessions: 2, observedAtMs: 1700000000500 });
+    expect(r.readings.get('b')?.sessions).toBe(0);
+    expect(r.errors.size).toBe(0);
+  });
+
+  it('refuses NaN, negative and coerced values, and pods answered twice', async () => {
+    const r = await read(await prometheus(vector([['a', 'NaN'], ['b', '-1'], ['c', '0x10'], ['d', '1'], ['d', '0']])), ['a', 'b', 'c', 'd', 'e']);
+    expect(r.readings.size).toBe(0);
+    expect(Object.fromEntries(r.errors)).toEqual({
+      a: 'Prometheus: sessions is NaN',
+      b: 'Prometheus: sessions are negative (-1)',
+      c: 'Prometheus: sessions has value "0x10", not a number',
+      d: 'Prometheus answered 2 series for this pod: the query must give one per pod',
+      e: 'no series for this pod in the Prometheus answer',
+    });
+  });
+
+  it('makes every pod unknown on an error answer, a non-JSON body or a timeout', async () => {
+    expect((await read(await prometheus({ status: 'error', errorType: 'bad_data', error: 'parse error' }), ['a'])).errors.get('a')).toBe('Prometheus: bad_data: parse error');
+    await new Promise((r) => server!.close(() => r(undefined)));
+    expect((await read(await prometheus('<html>'), ['a'])).errors.get('a')).toBe('Prometheus answered 200 with a body that is not JSON');
+    await new Promise((r) => server!.close(() => r(undefined)));
+    expect((await read(await prometheus(vector([['a', '1']]), 1000), ['a'], 200)).errors.get('a')).toBe('Prometheus did not answer within 200 ms');
+  });
+});
