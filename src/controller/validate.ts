@@ -32,6 +32,8 @@ export function secretRefs(fleet: UnmuteDeployment): { field: string; ref: Secre
   }
   const external = fleet.spec.llm.external?.apiKeySecretRef;
   if (external !== undefined) out.push({ field: 'spec.llm.external.apiKeySecretRef', ref: external });
+  const redis = fleet.spec.redis?.external?.passwordSecretRef;
+  if (redis !== undefined) out.push({ field: 'spec.redis.external.passwordSecretRef', ref: redis });
   return out;
 }
 

@@ -35,6 +35,7 @@ export function renderDeployment(fleet: UnmuteDeployment, component: AnyComponen
   const labels = componentLabels(name, component.name);
   // Pods start in rotation; the operator takes them out to drain them.
   const serving: Record<string, string> = component.service.selectsServing ? { [LABEL_SERVING]: 'true' } : {};
+  // The schema refuses user keys the operator owns (common.ts), so nothing of theirs is overwritten here.
   const annotations = { ...settings.podAnnotations, ...parts.podAnnotations };
   return {
     apiVersion: 'apps/v1',

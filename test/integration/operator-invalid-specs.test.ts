@@ -113,6 +113,57 @@ const rejectedAtApply: Rejected[] = [
     message: ['spec.stt.modelCache', 'set emptyDir or persistentVolumeClaim, not both'],
   },
   {
+    sentence: 'refuses an image of spaces, saying what an image reference is',
+    spec: { backend: { image: '   ' } },
+    message: ['spec.backend.image', 'must be an image reference such as registry.example.com/unmute/backend:1.4.0'],
+  },
+  {
+    sentence: 'refuses a fleet name with a dot, which no Service could carry',
+    name: 'my.fleet',
+    spec: {},
+    message: ['metadata.name must be a DNS-1035 label'],
+  },
+  {
+    sentence: 'refuses an LLM URL that is not http or https',
+    spec: { llm: { external: { url: 'file:///etc/passwd' } } },
+    message: ['llm.external.url must start with http:// or https:// followed by a host'],
+  },
+  {
+    sentence: 'refuses credentials inside the LLM URL',
+    spec: { llm: { external: { url: 'https://user:sk-123@llm.example.com' } } },
+    message: ['llm.external.url must not carry credentials: use apiKeySecretRef'],
+  },
+  {
+    sentence: 'refuses a password inside the Redis URL',
+    spec: { redis: { external: { url: 'redis://:hunter2@cache.example.com:6379' } } },
+    message: ['redis.external.url must not carry credentials: use passwordSecretRef'],
+  },
+  {
+    sentence: 'refuses a runbook URL that is not http or https',
+    spec: { monitoring: { alerts: { runbookBaseUrl: 'javascript:alert(1)' } } },
+    message: ['alerts.runbookBaseUrl must start with http:// or https://'],
+  },
+  {
+    sentence: 'refuses a constant target label that would overwrite histogram buckets',
+    spec: { monitoring: { targetLabels: { le: 'x' } } },
+    message: ['spec.monitoring.targetLabels', 'not be one the scrape configuration sets'],
+  },
+  {
+    sentence: 'refuses a scrape timeout longer than the interval',
+    spec: { monitoring: { interval: '5s', scrapeTimeout: '10s' } },
+    message: ['monitoring.scrapeTimeout must not exceed monitoring.interval'],
+  },
+  {
+    sentence: 'refuses a pod-deletion-cost set from the spec, naming the key',
+    spec: { backend: { podAnnotations: { 'controller.kubernetes.io/pod-deletion-cost': '-2147483648', team: 'voice' } } },
+    message: ['podAnnotations may not set controller.kubernetes.io/pod-deletion-cost'],
+  },
+  {
+    sentence: 'refuses the operator\'s own labels set from the spec, naming the key',
+    spec: { stt: { podLabels: { 'unmute.sh/serving': 'true' } } },
+    message: ['podLabels may not set keys under unmute.sh/'],
+  },
+  {
     sentence: 'refuses a drain timeout shorter than one autoscaling interval',
     spec: { autoscaling: { intervalSeconds: 30, drainTimeoutSeconds: 10 } },
     message: ['autoscaling.drainTimeoutSeconds must be at least one interval'],
@@ -194,6 +245,24 @@ describe('invalid UnmuteDeployments', () => {
         expect(await client.getIfExists(UMD, cr.metadata.name!, namespace)).toBeUndefined();
       });
     }
+  });
+
+  describe('kubectl scale with autoscaling on', () => {
+    it('is refused with the reason, and the backend count stays with the autoscaler', async () => {
+      const cr = await client.create(anUnmuteDeployment('scaled', namespace, { autoscaling: { enabled: true, minReplicas: 1, maxReplicas: 4 } }));
+      const err = await client.patch(UMD, cr.metadata.name!, namespace, { spec: { replicas: 7 } }, 'merge', { subresource: 'scale' }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(KubeApiError);
+      expect((err as KubeApiError).message).toContain('backend.replicas cannot change while autoscaling is enabled (kubectl scale is refused)');
+      const live = await client.get<RawCr>(UMD, cr.metadata.name!, namespace);
+      expect((live.spec['backend'] as { replicas?: number }).replicas ?? 1).toBe(1);
+      // Without autoscaling the scale subresource sets the backend count as before.
+      const plain = await client.create(anUnmuteDeployment('plain-scale', namespace));
+      await client.patch(UMD, plain.metadata.name!, namespace, { spec: { replicas: 3 } }, 'merge', { subresource: 'scale' });
+      expect(((await client.get<RawCr>(UMD, plain.metadata.name!, namespace)).spec['backend'] as { replicas: number }).replicas).toBe(3);
+    });
   });
 
   describe('accepted, then answered with Ready=False InvalidSpec and nothing created', () => {

@@ -7,6 +7,7 @@ import {
   GROUP,
   KIND,
   MAX_NAME_LENGTH,
+  NAME_PATTERN,
   PLURAL,
   SHORT_NAMES,
   SINGULAR,
@@ -158,6 +159,10 @@ export function buildUnmuteDeploymentCrd(): Schema {
                 {
                   rule: `self.metadata.name.size() <= ${MAX_NAME_LENGTH}`,
                   message: `metadata.name must be at most ${MAX_NAME_LENGTH} characters (child objects append a suffix)`,
+                },
+                {
+                  rule: `self.metadata.name.matches('${NAME_PATTERN}')`,
+                  message: 'metadata.name must be a DNS-1035 label (lowercase letters, digits and -, starting with a letter, no dots): it starts the name of every Service of the fleet',
                 },
               ],
             },

@@ -2,14 +2,25 @@
 // Owned by the monitoring renderers (src/monitoring); every default here is what a fleet gets
 // without writing a line of monitoring configuration.
 import { z } from 'zod';
+import { serviceUrl } from './common.ts';
 
 const promDuration = z
   .string()
-  .regex(/^(0|([0-9]+(ms|s|m|h|d|w|y))+)$/)
+  .regex(/^(0|([0-9]+(ms|s|m|h|d|w|y))+)$/, 'must be a Prometheus duration such as 30s, 5m or 1h30m')
+  .max(32);
+
+const DEFAULT_SCRAPE_INTERVAL = '5s';
+
+/** Scrape timings: units CEL's duration() reads too, so the timeout can be compared with the interval at apply. */
+const scrapeDuration = z
+  .string()
+  .regex(/^([0-9]+(ms|s|m|h))+$/, 'must be a duration in ms, s, m or h such as 5s, 30s or 1m')
   .max(32);
 
 /** Prometheus label names a user may add; the ones the scrape configuration sets itself are refused. */
 export const RESERVED_TARGET_LABELS = [
+  'le',
+  'quantile',
   'namespace',
   'pod',
   'job',
@@ -19,6 +30,8 @@ export const RESERVED_TARGET_LABELS = [
   'service',
   'unmute_sh_fleet',
   'unmute_sh_component',
+  'fleet',
+  'component',
 ] as const;
 const LABEL_NAME_PATTERN = '^[a-zA-Z][a-zA-Z0-9_]*$';
 
@@ -74,9 +87,7 @@ export const alerts = z
   .object({
     enabled: z.boolean().default(true).describe('Render a PrometheusRule with the alerts below.'),
     labels: z.record(z.string(), z.string()).optional().describe('Extra labels on every alert (e.g. team routing).'),
-    runbookBaseUrl: z
-      .string()
-      .max(2048)
+    runbookBaseUrl: serviceUrl(['http', 'https'], 'alerts.runbookBaseUrl', 'runbooks are public pages')
       .default(DEFAULT_RUNBOOK_BASE_URL)
       .describe('Where the runbooks live; each alert links to `<runbookBaseUrl>#<alert anchor>`.'),
     highErrorRate: thresholdAlert(0.1, { for: '5m', severity: 'critical' }, 'Unexpected session errors (worker_hard_errors) per second across the fleet.'),
@@ -149,8 +160,8 @@ export const monitoring = z
       .enum(['ServiceMonitor', 'PodMonitor'])
       .default('ServiceMonitor')
       .describe('Which prometheus-operator object selects the targets.'),
-    interval: promDuration.default('5s').describe('Scrape interval (Unmute recommends 5s; 30s to save cost).'),
-    scrapeTimeout: promDuration.optional().describe('Scrape timeout; must not exceed the interval. Prometheus default when unset.'),
+    interval: scrapeDuration.default(DEFAULT_SCRAPE_INTERVAL).describe('Scrape interval (Unmute recommends 5s; 30s to save cost).'),
+    scrapeTimeout: scrapeDuration.optional().describe('Scrape timeout; must not exceed the interval. Prometheus default when unset.'),
     labels: z
       .record(z.string(), z.string())
       .optional()
@@ -180,8 +191,26 @@ export const monitoring = z
     alerts,
     dashboards,
   })
+  .refine((m) => m.scrapeTimeout === undefined || goDurationMs(m.scrapeTimeout) <= goDurationMs(m.interval), {
+    message: 'monitoring.scrapeTimeout must not exceed monitoring.interval',
+    path: ['scrapeTimeout'],
+  })
+  .meta({
+    'x-kubernetes-validations': [
+      {
+        rule: `!has(self.scrapeTimeout) || duration(self.scrapeTimeout) <= duration(has(self.interval) ? self.interval : '${DEFAULT_SCRAPE_INTERVAL}')`,
+        message: 'monitoring.scrapeTimeout must not exceed monitoring.interval (Prometheus refuses such a scrape configuration)',
+      },
+    ],
+  })
   .prefault({})
   .describe('Monitoring generated for the fleet.');
+
+/** Milliseconds of a scrape duration (`1m30s`, `500ms`). */
+function goDurationMs(d: string): number {
+  const unit: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+  return [...d.matchAll(/([0-9]+)(ms|s|m|h)/g)].reduce((sum, [, n, u]) => sum + Number(n) * unit[u!]!, 0);
+}
 
 export type MonitoringSpec = z.output<typeof monitoring>;
 export type AlertsSpec = z.output<typeof alerts>;

@@ -8,11 +8,13 @@ import {
   dnsSubdomain,
   gpuRequest,
   imageFields,
+  imageReference,
   modelCache,
   placementFields,
   portNumber,
   quantity,
   secretKeySelector,
+  serviceUrl,
 } from './common.ts';
 import { monitoring } from './monitoring.ts';
 
@@ -26,6 +28,8 @@ export const SHORT_NAMES = ['umd'];
 export const CATEGORIES = ['unmute'];
 /** Child object names are `<name>-<component>`; 40 leaves room under the 63-character Service name limit. */
 export const MAX_NAME_LENGTH = 40;
+/** Services need DNS-1035 labels: the fleet name starts every child's name, so it must be one too. */
+export const NAME_PATTERN = '^[a-z]([-a-z0-9]*[a-z0-9])?$';
 
 const backend = z
   .object({
@@ -106,10 +110,7 @@ const llmInCluster = z
 
 const llmExternal = z
   .object({
-    url: z
-      .url({ protocol: /^https?$/ })
-      .max(2048)
-      .describe('OpenAI-compatible base URL without /v1, e.g. https://api.example.com.'),
+    url: serviceUrl(['http', 'https'], 'llm.external.url', 'use apiKeySecretRef').describe('OpenAI-compatible base URL without /v1, e.g. https://api.example.com.'),
     model: z.string().max(512).optional().describe('Model name; Unmute picks the only one listed when unset.'),
     apiKeySecretRef: secretKeySelector.optional().describe('Bearer key, given to the backend as KYUTAI_LLM_API_KEY.'),
   })
@@ -146,13 +147,18 @@ const redis = z
   .object({
     inCluster: z
       .object({
-        image: z.string().min(1).max(512).default('redis:7.4-alpine'),
+        image: imageReference.default('redis:7.4-alpine'),
         resources: containerFields.resources,
         ...placementFields,
       })
       .optional()
       .describe('A single Redis pod run by the operator (a cache: losing it loses custom voices only).'),
-    external: z.object({ url: z.string().regex(/^rediss?:\/\//).max(2048) }).optional(),
+    external: z
+      .object({
+        url: serviceUrl(['redis', 'rediss'], 'redis.external.url', 'use passwordSecretRef').describe('redis:// or rediss:// host, port and database, e.g. rediss://cache.example.com:6380/0.'),
+        passwordSecretRef: secretKeySelector.optional().describe('Password of the Redis server; the backend gets it inside KYUTAI_REDIS_URL without it ever appearing in the Deployment.'),
+      })
+      .optional(),
   })
   .meta({
     'x-kubernetes-validations': [
@@ -201,6 +207,9 @@ const gpuDefaults = z
   })
   .describe('Fleet-wide GPU defaults and budget.');
 
+const AUTOSCALED = (v: string) => `has(${v}.autoscaling) && has(${v}.autoscaling.enabled) && ${v}.autoscaling.enabled`;
+const REPLICAS = (v: string) => `(has(${v}.backend.replicas) ? ${v}.backend.replicas : 1)`;
+
 export const unmuteDeploymentSpec = z
   .object({
     backend,
@@ -220,6 +229,14 @@ export const unmuteDeploymentSpec = z
       {
         rule: '!has(self.autoscaling) || !has(self.autoscaling.enabled) || !self.autoscaling.enabled || !has(self.autoscaling.targetSessionsPerPod) || !has(self.backend.maxSessionsPerPod) || self.autoscaling.targetSessionsPerPod <= self.backend.maxSessionsPerPod',
         message: 'autoscaling.targetSessionsPerPod must not exceed backend.maxSessionsPerPod',
+      },
+      {
+        // `kubectl scale` writes backend.replicas; with autoscaling on the autoscaler owns the count,
+        // so a change would be silently ignored: refuse it and say what to change instead.
+        rule: `${AUTOSCALED('oldSelf')} && ${AUTOSCALED('self')} ? ${REPLICAS('self')} == ${REPLICAS('oldSelf')} : true`,
+        message:
+          'backend.replicas cannot change while autoscaling is enabled (kubectl scale is refused): the autoscaler sets the backend count between autoscaling.minReplicas and autoscaling.maxReplicas; change those, or disable autoscaling first',
+        reason: 'FieldValueForbidden',
       },
     ],
   });
@@ -272,7 +289,10 @@ export type UnmuteDeploymentStatus = z.output<typeof unmuteDeploymentStatus>;
 export type Condition = z.output<typeof conditionSchema>;
 
 const objectMeta = z.looseObject({
-  name: z.string(),
+  name: z
+    .string()
+    .max(MAX_NAME_LENGTH)
+    .regex(new RegExp(NAME_PATTERN), 'must be a DNS-1035 label (lowercase letters, digits and -, starting with a letter): it names the fleet\'s Services'),
   namespace: z.string(),
   uid: z.string().optional(),
   generation: z.int().optional(),

@@ -30,9 +30,21 @@ function backendEnv(fleet: UnmuteDeployment): IEnvVar[] {
     env.push({ name: 'KYUTAI_VOICE_CLONING_URL', value: `http://${serviceHost(fleet, 'voice-cloning')}:${spec.voiceCloning.port}` });
   }
   if (spec.redis?.inCluster) env.push({ name: 'KYUTAI_REDIS_URL', value: `redis://${serviceHost(fleet, 'redis')}:6379` });
-  else if (spec.redis?.external) env.push({ name: 'KYUTAI_REDIS_URL', value: spec.redis.external.url });
+  else if (spec.redis?.external) env.push(...redisEnv(spec.redis.external));
   return mergeEnv(env, spec.backend.env);
 }
+
+/**
+ * The external Redis URL, with the password from its Secret put in by the kubelet ($(VAR) expansion
+ * of an earlier variable): the Deployment never holds the password itself.
+ */
+function redisEnv(external: NonNullable<NonNullable<UnmuteDeployment['spec']['redis']>['external']>): IEnvVar[] {
+  if (external.passwordSecretRef === undefined) return [{ name: 'KYUTAI_REDIS_URL', value: external.url }];
+  const withPassword = external.url.replace(/^(rediss?:\/\/)/, `$1:$(${REDIS_PASSWORD_ENV})@`);
+  return [...secretEnv(REDIS_PASSWORD_ENV, external.passwordSecretRef), { name: 'KYUTAI_REDIS_URL', value: withPassword }];
+}
+
+const REDIS_PASSWORD_ENV = 'UNMUTE_REDIS_PASSWORD';
 
 /**
  * Readiness reads the /v1/health body: Unmute answers 200 even when `ok` is false.
