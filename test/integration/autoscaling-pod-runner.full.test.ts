@@ -57,7 +57,7 @@ describe('the pod runner on a cluster with podDeletion external', () => {
 
   const startFleet = async (name: string) => {
     const socket = join(tmpdir(), `umf-pr-${name}-${process.pid}.sock`);
-    const child = spawn('ip', ['netns', 'exec', cluster.netns!, process.execPath, 'src/sim/fleet/main.ts', '--namespace', NS, '--selector', `app=${name}`, '--service', name, '--control-socket', socket, '--strategy', 'least-connections', '--duration', '600'], {
+    const child = spawn('ip', ['netns', 'exec', cluster.netns!, process.execPath, 'src/sim/cli/main.ts', 'fleet', '--namespace', NS, '--selector', `app=${name}`, '--service', name, '--control-socket', socket, '--strategy', 'least-connections', '--duration', '600'], {
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, KUBECONFIG: cluster.kubeconfigInNetnsPath!, [MARKER_ENV]: cluster.name },

@@ -1,4 +1,4 @@
-// `unmute-operator loadtest`: flags -> targets + session template -> closed-loop or trace run ->
+// `unmute-sim loadtest`: flags -> targets + session template -> closed-loop or trace run ->
 // report (table or JSON). Exit code 0 when every session completed, 1 otherwise or when the
 // preflight (health, voices) fails.
 import { KubeConfig } from '@kubernetes/client-node';
@@ -16,7 +16,7 @@ import { staticTargets, type TargetPicker } from '../loadgen/targets.ts';
 import { describeDistribution, distributionFlag, durationFlag, sample, seededRng } from '../random.ts';
 import { boolFlag, helpRequested, intFlag, numberFlag } from './flag-types.ts';
 
-export const LOADTEST_HELP = `usage: unmute-operator loadtest [flags]
+const HELP = `usage: unmute-sim loadtest [flags]
 
 Drives Unmute backends (real or simulated) with realtime conversations and reports latencies.
 
@@ -185,9 +185,9 @@ async function buildPicker(f: Flags): Promise<{ picker: TargetPicker; close(): P
   }
 }
 
-export async function runLoadtest(argv: string[]): Promise<number> {
+export async function run(argv: string[]): Promise<number> {
   if (helpRequested(argv)) {
-    process.stdout.write(LOADTEST_HELP);
+    process.stdout.write(HELP);
     return 0;
   }
   const f = parseFlags(argv, options, schema, 'loadtest');
