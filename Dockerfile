@@ -1,13 +1,18 @@
 # syntax=docker/dockerfile:1
 # The unmute-operator image. Node 24 runs the TypeScript sources directly (type stripping,
 # docs/adr/0001), so there is no compile step: one stage installs production dependencies,
-# the final stage holds them plus src/ and bin/. docs/operations.md explains how to build it.
+# the final stage holds them plus src/ and the operator's bin/ entry. The simulator (src/sim,
+# bin/unmute-sim.js) is a separate command that never runs in a container: .dockerignore keeps it
+# out of the build context, so no stage can copy it. docs/operations.md explains how to build it.
 ARG NODE_IMAGE=node:24-bookworm-slim
 
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 # --ignore-scripts: no production dependency needs an install script, and none should run here.
+# `ws` is the simulator's websocket library, yet it is installed here too, and no npm flag could
+# leave it out (making it optional would only pretend): @kubernetes/client-node, which the operator
+# needs for kubeconfig loading, declares it as a dependency of its own.
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
  && npm cache clean --force
 
@@ -16,7 +21,7 @@ ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY package.json package-lock.json ./
-COPY bin/ ./bin/
+COPY bin/unmute-operator.js ./bin/
 COPY src/ ./src/
 # Files stay root-owned and read-only to the process; nothing is written at run time, so the
 # container works with readOnlyRootFilesystem. 65532 matches the chart's runAsUser.

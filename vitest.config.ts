@@ -1,8 +1,10 @@
 import { defineConfig } from 'vitest/config';
 
-// Three projects: pure unit tests; integration tests against a real kube-apiserver (api mode);
-// tests that need the scheduler, controllers and simulated GPU nodes (full mode).
-// Each cluster project starts one cluster for the whole run and tears it down at the end.
+// Projects by what the tests need: `unit` nothing but `npm ci` (no tool, no cluster, no network);
+// `tools` the real promtool, Prometheus and helm (test/setup/tools.ts finds them or says what to
+// install); `integration` a real kube-apiserver (api mode); `full` the scheduler, controllers and
+// simulated GPU nodes too. Each cluster project starts one cluster for the whole run and tears it
+// down at the end.
 export default defineConfig({
   test: {
     projects: [
@@ -11,6 +13,14 @@ export default defineConfig({
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
           testTimeout: 30_000,
+        },
+      },
+      {
+        test: {
+          name: 'tools',
+          include: ['test/tools/**/*.test.ts'],
+          globalSetup: ['test/setup/tools.ts'],
+          testTimeout: 60_000,
         },
       },
       {

@@ -55,7 +55,7 @@ const killer = setTimeout(() => {
 killer.unref();
 
 async function startWorker(flags: string[]): Promise<{ url: string; proc: ChildProcess }> {
-  const proc = spawn(`${repo}node_modules/.bin/node`, ['src/cli/main.ts', 'sim-worker', '--host', '127.0.0.1', '--port', '0', '--max-sessions', '5000', ...flags], {
+  const proc = spawn(`${repo}node_modules/.bin/node`, ['src/sim/cli/main.ts', 'worker', '--host', '127.0.0.1', '--port', '0', '--max-sessions', '5000', ...flags], {
     cwd: repo,
     stdio: ['ignore', 'pipe', 'inherit'],
   });

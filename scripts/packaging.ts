@@ -158,7 +158,10 @@ function stageChart(work: string, overlay: Record<string, string>): string {
   return staged;
 }
 
-/** manifests/: the chart's default install for `kubectl apply -k` (or -f, file by file). */
+/**
+ * manifests/: the chart's default install for `kubectl apply -k` (or -f, file by file), rendered
+ * with `chart` (generated files; those under helm/unmute-operator/ are used) instead of the disk's.
+ */
 export function manifestFiles(chart: Record<string, string>): Record<string, string> {
   const namespace = {
     apiVersion: 'v1',
@@ -197,10 +200,4 @@ export function manifestFiles(chart: Record<string, string>): Record<string, str
 /** Drops a generated file's leading comment lines so concatenated files carry one header. */
 function stripComments(yaml: string): string {
   return yaml.replace(/^(#[^\n]*\n)+/, '');
-}
-
-/** Every packaging file derived from the other generated files (used by generated-files.ts). */
-export function packagingFiles(generated: Record<string, string>): Record<string, string> {
-  const chart = chartCopies(generated);
-  return { ...chart, ...manifestFiles(chart) };
 }

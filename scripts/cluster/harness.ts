@@ -13,7 +13,10 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, w
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { KubeConfig } from '@kubernetes/client-node';
 import { z } from 'zod';
+import { KubeClient } from '../../src/runtime/kube-client.ts';
+import type { KubeObject } from '../../src/runtime/object.ts';
 import { createPki, kubeconfigYaml, type ClusterPki } from './certs.ts';
 import {
   binDir,
@@ -32,7 +35,6 @@ import {
 } from './config.ts';
 import { apiserverArgs, controllerManagerArgs, etcdArgs, kwokArgs, PodDeletionSchema, schedulerArgs, writeStages, type PodDeletion } from './components.ts';
 import { installCrds } from './crds.ts';
-import { KubeHttp } from './kube-http.ts';
 import { assertHostHasNoPodRoute, createNetns, deleteNetns } from './netns.ts';
 import { defaultNodesFile, loadNodes, type SimNode } from './nodes.ts';
 import { isAlive, killClusterProcesses, markedProcesses, recordedPids, spawnDaemon, type Daemon } from './procs.ts';
@@ -195,7 +197,7 @@ export async function startCluster(opts: StartOptions): Promise<Cluster> {
     daemons.push(d);
     return d;
   };
-  let kube: KubeHttp | undefined;
+  let kube: KubeClient | undefined;
   try {
     if (owner !== null) {
       start('guardian', process.execPath, [join(harnessDir, 'guardian.ts'), name, String(owner)], false);
@@ -229,12 +231,12 @@ export async function startCluster(opts: StartOptions): Promise<Cluster> {
     const inNetnsServer = `https://127.0.0.1:${ports.apiserver}`;
     const kubeconfigInNetnsPath = netns ? componentKubeconfig(dir, pki, inNetnsServer, 'kubeconfig-netns', 'admin', pki.admin) : undefined;
 
-    kube = new KubeHttp(server, { ca: pki.ca.cert, cert: pki.admin.cert, key: pki.admin.key });
+    const kc = new KubeConfig();
+    kc.loadFromFile(kubeconfigPath);
+    kube = await KubeClient.fromKubeConfig(kc);
     const k = kube;
-    await until('kube-apiserver /readyz', core, limits, async () => {
-      const r = await k.request('GET', '/readyz', undefined, { timeoutMs: 2_000 });
-      return r.status === 200 ? true : undefined;
-    });
+    // A non-2xx answer throws; until() retries until the deadline.
+    await until('kube-apiserver /readyz', core, limits, () => k.raw('GET', '/readyz', { timeoutMs: 2_000 }).then(() => true));
     log(`${name}: kube-apiserver ready at ${server} (${Date.now() - t0} ms)`);
 
     const work: Array<Promise<unknown>> = [
@@ -253,19 +255,16 @@ export async function startCluster(opts: StartOptions): Promise<Cluster> {
       ];
       const all = [...core, ...components];
       work.push(
-        Promise.all(nodes.map((n) => k.json('POST', '/api/v1/nodes', n.object))).then(async () => {
+        Promise.all(nodes.map((n) => k.create(n.object))).then(async () => {
           await until('simulated nodes Ready', all, limits, async () => {
-            const list = await k.json<NodeList>('GET', `/api/v1/nodes?labelSelector=type%3Dkwok`);
-            return nodes.every((n) => nodeReady(list, n.name)) ? true : undefined;
+            const list = await k.list<SimNodeObject>(NODE, { labelSelector: 'type=kwok' });
+            return nodes.every((n) => nodeReady(list.items, n.name)) ? true : undefined;
           });
           log(`${name}: ${nodes.length} simulated nodes Ready (${Date.now() - t0} ms)`);
         }),
         // The ServiceAccount controller creating `default` proves the controller-manager works,
         // and pods cannot be created before it exists.
-        until('the default ServiceAccount', all, limits, async () => {
-          const r = await k.request('GET', '/api/v1/namespaces/default/serviceaccounts/default');
-          return r.status === 200 ? true : undefined;
-        }).then(() => log(`${name}: controller-manager up (${Date.now() - t0} ms)`)),
+        until('the default ServiceAccount', all, limits, async () => ((await k.getIfExists(SERVICE_ACCOUNT, 'default', 'default')) ? true : undefined)).then(() => log(`${name}: controller-manager up (${Date.now() - t0} ms)`)),
       );
     }
     await Promise.all(work);
@@ -305,7 +304,7 @@ export async function startCluster(opts: StartOptions): Promise<Cluster> {
     await stopCluster(name).catch((stopErr: Error) => log(`cleanup after failed start: ${stopErr.message}`));
     throw new Error(`cluster ${name} (${mode}) failed to start: ${err.message}\n${logs}\n(${hint}, now removed)`, { cause: err });
   } finally {
-    kube?.close();
+    await kube?.close();
   }
 }
 
@@ -317,16 +316,16 @@ export function detachCluster(name: string): void {
   if (s) writeState(dir, { ...s, owner: null });
 }
 
-interface NodeList {
-  items: Array<{
-    metadata: { name: string };
-    spec?: { taints?: Array<{ key: string }> };
-    status?: { conditions?: Array<{ type: string; status: string }> };
-  }>;
+const NODE = { apiVersion: 'v1', kind: 'Node' } as const;
+const SERVICE_ACCOUNT = { apiVersion: 'v1', kind: 'ServiceAccount' } as const;
+
+interface SimNodeObject extends KubeObject {
+  spec?: { taints?: Array<{ key: string }> };
+  status?: { conditions?: Array<{ type: string; status: string }> };
 }
 
-function nodeReady(list: NodeList, name: string): boolean {
-  const n = list.items.find((i) => i.metadata.name === name);
+function nodeReady(nodes: SimNodeObject[], name: string): boolean {
+  const n = nodes.find((i) => i.metadata.name === name);
   if (!n) return false;
   const ready = n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
   // The node lifecycle controller removes these once it has seen the node Ready.

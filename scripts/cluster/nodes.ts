@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { z } from 'zod';
+import type { KubeObject } from '../../src/runtime/object.ts';
 import { harnessDir } from './config.ts';
 
 export const defaultNodesFile = join(harnessDir, 'nodes.yaml');
@@ -31,7 +32,7 @@ export interface SimNode {
   pool: string;
   podCIDR: string;
   ip: string;
-  object: Record<string, unknown>;
+  object: KubeObject;
 }
 
 export function loadNodes(file = defaultNodesFile): SimNode[] {
@@ -50,7 +51,7 @@ export function loadNodes(file = defaultNodesFile): SimNode[] {
 function buildNode(pool: NodePool, name: string, index: number): SimNode {
   const podCIDR = `10.250.${index}.0/24`;
   const ip = `10.250.255.${index + 1}`;
-  const object = {
+  const object: KubeObject = {
     apiVersion: 'v1',
     kind: 'Node',
     metadata: {

@@ -24,7 +24,12 @@ export interface RequestOptions {
   signal?: AbortSignal;
   /** Overrides the client's default deadline for this call. */
   timeoutMs?: number;
+  /** Called with the text of each `Warning` header of the answer, also when the request is rejected. */
+  onWarning?: (warning: string) => void;
 }
+
+/** How the server treats unknown or duplicate fields in a written object (default: Warn). */
+export type FieldValidation = 'Strict' | 'Warn' | 'Ignore';
 
 export interface ListOptions extends RequestOptions {
   namespace?: string;
@@ -47,6 +52,7 @@ export interface WatchOptions {
 export interface WriteOptions extends RequestOptions {
   fieldManager?: string;
   dryRun?: boolean;
+  fieldValidation?: FieldValidation;
   subresource?: 'status' | 'scale';
 }
 
@@ -56,6 +62,7 @@ export interface ApplyOptions extends RequestOptions {
   force?: boolean;
   subresource?: 'status';
   dryRun?: boolean;
+  fieldValidation?: FieldValidation;
 }
 
 export type PatchType = 'merge' | 'json' | 'strategic';
@@ -263,7 +270,7 @@ export class KubeClient {
     const req: TransportRequest = {
       method: 'PATCH',
       path: resourcePath(info, obj.metadata.namespace, requireName(obj), options.subresource),
-      query: { fieldManager: options.fieldManager, force: options.force ?? true, dryRun: options.dryRun === true ? 'All' : undefined },
+      query: { ...writeQuery(options), force: options.force ?? true },
       body: JSON.stringify(obj),
       contentType: patchContentTypes.apply,
     };
@@ -286,6 +293,17 @@ export class KubeClient {
       contentType: 'application/json',
     };
     await this.#call('delete', ref.kind, req, options);
+  }
+
+  /**
+   * GET or POST of a path outside the object model: `/readyz`, `/version`, a ServiceAccount's `token`
+   * subresource, a SubjectAccessReview (answers that are not stored objects). Same deadline, metrics
+   * and errors as every other call; returns the body as text.
+   */
+  async raw(method: 'GET' | 'POST', path: string, options: RequestOptions & { body?: unknown } = {}): Promise<string> {
+    const req: TransportRequest =
+      options.body === undefined ? { method, path } : { method, path, body: JSON.stringify(options.body), contentType: 'application/json' };
+    return this.#call(method === 'GET' ? 'get' : 'create', '', req, options);
   }
 
   /** List+watch of one kind (one namespace or all, optional selectors), for a Reflector. */
@@ -328,6 +346,7 @@ export class KubeClient {
       throw wrapError(`kube request failed: ${label}`, err);
     }
     this.#observe(req.method, String(res.status), started);
+    if (options.onWarning !== undefined) for (const warning of res.warnings ?? []) options.onWarning(warningText(warning));
     if (res.status >= 300) throw KubeApiError.fromResponse(res.status, res.body, label);
     return res.body;
   }
@@ -340,8 +359,14 @@ export class KubeClient {
   }
 }
 
-function writeQuery(options: WriteOptions): TransportRequest['query'] {
-  return { fieldManager: options.fieldManager, dryRun: options.dryRun === true ? 'All' : undefined };
+/** The text of a `Warning: 299 - "text"` header (RFC 7234 quoted string); the whole value if it has another shape. */
+export function warningText(header: string): string {
+  const m = /^\d{3} \S+ "((?:[^"\\]|\\.)*)"/.exec(header);
+  return m === null ? header : m[1]!.replace(/\\(.)/g, '$1');
+}
+
+function writeQuery(options: WriteOptions | ApplyOptions): TransportRequest['query'] {
+  return { fieldManager: options.fieldManager, dryRun: options.dryRun === true ? 'All' : undefined, fieldValidation: options.fieldValidation };
 }
 
 function requireName(obj: KubeObject): string {

@@ -24,6 +24,8 @@ export interface TransportRequest {
 export interface TransportResponse {
   status: number;
   body: string;
+  /** Raw values of the answer's `Warning` headers (PodSecurity, deprecated APIs, unknown fields). */
+  warnings?: string[];
 }
 
 export interface TransportStream {
@@ -96,7 +98,8 @@ export class UndiciTransport implements KubeTransport {
   async request(req: TransportRequest): Promise<TransportResponse> {
     const res = await this.#send(req, false);
     const body = await res.body.text();
-    return { status: res.statusCode, body };
+    const warning = res.headers['warning'];
+    return { status: res.statusCode, body, warnings: warning === undefined ? [] : Array.isArray(warning) ? warning : [warning] };
   }
 
   async stream(req: TransportRequest): Promise<TransportStream> {

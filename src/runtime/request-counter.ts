@@ -7,7 +7,7 @@ function isWriteVerb(verb: RequestVerb): boolean {
   return writeVerbs.has(verb);
 }
 
-/** Frozen counts keyed `verb kind` (e.g. `apply Deployment`); `kind` is '' for discovery. */
+/** Frozen counts keyed `verb kind` (e.g. `apply Deployment`); `kind` is '' for discovery and raw paths. */
 export type RequestCounts = Readonly<Record<string, number>>;
 
 export interface RequestFilter {

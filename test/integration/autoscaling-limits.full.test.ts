@@ -3,7 +3,7 @@
 // fleet shrink (MetricsAvailable=False with a reason, and an Event).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { operatorFleet, operatorFleetTargets } from '../../src/sim/fleet/fleets.ts';
-import { createNamespace, kubeConfig, stopNetnsProcesses, waitFor } from '../support/cluster.ts';
+import { createNamespace, stopNetnsProcesses, waitFor } from '../support/cluster.ts';
 import { draining, kube, sleep, startFleetUnderTest, startOperatorProcess, type FleetUnderTest } from './autoscaling-support.ts';
 import type { NetnsProcess } from '../support/cluster.ts';
 
@@ -11,15 +11,14 @@ const SHAPE = { minReplicas: 1, maxReplicas: 8, targetSessionsPerPod: 3, maxSess
 const TIMING = { intervalSeconds: 1, metricsStaleSeconds: 3, scaleDownStabilizationSeconds: 3, drainTimeoutSeconds: 600, drainGracePeriodSeconds: 60 };
 
 describe('the GPU budget', () => {
-  const kc = kubeConfig();
-  const k = kube(kc);
+  const k = kube();
   const NAME = 'budget';
   const deployment = operatorFleetTargets(NAME).deployment;
   let ns = '';
   let fleet: FleetUnderTest;
 
   beforeAll(async () => {
-    ns = await createNamespace(kc, 'as-budget');
+    ns = await createNamespace('as-budget');
     fleet = await startFleetUnderTest(ns, NAME);
     // STT and TTS take 1 GPU each; TTS serves 8 streams: with a budget of 2 GPUs, TTS stays at one
     // replica, which serves 2 backends' worth of sessions (2 × 3 × 1.25 headroom = 7.5 ≤ 8).
@@ -58,15 +57,14 @@ describe('the GPU budget', () => {
 });
 
 describe('session counts from a Prometheus that is not there', () => {
-  const kc = kubeConfig();
-  const k = kube(kc);
+  const k = kube();
   const NAME = 'noprom';
   const deployment = operatorFleetTargets(NAME).deployment;
   let ns = '';
   let operator: NetnsProcess;
 
   beforeAll(async () => {
-    ns = await createNamespace(kc, 'as-noprom');
+    ns = await createNamespace('as-noprom');
     operator = startOperatorProcess(ns);
     // Nothing listens on this port inside the network namespace.
     const cr = operatorFleet(NAME, ns, SHAPE, TIMING, { metrics: { source: 'Prometheus', prometheus: { url: 'http://127.0.0.1:9' }, timeoutSeconds: 1 } });

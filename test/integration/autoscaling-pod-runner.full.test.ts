@@ -6,22 +6,29 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AppsV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MARKER_ENV } from '../../scripts/cluster/config.ts';
 import { startCluster, type Cluster } from '../../scripts/cluster/harness.ts';
 import { KubeClient } from '../../src/runtime/kube-client.ts';
+import type { KubeObject } from '../../src/runtime/object.ts';
 import { KWOK_READY_DELAY_ANNOTATION } from '../../src/sim/fleet/pod-runner.ts';
 import { waitFor } from '../support/cluster.ts';
 import { FleetControlClient, sleep } from './autoscaling-support.ts';
 
 const NS = 'runner';
-const DEPLOYMENT = { apiVersion: 'apps/v1', kind: 'Deployment' };
+const DEPLOYMENT = { apiVersion: 'apps/v1', kind: 'Deployment' } as const;
+const POD = { apiVersion: 'v1', kind: 'Pod' } as const;
 
-function deployment(name: string, opts: { preStop: boolean; grace: number; startDelay?: string }) {
+interface Pod extends KubeObject {
+  status?: { startTime?: string; podIP?: string };
+}
+
+function deployment(name: string, opts: { preStop: boolean; grace: number; startDelay?: string }): KubeObject {
   const labels = { app: name };
   return {
-    metadata: { name, labels },
+    ...DEPLOYMENT,
+    metadata: { name, namespace: NS, labels },
     spec: {
       replicas: 1,
       selector: { matchLabels: labels },
@@ -45,14 +52,12 @@ function deployment(name: string, opts: { preStop: boolean; grace: number; start
 
 describe('the pod runner on a cluster with podDeletion external', () => {
   let cluster: Cluster;
-  let core: CoreV1Api;
-  let apps: AppsV1Api;
   const children: ChildProcess[] = [];
   const controls: Record<string, FleetControlClient> = {};
 
   const startFleet = async (name: string) => {
     const socket = join(tmpdir(), `umf-pr-${name}-${process.pid}.sock`);
-    const child = spawn('ip', ['netns', 'exec', cluster.netns!, process.execPath, 'src/sim/fleet/main.ts', '--namespace', NS, '--selector', `app=${name}`, '--service', name, '--control-socket', socket, '--strategy', 'least-connections', '--duration', '600'], {
+    const child = spawn('ip', ['netns', 'exec', cluster.netns!, process.execPath, 'src/sim/cli/main.ts', 'fleet', '--namespace', NS, '--selector', `app=${name}`, '--service', name, '--control-socket', socket, '--strategy', 'least-connections', '--duration', '600'], {
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, KUBECONFIG: cluster.kubeconfigInNetnsPath!, [MARKER_ENV]: cluster.name },
@@ -64,7 +69,7 @@ describe('the pod runner on a cluster with podDeletion external', () => {
     await waitFor('sim-fleet ready', () => /sim-fleet ready/.test(out), { timeoutMs: 30_000 });
     controls[name] = new FleetControlClient(socket);
   };
-  const pods = async (name: string) => (await core.listNamespacedPod({ namespace: NS, labelSelector: `app=${name}` })).items;
+  const pods = async (name: string) => (await client.list<Pod>(POD, { namespace: NS, labelSelector: `app=${name}` })).items;
   let client: KubeClient;
   const scale = (name: string, replicas: number) => client.patch(DEPLOYMENT, name, NS, { spec: { replicas } }, 'merge', { subresource: 'scale' });
   const runningWorker = async (name: string) =>
@@ -77,16 +82,14 @@ describe('the pod runner on a cluster with podDeletion external', () => {
     cluster = await startCluster({ name: `as-pr-${process.pid}`, mode: 'full', podDeletion: 'external', repoCrds: false });
     const kc = new KubeConfig();
     kc.loadFromFile(cluster.kubeconfigPath);
-    core = kc.makeApiClient(CoreV1Api);
-    apps = kc.makeApiClient(AppsV1Api);
     client = await KubeClient.fromKubeConfig(kc);
-    await core.createNamespace({ body: { metadata: { name: NS } } });
+    await client.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } });
     for (const [name, opts] of [
       ['drained', { preStop: true, grace: 30 }],
       ['cut', { preStop: false, grace: 30, startDelay: '2s' }],
     ] as const) {
-      await apps.createNamespacedDeployment({ namespace: NS, body: deployment(name, opts) });
-      await core.createNamespacedService({ namespace: NS, body: { metadata: { name }, spec: { selector: { app: name }, ports: [{ name: 'http', port: 80, targetPort: 'http' }] } } });
+      await client.create(deployment(name, opts));
+      await client.create({ apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: NS }, spec: { selector: { app: name }, ports: [{ name: 'http', port: 80, targetPort: 'http' }] } });
       await startFleet(name);
     }
   });
@@ -100,15 +103,16 @@ describe('the pod runner on a cluster with podDeletion external', () => {
       }
     }
     await sleep(500);
+    await client?.close();
     await cluster?.stop();
   });
 
   it('keeps a pod Pending, without an IP, for the start delay its annotation asks for', async () => {
     const [pod] = await pods('cut');
-    const created = Date.parse(String(pod!.metadata!.creationTimestamp));
+    const created = Date.parse(pod!.metadata.creationTimestamp!);
     const s = await runningWorker('cut');
     const running = await pods('cut');
-    const started = Date.parse(String(running[0]!.status!.startTime));
+    const started = Date.parse(running[0]!.status!.startTime!);
     expect(started - created).toBeGreaterThanOrEqual(1000); // 2 s asked; timestamps have 1 s resolution
     expect(s.workers[0]!.ip).toBe(running[0]!.status!.podIP);
   });
@@ -141,7 +145,7 @@ describe('the pod runner on a cluster with podDeletion external', () => {
     await controls['drained']!.heldBy(1);
     const pod = s.workers.find((w) => w.state === 'running')!.pod;
     const t0 = Date.now();
-    await core.deleteNamespacedPod({ namespace: NS, name: pod, gracePeriodSeconds: 3 });
+    await client.delete(POD, pod, NS, { gracePeriodSeconds: 3 });
     await waitFor('the session cut', async () => ((await controls['drained']!.state()).sessions.closeCodes['1012'] ?? 0) === 1, { timeoutMs: 15_000 });
     expect(Date.now() - t0).toBeGreaterThanOrEqual(2500);
     await waitFor('the pod deleted', async () => !(await pods('drained')).some((p) => p.metadata?.name === pod), { timeoutMs: 10_000 });

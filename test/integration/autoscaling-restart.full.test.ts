@@ -3,7 +3,7 @@
 // picks the drain up after its restart, keeps the pod until the session ends, and cuts nothing.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { operatorFleet, operatorFleetTargets } from '../../src/sim/fleet/fleets.ts';
-import { createNamespace, kubeConfig, stopNetnsProcesses, waitFor } from '../support/cluster.ts';
+import { createNamespace, stopNetnsProcesses, waitFor } from '../support/cluster.ts';
 import { draining, kube, serving, sleep, startFleetUnderTest, type FleetUnderTest } from './autoscaling-support.ts';
 
 const NAME = 'restart';
@@ -11,14 +11,13 @@ const SHAPE = { minReplicas: 1, maxReplicas: 4, targetSessionsPerPod: 3, maxSess
 const TIMING = { intervalSeconds: 1, metricsStaleSeconds: 3, scaleDownStabilizationSeconds: 8, drainTimeoutSeconds: 600, drainGracePeriodSeconds: 60 };
 
 describe('an operator killed mid-drain', () => {
-  const kc = kubeConfig();
-  const k = kube(kc);
+  const k = kube();
   const deployment = operatorFleetTargets(NAME).deployment;
   let ns = '';
   let fleet: FleetUnderTest;
 
   beforeAll(async () => {
-    ns = await createNamespace(kc, 'as-restart');
+    ns = await createNamespace('as-restart');
     fleet = await startFleetUnderTest(ns, NAME);
     const cr = operatorFleet(NAME, ns, SHAPE, TIMING);
     cr.spec.backend.replicas = 2;

@@ -4,7 +4,7 @@
 // sessions, removes it only when empty, and never scales down on missing metrics.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { operatorFleet, operatorFleetTargets } from '../../src/sim/fleet/fleets.ts';
-import { createNamespace, kubeConfig, stopNetnsProcesses, waitFor } from '../support/cluster.ts';
+import { createNamespace, stopNetnsProcesses, waitFor } from '../support/cluster.ts';
 import { draining, kube, serving, sleep, startFleetUnderTest, type FleetUnderTest } from './autoscaling-support.ts';
 
 const NAME = 'scale';
@@ -12,14 +12,13 @@ const SHAPE = { minReplicas: 2, maxReplicas: 6, targetSessionsPerPod: 3, maxSess
 const TIMING = { intervalSeconds: 1, metricsStaleSeconds: 3, scaleDownStabilizationSeconds: 4, drainTimeoutSeconds: 600, drainGracePeriodSeconds: 60 };
 
 describe('session-aware autoscaling on a simulated fleet', () => {
-  const kc = kubeConfig();
-  const k = kube(kc);
+  const k = kube();
   const deployment = operatorFleetTargets(NAME).deployment;
   let ns = '';
   let fleet: FleetUnderTest;
 
   beforeAll(async () => {
-    ns = await createNamespace(kc, 'as-scale');
+    ns = await createNamespace('as-scale');
     fleet = await startFleetUnderTest(ns, NAME);
     await k.createUmd(operatorFleet(NAME, ns, SHAPE, TIMING));
     await waitFor('2 serving backends with running sim-workers', async () => {

@@ -4,8 +4,8 @@
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AppsV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
-import { clusterInfo, spawnInNetns, waitFor, type NetnsProcess } from '../support/cluster.ts';
+import type { KubeObject } from '../../src/runtime/object.ts';
+import { clusterInfo, kubeClient, spawnInNetns, waitFor, type NetnsProcess } from '../support/cluster.ts';
 import type { FleetControlState } from '../../src/sim/fleet/control.ts';
 import { operatorFleetTargets } from '../../src/sim/fleet/fleets.ts';
 
@@ -36,7 +36,7 @@ export async function startFleetUnderTest(namespace: string, name: string): Prom
   const targets = operatorFleetTargets(name);
   const socket = join(tmpdir(), `umf-${namespace}.sock`);
   const fleet = spawnInNetns(node, [
-    'src/sim/fleet/main.ts', '--namespace', namespace, '--selector', targets.podSelector, '--service', targets.service,
+    'src/sim/cli/main.ts', 'fleet', '--namespace', namespace, '--selector', targets.podSelector, '--service', targets.service,
     '--control-socket', socket, '--strategy', 'least-connections', '--duration', '900', '--log-level', 'info',
   ]);
   await fleet.waitForOutput(/sim-fleet ready/, 30_000);
@@ -125,35 +125,40 @@ export interface UmdStatus {
   drainingPods?: string[];
 }
 
-export function kube(kc: KubeConfig) {
-  const core = kc.makeApiClient(CoreV1Api);
-  const apps = kc.makeApiClient(AppsV1Api);
-  const custom = kc.makeApiClient(CustomObjectsApi);
+const UMD = { apiVersion: 'unmute.sh/v1alpha1', kind: 'UnmuteDeployment' } as const;
+const POD = { apiVersion: 'v1', kind: 'Pod' } as const;
+const DEPLOYMENT = { apiVersion: 'apps/v1', kind: 'Deployment' } as const;
+const EVENT = { apiVersion: 'v1', kind: 'Event' } as const;
+
+export interface Pod extends KubeObject {
+  status?: { podIP?: string };
+}
+
+/** Reads of the objects the autoscaling tests assert on, through the run's admin client. */
+export function kube() {
   return {
-    async createUmd(body: Record<string, unknown>): Promise<void> {
-      const ns = (body['metadata'] as { namespace: string }).namespace;
-      await custom.createNamespacedCustomObject({ group: 'unmute.sh', version: 'v1alpha1', namespace: ns, plural: 'unmutedeployments', body });
+    async createUmd(body: KubeObject): Promise<void> {
+      await (await kubeClient()).create(body);
     },
     async status(namespace: string, name: string): Promise<UmdStatus> {
-      const o = (await custom.getNamespacedCustomObject({ group: 'unmute.sh', version: 'v1alpha1', namespace, plural: 'unmutedeployments', name })) as { status?: UmdStatus };
-      return o.status ?? {};
+      return (await (await kubeClient()).get<KubeObject & { status?: UmdStatus }>(UMD, name, namespace)).status ?? {};
     },
     async condition(namespace: string, name: string, type: string) {
       return (await this.status(namespace, name)).conditions?.find((c) => c.type === type);
     },
-    async backendPods(namespace: string, name: string): Promise<V1Pod[]> {
-      const sel = operatorFleetTargets(name).podSelector;
-      return (await core.listNamespacedPod({ namespace, labelSelector: sel })).items;
+    async backendPods(namespace: string, name: string): Promise<Pod[]> {
+      return (await (await kubeClient()).list<Pod>(POD, { namespace, labelSelector: operatorFleetTargets(name).podSelector })).items;
     },
     async replicas(namespace: string, deployment: string): Promise<number | undefined> {
-      return (await apps.readNamespacedDeployment({ namespace, name: deployment })).spec?.replicas;
+      return (await (await kubeClient()).get<KubeObject & { spec?: { replicas?: number } }>(DEPLOYMENT, deployment, namespace)).spec?.replicas;
     },
     async events(namespace: string): Promise<Array<{ reason?: string; message?: string; type?: string }>> {
-      return (await core.listNamespacedEvent({ namespace })).items.map((e) => ({ reason: e.reason, message: e.message, type: e.type }));
+      const events = await (await kubeClient()).list<KubeObject & { reason?: string; message?: string; type?: string }>(EVENT, { namespace });
+      return events.items.map((e) => ({ reason: e.reason, message: e.message, type: e.type }));
     },
   };
 }
 
-export const serving = (p: V1Pod) => p.metadata?.labels?.['unmute.sh/serving'] === 'true' && p.metadata.deletionTimestamp == null;
-export const draining = (p: V1Pod) => p.metadata?.labels?.['unmute.sh/serving'] === 'false' && p.metadata.deletionTimestamp == null;
+export const serving = (p: KubeObject) => p.metadata.labels?.['unmute.sh/serving'] === 'true' && p.metadata.deletionTimestamp == null;
+export const draining = (p: KubeObject) => p.metadata.labels?.['unmute.sh/serving'] === 'false' && p.metadata.deletionTimestamp == null;
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

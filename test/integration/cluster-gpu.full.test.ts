@@ -1,33 +1,52 @@
 // The full-mode cluster schedules with the real kube-scheduler onto KWOK's simulated GPU nodes.
-import { AppsV1Api, CoreV1Api, type V1Pod, type V1PodSpec } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createNamespace, kubeConfig, waitFor } from '../support/cluster.ts';
+import type { KubeClient } from '../../src/runtime/kube-client.ts';
+import type { KubeObject } from '../../src/runtime/object.ts';
+import { createNamespace, kubeClient, waitFor } from '../support/cluster.ts';
+
+const NODE = { apiVersion: 'v1', kind: 'Node' } as const;
+const POD = { apiVersion: 'v1', kind: 'Pod' } as const;
+const EVENT = { apiVersion: 'v1', kind: 'Event' } as const;
+
+interface Condition {
+  type: string;
+  status: string;
+  reason?: string;
+  message?: string;
+}
+
+interface Node extends KubeObject {
+  spec?: { podCIDR?: string; taints?: Array<{ key: string; value?: string; effect: string }> };
+  status?: { allocatable?: Record<string, string>; conditions?: Condition[] };
+}
+
+interface Pod extends KubeObject {
+  spec?: { nodeName?: string };
+  status?: { phase?: string; podIP?: string; conditions?: Condition[] };
+}
 
 const IMAGE = 'registry.invalid/unmute-fake:0'; // never pulled: KWOK runs no containers
 const GPU_TOLERATION = { key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' };
 const L40S = { 'nvidia.com/gpu.product': 'NVIDIA-L40S' };
 
 describe('simulated GPU node pool', () => {
-  const kc = kubeConfig();
-  const core = kc.makeApiClient(CoreV1Api);
-  const apps = kc.makeApiClient(AppsV1Api);
+  let client: KubeClient;
   let namespace = '';
 
-  const nodesWith = async (labelSelector: string) => (await core.listNode({ labelSelector })).items.map((n) => n.metadata!.name!);
-  const podsOf = async (labelSelector: string) => (await core.listNamespacedPod({ namespace, labelSelector })).items;
-  const isRunningReady = (p: V1Pod) => p.status?.phase === 'Running' && (p.status.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+  const nodesWith = async (labelSelector: string) => (await client.list(NODE, { labelSelector })).items.map((n) => n.metadata.name);
+  const podsOf = async (labelSelector: string) => (await client.list<Pod>(POD, { namespace, labelSelector })).items;
+  const isRunningReady = (p: Pod) => p.status?.phase === 'Running' && (p.status.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
 
-  async function deployment(name: string, replicas: number, spec: Omit<V1PodSpec, 'containers'>, gpus?: number) {
+  async function deployment(name: string, replicas: number, spec: Record<string, unknown>, gpus?: number) {
     const resources = gpus ? { limits: { 'nvidia.com/gpu': String(gpus) } } : { requests: { cpu: '100m', memory: '64Mi' } };
-    await apps.createNamespacedDeployment({
-      namespace,
-      body: {
-        metadata: { name },
-        spec: {
-          replicas,
-          selector: { matchLabels: { app: name } },
-          template: { metadata: { labels: { app: name } }, spec: { ...spec, containers: [{ name: 'main', image: IMAGE, resources }] } },
-        },
+    await client.create({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name, namespace },
+      spec: {
+        replicas,
+        selector: { matchLabels: { app: name } },
+        template: { metadata: { labels: { app: name } }, spec: { ...spec, containers: [{ name: 'main', image: IMAGE, resources }] } },
       },
     });
   }
@@ -35,30 +54,31 @@ describe('simulated GPU node pool', () => {
   /** The scheduler's verdict on a pod it cannot place: PodScheduled=False/Unschedulable and a FailedScheduling Event. */
   async function expectUnschedulable(name: string, message: RegExp) {
     const condition = await waitFor(`PodScheduled=False on ${name}`, async () => {
-      const pod = await core.readNamespacedPod({ name, namespace });
+      const pod = await client.get<Pod>(POD, name, namespace);
       return pod.status?.conditions?.find((c) => c.type === 'PodScheduled' && c.status === 'False');
     });
     expect(condition.reason).toBe('Unschedulable');
     expect(condition.message).toMatch(message);
     const event = await waitFor(`FailedScheduling event for ${name}`, async () => {
-      const events = await core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.kind=Pod,involvedObject.name=${name}` });
+      const events = await client.list<KubeObject & { reason?: string; message?: string }>(EVENT, { namespace, fieldSelector: `involvedObject.kind=Pod,involvedObject.name=${name}` });
       return events.items.find((e) => e.reason === 'FailedScheduling');
     });
     expect(event.message).toMatch(message);
-    const pod = await core.readNamespacedPod({ name, namespace });
+    const pod = await client.get<Pod>(POD, name, namespace);
     expect(pod.status?.phase).toBe('Pending');
     expect(pod.spec?.nodeName).toBeUndefined();
   }
 
   beforeAll(async () => {
-    namespace = await createNamespace(kc, 'gpu');
+    client = await kubeClient();
+    namespace = await createNamespace('gpu');
   });
   afterAll(async () => {
-    await core.deleteNamespace({ name: namespace });
+    await client.delete({ apiVersion: 'v1', kind: 'Namespace' }, namespace);
   });
 
   it('has the node pool declared in scripts/cluster/nodes.yaml', async () => {
-    const nodes = (await core.listNode({ labelSelector: 'type=kwok' })).items;
+    const nodes = (await client.list<Node>(NODE, { labelSelector: 'type=kwok' })).items;
     const gpuNodes = nodes.filter((n) => n.metadata?.labels?.['nvidia.com/gpu.present'] === 'true');
     const product = (p: string) => gpuNodes.filter((n) => n.metadata?.labels?.['nvidia.com/gpu.product'] === p);
     expect(product('NVIDIA-L40S').length).toBeGreaterThanOrEqual(3);
@@ -90,12 +110,10 @@ describe('simulated GPU node pool', () => {
   });
 
   it('leaves a pod asking for 9 GPUs Pending with FailedScheduling', async () => {
-    await core.createNamespacedPod({
-      namespace,
-      body: {
-        metadata: { name: 'nine-gpus' },
-        spec: { tolerations: [GPU_TOLERATION], containers: [{ name: 'main', image: IMAGE, resources: { limits: { 'nvidia.com/gpu': '9' } } }] },
-      },
+    await client.create({
+      ...POD,
+      metadata: { name: 'nine-gpus', namespace },
+      spec: { tolerations: [GPU_TOLERATION], containers: [{ name: 'main', image: IMAGE, resources: { limits: { 'nvidia.com/gpu': '9' } } }] },
     });
     await expectUnschedulable('nine-gpus', /Insufficient nvidia\.com\/gpu/);
   });
@@ -110,10 +128,7 @@ describe('simulated GPU node pool', () => {
     for (const p of pods) expect(gpuNodes).not.toContain(p.spec?.nodeName);
 
     // Even when it selects an L40S node explicitly, the taint keeps it out.
-    await core.createNamespacedPod({
-      namespace,
-      body: { metadata: { name: 'l40s-without-toleration' }, spec: { nodeSelector: L40S, containers: [{ name: 'main', image: IMAGE }] } },
-    });
+    await client.create({ ...POD, metadata: { name: 'l40s-without-toleration', namespace }, spec: { nodeSelector: L40S, containers: [{ name: 'main', image: IMAGE }] } });
     await expectUnschedulable('l40s-without-toleration', /untolerated taint/);
   });
 });

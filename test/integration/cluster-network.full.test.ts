@@ -2,13 +2,25 @@
 // publishes them and a process can serve on one of them there, while the host never routes them.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { AppsV1Api, CoreV1Api, DiscoveryV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { clusterInfo, createNamespace, execInNetns, kubeConfig, spawnInNetns, stopNetnsProcesses, waitFor } from '../support/cluster.ts';
+import type { KubeClient } from '../../src/runtime/kube-client.ts';
+import type { KubeObject } from '../../src/runtime/object.ts';
+import { clusterInfo, createNamespace, execInNetns, kubeClient, spawnInNetns, stopNetnsProcesses, waitFor } from '../support/cluster.ts';
 
 const IMAGE = 'registry.invalid/unmute-fake:0';
 const PORT = 7000;
 const POD_IP = /^10\.250\.\d{1,3}\.\d{1,3}$/;
+const POD = { apiVersion: 'v1', kind: 'Pod' } as const;
+const ENDPOINT_SLICE = { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice' } as const;
+
+interface Pod extends KubeObject {
+  status?: { podIP?: string; conditions?: Array<{ type: string; status: string }> };
+}
+
+interface EndpointSlice extends KubeObject {
+  ports?: Array<{ port?: number }>;
+  endpoints?: Array<{ addresses: string[]; conditions?: { ready?: boolean } }>;
+}
 
 // A one-line TCP server and client, run with this same node binary inside the netns.
 const SERVER = `const [ip, port] = process.argv.slice(1);
@@ -20,35 +32,29 @@ s.setTimeout(5000, () => { console.error('timeout'); process.exit(3); });
 s.on('data', (d) => process.stdout.write(d)).on('error', (e) => { console.error(e.message); process.exit(2); });`;
 
 describe('pod network in the cluster network namespace', () => {
-  const kc = kubeConfig();
-  const core = kc.makeApiClient(CoreV1Api);
-  const apps = kc.makeApiClient(AppsV1Api);
-  const discovery = kc.makeApiClient(DiscoveryV1Api);
+  let client: KubeClient;
   let namespace = '';
   let podIPs: string[] = [];
 
   beforeAll(async () => {
-    namespace = await createNamespace(kc, 'net');
-    await apps.createNamespacedDeployment({
-      namespace,
-      body: {
-        metadata: { name: 'echo' },
-        spec: {
-          replicas: 3,
-          selector: { matchLabels: { app: 'echo' } },
-          template: {
-            metadata: { labels: { app: 'echo' } },
-            spec: { containers: [{ name: 'echo', image: IMAGE, ports: [{ name: 'tcp', containerPort: PORT }] }] },
-          },
+    client = await kubeClient();
+    namespace = await createNamespace('net');
+    await client.create({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'echo', namespace },
+      spec: {
+        replicas: 3,
+        selector: { matchLabels: { app: 'echo' } },
+        template: {
+          metadata: { labels: { app: 'echo' } },
+          spec: { containers: [{ name: 'echo', image: IMAGE, ports: [{ name: 'tcp', containerPort: PORT }] }] },
         },
       },
     });
-    await core.createNamespacedService({
-      namespace,
-      body: { metadata: { name: 'echo' }, spec: { selector: { app: 'echo' }, ports: [{ name: 'tcp', port: PORT, targetPort: 'tcp' }] } },
-    });
+    await client.create({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'echo', namespace }, spec: { selector: { app: 'echo' }, ports: [{ name: 'tcp', port: PORT, targetPort: 'tcp' }] } });
     podIPs = await waitFor('3 Ready echo pods with IPs', async () => {
-      const pods = (await core.listNamespacedPod({ namespace, labelSelector: 'app=echo' })).items;
+      const pods = (await client.list<Pod>(POD, { namespace, labelSelector: 'app=echo' })).items;
       const ready = pods.filter((p) => p.status?.podIP && p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
       return ready.length === 3 ? ready.map((p) => p.status!.podIP!).sort() : undefined;
     }, { timeoutMs: 60_000 });
@@ -56,7 +62,7 @@ describe('pod network in the cluster network namespace', () => {
 
   afterAll(async () => {
     await stopNetnsProcesses();
-    await core.deleteNamespace({ name: namespace });
+    await client.delete({ apiVersion: 'v1', kind: 'Namespace' }, namespace);
   });
 
   it('gives every pod a distinct IP from 10.250.0.0/16', () => {
@@ -66,12 +72,12 @@ describe('pod network in the cluster network namespace', () => {
 
   it("publishes the pods' IPs in the Service's EndpointSlice", async () => {
     const addresses = await waitFor('an EndpointSlice listing all 3 pod IPs', async () => {
-      const slices = await discovery.listNamespacedEndpointSlice({ namespace, labelSelector: 'kubernetes.io/service-name=echo' });
+      const slices = await client.list<EndpointSlice>(ENDPOINT_SLICE, { namespace, labelSelector: 'kubernetes.io/service-name=echo' });
       const ready = slices.items.flatMap((s) => (s.endpoints ?? []).filter((e) => e.conditions?.ready).flatMap((e) => e.addresses));
       return ready.length === 3 ? ready.sort() : undefined;
     }, { timeoutMs: 60_000 });
     expect(addresses).toEqual(podIPs);
-    const slices = await discovery.listNamespacedEndpointSlice({ namespace, labelSelector: 'kubernetes.io/service-name=echo' });
+    const slices = await client.list<EndpointSlice>(ENDPOINT_SLICE, { namespace, labelSelector: 'kubernetes.io/service-name=echo' });
     expect(slices.items[0]?.ports?.[0]?.port).toBe(PORT);
   });
 

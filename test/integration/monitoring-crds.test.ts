@@ -2,60 +2,33 @@
 // CRDs: ServiceMonitors, PodMonitors, PrometheusRules, the metrics Service and the dashboard
 // ConfigMaps must be accepted by a server-side dry-run create with strict field validation (an
 // unknown or misspelled field is an error, not silently pruned).
-import { request, type RequestOptions } from 'node:https';
-import type { KubeConfig } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { unmuteDeployment } from '../../src/api/v1alpha1/unmute-deployment.ts';
 import { renderMonitoring } from '../../src/monitoring/index.ts';
 import { renderOperatorRules } from '../../src/monitoring/rules/operator.ts';
 import type { KubeObject } from '../../src/runtime/object.ts';
 import type { ClusterCapabilities } from '../../src/render/types.ts';
-import { createNamespace, kubeConfig } from '../support/cluster.ts';
+import { KubeApiError } from '../../src/runtime/errors.ts';
+import { createNamespace, kubeClient } from '../support/cluster.ts';
 import { aRawUnmuteDeployment } from '../support/factories.ts';
 
-const PLURALS: Record<string, string> = {
-  ServiceMonitor: 'servicemonitors',
-  PodMonitor: 'podmonitors',
-  PrometheusRule: 'prometheusrules',
-  Service: 'services',
-  ConfigMap: 'configmaps',
-};
-
-interface Reply {
-  status: number;
-  body: string;
-  warnings: string[];
+/** Server-side dry-run create with strict field validation; returns the warnings. */
+async function dryRunCreate(o: KubeObject): Promise<string[]> {
+  const warnings: string[] = [];
+  const client = await kubeClient();
+  await client.create(o, { dryRun: true, fieldValidation: 'Strict', fieldManager: 'unmute-monitoring-test', onWarning: (w) => warnings.push(w) });
+  return warnings;
 }
 
-async function dryRunCreate(kc: KubeConfig, o: KubeObject): Promise<Reply> {
-  const plural = PLURALS[o.kind];
-  if (plural === undefined) throw new Error(`no REST path known for ${o.kind}`);
-  const group = o.apiVersion.includes('/') ? `/apis/${o.apiVersion}` : `/api/${o.apiVersion}`;
-  const path = `${group}/namespaces/${o.metadata.namespace}/${plural}?dryRun=All&fieldValidation=Strict&fieldManager=unmute-monitoring-test`;
-  const url = new URL(path, kc.getCurrentCluster()?.server);
-  const opts: RequestOptions = { method: 'POST', headers: { accept: 'application/json', 'content-type': 'application/json' } };
-  await kc.applyToHTTPSOptions(opts);
-  return new Promise((resolve, reject) => {
-    const req = request(url, { ...opts, signal: AbortSignal.timeout(30_000) }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const w = res.headers['warning'];
-        resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), warnings: w === undefined ? [] : Array.isArray(w) ? w : [w] });
-      });
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(JSON.stringify(o));
-  });
-}
-
-async function problems(kc: KubeConfig, objs: KubeObject[]): Promise<string[]> {
+async function problems(objs: KubeObject[]): Promise<string[]> {
   const out: string[] = [];
   for (const o of objs) {
-    const r = await dryRunCreate(kc, o);
-    if (r.status !== 201) out.push(`${o.kind} ${o.metadata.name}: HTTP ${r.status} ${r.body.slice(0, 600)}`);
-    for (const w of r.warnings) out.push(`${o.kind} ${o.metadata.name}: warning ${w}`);
+    try {
+      for (const w of await dryRunCreate(o)) out.push(`${o.kind} ${o.metadata.name}: warning ${w}`);
+    } catch (err) {
+      if (!(err instanceof KubeApiError)) throw err;
+      out.push(`${o.kind} ${o.metadata.name}: HTTP ${err.code} ${err.message.slice(0, 600)}`);
+    }
   }
   return out;
 }
@@ -79,29 +52,27 @@ function fleet(namespace: string, monitoring: Record<string, unknown>) {
 }
 
 describe('monitoring objects against the prometheus-operator CRDs', () => {
-  const kc = kubeConfig();
-
   it.each([
     ['ServiceMonitors', { labels: { release: 'kube-prometheus-stack' }, targetLabels: { cluster: 'eu-1' }, dashboards: { folder: 'Unmute' } }, 'ServiceMonitor'],
     ['PodMonitors', { scrapeKind: 'PodMonitor', interval: '30s', scrapeTimeout: '10s', alerts: { drainStuck: { thresholdSeconds: 900 } } }, 'PodMonitor'],
   ])('accepts a fleet scraped by %s, with its rules and dashboards', async (_label, monitoring, monitorKind) => {
-    const namespace = await createNamespace(kc, 'mon');
+    const namespace = await createNamespace('mon');
     const objs = renderMonitoring(fleet(namespace, monitoring), ctx);
     expect(objs.map((o) => o.kind)).toEqual(expect.arrayContaining([monitorKind, 'PrometheusRule', 'ConfigMap']));
-    expect(await problems(kc, objs)).toEqual([]);
+    expect(await problems(objs)).toEqual([]);
   });
 
   it("accepts the operator's PrometheusRule", async () => {
-    const namespace = await createNamespace(kc, 'mon-op');
-    expect(await problems(kc, [renderOperatorRules({ namespace, jobLabel: 'unmute-operator', labels: { release: 'kube-prometheus-stack' } })])).toEqual([]);
+    const namespace = await createNamespace('mon-op');
+    expect(await problems([renderOperatorRules({ namespace, jobLabel: 'unmute-operator', labels: { release: 'kube-prometheus-stack' } })])).toEqual([]);
   });
 
   it('rejects a misspelled field, so the checks above mean something', async () => {
-    const namespace = await createNamespace(kc, 'mon-neg');
+    const namespace = await createNamespace('mon-neg');
     const [monitor] = renderMonitoring(fleet(namespace, {}), ctx).filter((o) => o.kind === 'ServiceMonitor');
     const broken = { ...monitor!, spec: { ...(monitor!['spec'] as object), endpoint: [] } };
-    const r = await dryRunCreate(kc, broken);
-    expect(r.status).toBe(400);
-    expect(r.body).toContain('endpoint');
+    const err = await dryRunCreate(broken).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(KubeApiError);
+    expect(err).toMatchObject({ code: 400, message: expect.stringContaining('endpoint') });
   });
 });

@@ -217,7 +217,7 @@ describe('invalid UnmuteDeployments', () => {
 
   beforeAll(async () => {
     ({ client } = await aKubeClient());
-    namespace = await createNamespace(kubeConfig(), 'op-invalid');
+    namespace = await createNamespace('op-invalid');
     kinds = await servedOwnedKinds(client);
     // Present, but without the key one case asks for; its value must never show up in status.
     await client.create({ ...SECRET, metadata: { name: 'llm-api-key', namespace }, data: { key: Buffer.from(SECRET_VALUE).toString('base64') } });

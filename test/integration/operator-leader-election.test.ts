@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { leaderElectionDefaults, leaderElectionJitter } from '../../src/runtime/leader-election.ts';
 import type { KubeClient } from '../../src/runtime/kube-client.ts';
 import type { KubeObject, TypeRef } from '../../src/runtime/object.ts';
-import { clusterInfo, createNamespace, kubeConfig, waitFor } from '../support/cluster.ts';
+import { clusterInfo, createNamespace, waitFor } from '../support/cluster.ts';
 import {
   applyCr,
   createReferencedSecrets,
@@ -59,7 +59,7 @@ describe('two operator processes', () => {
 
   beforeAll(async () => {
     ({ client } = await aKubeClient());
-    namespace = await createNamespace(kubeConfig(), 'op-leader');
+    namespace = await createNamespace('op-leader');
     [cr] = loadExample('external-llm.yaml', namespace) as [RawCr];
     await createReferencedSecrets(client, cr);
     await applyCr(client, cr);

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MARKER_ENV } from '../../scripts/cluster/config.ts';
 import type { KubeClient } from '../../src/runtime/kube-client.ts';
 import type { KubeObject, TypeRef } from '../../src/runtime/object.ts';
-import { clusterInfo, createNamespace, execInNetns, kubeConfig, waitFor } from '../support/cluster.ts';
+import { clusterInfo, createNamespace, execInNetns, waitFor } from '../support/cluster.ts';
 import {
   UMD,
   applyCr,
@@ -69,7 +69,7 @@ describe('example fleets on simulated GPU nodes', () => {
 
   beforeAll(async () => {
     ({ client } = await aKubeClient());
-    namespace = await createNamespace(kubeConfig(), 'op-lifecycle');
+    namespace = await createNamespace('op-lifecycle');
     kinds = await servedOwnedKinds(client);
     for (const file of EXAMPLES) {
       for (const cr of loadExample(file, namespace)) {

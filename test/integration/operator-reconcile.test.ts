@@ -60,7 +60,7 @@ describe('the UnmuteDeployment controller on a real API server', () => {
 
   beforeAll(async () => {
     ({ client } = await aKubeClient());
-    namespace = await createNamespace(kubeConfig(), 'op-reconcile');
+    namespace = await createNamespace('op-reconcile');
     kinds = await servedOwnedKinds(client);
     // The examples live in three namespaces; here they share one (names differ), which the
     // in-process controller watches alone, so objects of other test files do not disturb it.

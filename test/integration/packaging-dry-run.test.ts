@@ -8,19 +8,17 @@ import { initialReplicas } from '../../src/autoscaler/plan.ts';
 import { parseUnmuteDeployment } from '../../src/controller/validate.ts';
 import { renderFleet } from '../../src/render/index.ts';
 import { helmTemplate, MANIFESTS_NAMESPACE } from '../../scripts/packaging.ts';
-import { createNamespace, kubeConfig } from '../support/cluster.ts';
-import { Api, describeReply, objects, type Obj } from '../unit/packaging/kube.ts';
+import { KubeApiError } from '../../src/runtime/errors.ts';
+import { KubeClient } from '../../src/runtime/kube-client.ts';
+import { createNamespace, kubeClient, serviceAccountToken, tokenKubeConfig } from '../support/cluster.ts';
+import { apply, dryRunProblems, FIELD_MANAGER, objects, type Obj } from './packaging-support.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 
 /** Dry-run applies every object; returns failures and warnings as readable lines (empty: all accepted, silently). */
-async function dryRunAll(api: Api, objs: Obj[]): Promise<string[]> {
+async function dryRunAll(client: KubeClient, objs: Obj[]): Promise<string[]> {
   const problems: string[] = [];
-  for (const o of objs) {
-    const r = await api.apply(o, { dryRun: true });
-    if (r.status < 200 || r.status > 299) problems.push(describeReply(o, r));
-    for (const w of r.warnings) problems.push(`${o.kind} ${o.metadata.name}: warning ${w}`);
-  }
+  for (const o of objs) problems.push(...(await dryRunProblems(client, o)));
   return problems;
 }
 
@@ -30,14 +28,15 @@ const RESTRICTED = {
 };
 
 describe('install artifacts against the API server', () => {
-  const kc = kubeConfig();
-  const api = new Api(kc);
+  let client: KubeClient;
+  beforeAll(async () => {
+    client = await kubeClient();
+  });
 
   /** A fresh namespace enforcing the restricted Pod Security profile. */
   async function restrictedNamespace(prefix: string): Promise<string> {
-    const name = await createNamespace(kc, prefix);
-    const r = await api.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: RESTRICTED } }, { dryRun: false });
-    expect(r.status, r.body).toBe(200);
+    const name = await createNamespace(prefix);
+    await apply(client, { apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: RESTRICTED } });
     return name;
   }
 
@@ -45,10 +44,9 @@ describe('install artifacts against the API server', () => {
     const dir = join(root, 'manifests');
     const [ns, ...rest] = ['namespace.yaml', 'crds.yaml', 'operator.yaml'].flatMap((f) => objects(readFileSync(join(dir, f), 'utf8')));
     expect(ns!.kind).toBe('Namespace');
-    const created = await api.apply(ns!, { dryRun: false });
-    expect(created.status, created.body).toBeLessThan(300);
+    await apply(client, ns!);
     expect(rest.every((o) => o.metadata.namespace === undefined || o.metadata.namespace === MANIFESTS_NAMESPACE)).toBe(true);
-    expect(await dryRunAll(api, rest)).toEqual([]);
+    expect(await dryRunAll(client, rest)).toEqual([]);
   });
 
   it('accepts helm template with CRDs and every optional object on, in a restricted namespace', async () => {
@@ -61,15 +59,15 @@ describe('install artifacts against the API server', () => {
     });
     const objs = objects(stream);
     expect(objs.map((o) => o.kind)).toEqual(expect.arrayContaining(['CustomResourceDefinition', 'Deployment', 'ServiceMonitor', 'PrometheusRule', 'ConfigMap']));
-    expect(await dryRunAll(api, objs)).toEqual([]);
+    expect(await dryRunAll(client, objs)).toEqual([]);
   });
 
   it('accepts helm template in namespaced mode', async () => {
     const namespace = await restrictedNamespace('pkg-ns');
-    const watched = [await createNamespace(kc, 'pkg-team')];
+    const watched = [await createNamespace('pkg-team')];
     const objs = objects(helmTemplate({ releaseName: namespace, namespace, values: { watchNamespaces: watched } }));
     expect(objs.filter((o) => o.kind === 'Role').map((o) => o.metadata.namespace).sort()).toEqual([...watched, namespace].sort());
-    expect(await dryRunAll(api, objs)).toEqual([]);
+    expect(await dryRunAll(client, objs)).toEqual([]);
   });
 
   it('admits the operator pod under PodSecurity "restricted" enforcement', async () => {
@@ -77,17 +75,15 @@ describe('install artifacts against the API server', () => {
     const deployment = objects(helmTemplate({ releaseName: namespace, namespace })).find((o) => o.kind === 'Deployment')!;
     const template = (deployment['spec'] as { template: { metadata: Record<string, unknown>; spec: unknown } }).template;
     const pod: Obj = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'operator-pss-check', namespace, labels: template.metadata['labels'] as Record<string, string> }, spec: template.spec };
-    const r = await api.apply(pod, { dryRun: true });
-    expect(r.status, r.body).toBe(201);
-    expect(r.warnings).toEqual([]);
+    expect(await dryRunProblems(client, pod)).toEqual([]);
   });
 
   it('would reject a pod that breaks the profile (the namespace really enforces it)', async () => {
     const namespace = await restrictedNamespace('pkg-pss');
     const pod: Obj = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'root-pod', namespace }, spec: { containers: [{ name: 'c', image: 'busybox' }] } };
-    const r = await api.apply(pod, { dryRun: true });
-    expect(r.status).toBe(403);
-    expect((JSON.parse(r.body) as { message: string }).message).toMatch(/violates PodSecurity "restricted/);
+    const err = await client.apply(pod, { fieldManager: FIELD_MANAGER, dryRun: true }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(KubeApiError);
+    expect(err).toMatchObject({ code: 403, message: expect.stringMatching(/violates PodSecurity "restricted/) });
   });
 
   describe("the chart's ServiceAccount, as seen by the RBAC authorizer", () => {
@@ -95,34 +91,36 @@ describe('install artifacts against the API server', () => {
     let release = '';
     let user = '';
     let groups: string[] = [];
+    let asOperator: KubeClient | undefined;
 
     beforeAll(async () => {
-      release = await createNamespace(kc, 'pkg-rbac');
+      release = await createNamespace('pkg-rbac');
       // Installed for real: the ServiceAccount and its bindings. Cluster-scoped ones are removed afterwards.
       const objs = objects(helmTemplate({ releaseName: release, namespace: release })).filter((o) => /^(ServiceAccount|ClusterRole|ClusterRoleBinding|Role|RoleBinding)$/.test(o.kind));
       for (const o of objs) {
-        const r = await api.apply(o, { dryRun: false });
-        expect(r.status, describeReply(o, r)).toBeLessThan(300);
+        await apply(client, o);
         made.push(o);
       }
       const sa = objs.find((o) => o.kind === 'ServiceAccount')!;
       user = `system:serviceaccount:${release}:${sa.metadata.name}`;
       groups = ['system:serviceaccounts', `system:serviceaccounts:${release}`, 'system:authenticated'];
+      asOperator = await KubeClient.fromKubeConfig(tokenKubeConfig(await serviceAccountToken(release, sa.metadata.name), 'operator'));
     });
 
     afterAll(async () => {
-      for (const o of made.filter((x) => x.kind === 'ClusterRole' || x.kind === 'ClusterRoleBinding')) await api.call('DELETE', await api.pathOf(o));
+      await asOperator?.close();
+      for (const o of made.filter((x) => x.kind === 'ClusterRole' || x.kind === 'ClusterRoleBinding')) await client.delete(o, o.metadata.name);
     });
 
     /** SubjectAccessReview: what the authorizer decides for the ServiceAccount. */
     async function allowed(attrs: { group: string; resource: string; subresource?: string; verb: string; namespace?: string; name?: string }): Promise<boolean> {
       const review = { apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview', spec: { user, groups, resourceAttributes: attrs } };
-      const r = await api.json<{ status: { allowed: boolean } }>('POST', '/apis/authorization.k8s.io/v1/subjectaccessreviews', review);
-      return r.status.allowed;
+      const answer = await client.raw('POST', '/apis/authorization.k8s.io/v1/subjectaccessreviews', { body: review });
+      return (JSON.parse(answer) as { status: { allowed: boolean } }).status.allowed;
     }
 
-    it('may apply every object rendered from the examples (impersonated, dry-run)', async () => {
-      const target = await createNamespace(kc, 'pkg-fleet');
+    it('may apply every object rendered from the examples (with its token, dry-run)', async () => {
+      const target = await createNamespace('pkg-fleet');
       const problems: string[] = [];
       for (const file of ['external-llm.yaml', 'multi-gpu-production.yaml', 'single-gpu-dev.yaml']) {
         for (const raw of objects(readFileSync(join(root, 'examples', file), 'utf8'))) {
@@ -130,9 +128,7 @@ describe('install artifacts against the API server', () => {
           if (!parsed.ok) throw new Error(`${file}: ${parsed.problems.join('; ')}`);
           const ctx = { capabilities: { prometheusOperator: true, gatewayApi: true, grafanaOperator: false }, replicas: initialReplicas(parsed.fleet) };
           for (const o of renderFleet(parsed.fleet, ctx) as Obj[]) {
-            const r = await api.apply(o, { dryRun: true, headers: { 'Impersonate-User': user, 'Impersonate-Group': groups.join(',') } });
-            if (r.status === 403) problems.push(`${file}: ${describeReply(o, r)}`);
-            else if (r.status < 200 || r.status > 299) problems.push(`${file} (not RBAC, but still wrong): ${describeReply(o, r)}`);
+            for (const p of await dryRunProblems(asOperator!, o)) problems.push(`${file}: ${p}`);
           }
         }
       }

@@ -7,12 +7,15 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHART_DIR, helm } from '../../scripts/packaging.ts';
-import { clusterInfo, createNamespace, kubeConfig, spawnInNetns, stopNetnsProcesses, waitFor } from '../support/cluster.ts';
-import { Api, exampleCrs, referencedSecrets, tokenKubeconfig, unlessExited, type Obj } from '../unit/packaging/kube.ts';
+import type { KubeClient } from '../../src/runtime/kube-client.ts';
+import { clusterInfo, createNamespace, kubeClient, serviceAccountToken, spawnInNetns, stopNetnsProcesses, waitFor } from '../support/cluster.ts';
+import { apply, exampleCrs, referencedSecrets, tokenKubeconfig, unlessExited, type Obj } from './packaging-support.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 // Skip condition of the Ready=True case: the `run` command (src/cli/commands/run.ts) must exist.
 const operatorAvailable = existsSync(join(root, 'src', 'cli', 'commands', 'run.ts'));
+
+const DEPLOYMENT = { apiVersion: 'apps/v1', kind: 'Deployment' } as const;
 
 interface DeploymentStatus {
   spec: { replicas: number; template: { spec: { containers: { args: string[] }[]; serviceAccountName: string } } };
@@ -27,14 +30,14 @@ interface Condition {
 }
 
 describe('helm install into a full-mode cluster', () => {
-  const kc = kubeConfig();
-  const api = new Api(kc);
+  let client: KubeClient;
   let release = '';
   let installed = false;
 
   beforeAll(async () => {
-    release = await createNamespace(kc, 'pkg-helm');
-    await api.applyOrThrow({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: release, labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } } });
+    client = await kubeClient();
+    release = await createNamespace('pkg-helm');
+    await apply(client, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: release, labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } } });
   });
 
   afterAll(async () => {
@@ -57,7 +60,7 @@ describe('helm install into a full-mode cluster', () => {
       '--wait', '--timeout', '3m',
     ]);
     installed = true;
-    const deployments = await api.json<{ items: (Obj & DeploymentStatus)[] }>('GET', `/apis/apps/v1/namespaces/${release}/deployments`);
+    const deployments = await client.list<Obj & DeploymentStatus>(DEPLOYMENT, { namespace: release });
     expect(deployments.items).toHaveLength(1);
     const d = deployments.items[0]!;
     expect(d.spec.replicas).toBe(2);
@@ -68,23 +71,23 @@ describe('helm install into a full-mode cluster', () => {
 
   it.skipIf(!operatorAvailable)('brings an example to Ready=True, running as the installed ServiceAccount', async () => {
     expect(installed, 'the chart must be installed by the previous test').toBe(true);
-    const list = await api.json<{ items: (Obj & DeploymentStatus)[] }>('GET', `/apis/apps/v1/namespaces/${release}/deployments`);
+    const list = await client.list<Obj & DeploymentStatus>(DEPLOYMENT, { namespace: release });
     const podSpec = list.items[0]!.spec.template.spec;
-    const token = await api.serviceAccountToken(release, podSpec.serviceAccountName);
+    const token = await serviceAccountToken(release, podSpec.serviceAccountName);
     const kubeconfig = tokenKubeconfig(clusterInfo().kubeconfigInNetns!, token);
     const operator = spawnInNetns(process.execPath, [join(root, 'src', 'cli', 'main.ts'), ...podSpec.containers[0]!.args], {
       env: { KUBECONFIG: kubeconfig, POD_NAME: `${release}-local`, POD_NAMESPACE: release },
     });
 
-    const target = await createNamespace(kc, 'pkg-dev');
+    const target = await createNamespace('pkg-dev');
     const cr = exampleCrs(root, ['single-gpu-dev.yaml'], () => target)[0]!.cr;
-    for (const s of referencedSecrets(cr)) await api.applyOrThrow(s);
-    await api.applyOrThrow(cr);
+    for (const s of referencedSecrets(cr)) await apply(client, s);
+    await apply(client, cr);
 
     const readyWait = waitFor(
       `Ready=True on ${target}/${cr.metadata.name}`,
       async () => {
-        const live = await api.json<Obj & { status?: { conditions?: Condition[] } }>('GET', await api.pathOf(cr));
+        const live = await client.get<Obj & { status?: { conditions?: Condition[] } }>(cr, cr.metadata.name, cr.metadata.namespace);
         const c = live.status?.conditions?.find((x) => x.type === 'Ready');
         return c?.status === 'True' ? c : undefined;
       },

@@ -5,7 +5,7 @@ import { setCondition } from '../../src/runtime/conditions.ts';
 import { KubeApiError, isAlreadyExists, isConflict, isInvalid, isNotFound } from '../../src/runtime/errors.ts';
 import type { KubeClient } from '../../src/runtime/kube-client.ts';
 import type { KubeObject } from '../../src/runtime/object.ts';
-import { createNamespace, kubeConfig } from '../support/cluster.ts';
+import { createNamespace } from '../support/cluster.ts';
 import { aRawUnmuteDeployment } from '../support/factories.ts';
 import { WIDGET, aKubeClient, ensureWidgetCrd } from './runtime-support.ts';
 
@@ -48,7 +48,7 @@ describe('kube client against the API server', () => {
 
   beforeAll(async () => {
     ({ client } = await aKubeClient());
-    namespace = await createNamespace(kubeConfig(), 'rt-client');
+    namespace = await createNamespace('rt-client');
   });
   afterAll(async () => {
     await client.close();
@@ -65,6 +65,20 @@ describe('kube client against the API server', () => {
     expect(await client.getIfExists(CONFIGMAP, 'crud', namespace)).toBeUndefined();
     const err = await client.get(CONFIGMAP, 'crud', namespace).catch((e: unknown) => e);
     expect(isNotFound(err)).toBe(true);
+  });
+
+  it('reads paths outside the object model: /readyz and /version', async () => {
+    expect(await client.raw('GET', '/readyz')).toBe('ok');
+    expect(JSON.parse(await client.raw('GET', '/version'))).toMatchObject({ gitVersion: expect.stringMatching(/^v1\.\d+\./) });
+  });
+
+  it('hands the server warning about an unknown field to onWarning, and fails the write with strict field validation', async () => {
+    const typo = { ...aConfigMap(namespace, 'typo'), dta: { b: '2' } };
+    const warnings: string[] = [];
+    await client.create(typo, { dryRun: true, onWarning: (w) => warnings.push(w) });
+    expect(warnings).toEqual([expect.stringContaining('unknown field "dta"')]);
+    const strict = await client.create(typo, { dryRun: true, fieldValidation: 'Strict' }).catch((e: unknown) => e);
+    expect(strict).toMatchObject({ code: 400, message: expect.stringContaining('unknown field "dta"') });
   });
 
   it('types a stale update as Conflict, a duplicate create as AlreadyExists and a bad object as Invalid with causes', async () => {

@@ -9,7 +9,7 @@ import { createInformer, type Informer } from '../../src/runtime/informer.ts';
 import type { KubeClient } from '../../src/runtime/kube-client.ts';
 import { controllerReference, type KubeObject } from '../../src/runtime/object.ts';
 import { forObject, ownedBy } from '../../src/runtime/watch-mappers.ts';
-import { createNamespace, kubeConfig, waitFor } from '../support/cluster.ts';
+import { createNamespace, waitFor } from '../support/cluster.ts';
 import { aKubeClient, testLogger } from './runtime-support.ts';
 
 const CONFIGMAP = { apiVersion: 'v1', kind: 'ConfigMap' } as const;
@@ -27,7 +27,7 @@ describe('a controller built from the runtime', () => {
 
   beforeAll(async () => {
     ({ client } = await aKubeClient());
-    namespace = await createNamespace(kubeConfig(), 'rt-controller');
+    namespace = await createNamespace('rt-controller');
     const deps = { logger: testLogger(), clock: systemClock() };
     sources = createInformer(client, CONFIGMAP, { namespace, labelSelector: 'runtime-test/role=source' }, { ...deps, name: 'sources' });
     derived = createInformer(client, CONFIGMAP, { namespace, labelSelector: 'runtime-test/role=derived' }, { ...deps, name: 'derived' });

@@ -6,7 +6,7 @@ import { systemClock } from '../../src/runtime/clock.ts';
 import { EventRecorder } from '../../src/runtime/events.ts';
 import type { KubeClient } from '../../src/runtime/kube-client.ts';
 import type { KubeObject } from '../../src/runtime/object.ts';
-import { createNamespace, kubeConfig } from '../support/cluster.ts';
+import { createNamespace } from '../support/cluster.ts';
 import { aKubeClient } from './runtime-support.ts';
 
 describe('event recorder against the API server', () => {
@@ -15,7 +15,7 @@ describe('event recorder against the API server', () => {
 
   beforeAll(async () => {
     ({ client } = await aKubeClient());
-    namespace = await createNamespace(kubeConfig(), 'rt-events');
+    namespace = await createNamespace('rt-events');
   });
   afterAll(async () => {
     await client.close();

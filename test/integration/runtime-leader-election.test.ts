@@ -7,7 +7,7 @@ import type { KubeClient } from '../../src/runtime/kube-client.ts';
 import { LeaderElector, leaderElectionJitter } from '../../src/runtime/leader-election.ts';
 import { KubeLeaseLock } from '../../src/runtime/lease-lock.ts';
 import type { KubeObject } from '../../src/runtime/object.ts';
-import { createNamespace, kubeConfig, waitFor } from '../support/cluster.ts';
+import { createNamespace, waitFor } from '../support/cluster.ts';
 import { aKubeClient } from './runtime-support.ts';
 
 // Short but valid timings (leaseDuration > renewDeadline > 1.2 x retryPeriod) keep the test quick.
@@ -47,7 +47,7 @@ describe('leader election on a Lease', () => {
 
   beforeAll(async () => {
     ({ client } = await aKubeClient());
-    namespace = await createNamespace(kubeConfig(), 'rt-lease');
+    namespace = await createNamespace('rt-lease');
   });
   afterAll(async () => {
     for (const c of candidates) c.stop.abort();

@@ -8,7 +8,7 @@ import type { KubeClient } from '../../src/runtime/kube-client.ts';
 import type { ListerWatcher } from '../../src/runtime/list-watch.ts';
 import type { KubeObject } from '../../src/runtime/object.ts';
 import type { RuntimeMetrics } from '../../src/observability/metrics.ts';
-import { createNamespace, kubeConfig, waitFor } from '../support/cluster.ts';
+import { createNamespace, waitFor } from '../support/cluster.ts';
 import { WIDGET, aKubeClient, ensureWidgetCrd, testLogger } from './runtime-support.ts';
 
 const CONFIGMAP = { apiVersion: 'v1', kind: 'ConfigMap' } as const;
@@ -41,7 +41,7 @@ describe('informer against the API server', () => {
 
   beforeAll(async () => {
     ({ client, metrics } = await aKubeClient());
-    namespace = await createNamespace(kubeConfig(), 'rt-informer');
+    namespace = await createNamespace('rt-informer');
   });
   afterAll(async () => {
     stop.abort();

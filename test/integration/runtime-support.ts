@@ -1,10 +1,10 @@
 // Shared setup of the runtime integration tests (test/integration/runtime-*.test.ts): a KubeClient on the
 // run's cluster and a throwaway CRD with a status subresource (the runtime is kind-agnostic).
+import { installObjects } from '../../scripts/cluster/crds.ts';
 import { createLogger, type Logger } from '../../src/observability/logger.ts';
 import { createMetricsRegistry, createRuntimeMetrics, type RuntimeMetrics } from '../../src/observability/metrics.ts';
 import { KubeClient } from '../../src/runtime/kube-client.ts';
 import type { KubeObject } from '../../src/runtime/object.ts';
-import { isAlreadyExists } from '../../src/runtime/errors.ts';
 import { kubeConfig, waitFor } from '../support/cluster.ts';
 
 export async function aKubeClient(): Promise<{ client: KubeClient; metrics: RuntimeMetrics }> {
@@ -71,11 +71,8 @@ export async function ensureWidgetCrd(client: KubeClient): Promise<void> {
       ],
     },
   };
-  try {
-    await client.create(crd);
-  } catch (err) {
-    if (!isAlreadyExists(err)) throw err;
-  }
+  await installObjects(client, [crd], 30_000);
+  // Discovery may lag the Established condition for a moment.
   await waitFor('Widget CRD to be served', async () => {
     client.invalidateDiscovery(WIDGET.apiVersion);
     return client.isServed(WIDGET.apiVersion, WIDGET.kind);

@@ -1,9 +1,10 @@
 // Helpers for tests that run against the cluster started by test/setup/cluster-{api,full}.ts.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { KubeConfig } from '@kubernetes/client-node';
 import { inject } from 'vitest';
 import { MARKER_ENV } from '../../scripts/cluster/config.ts';
+import { KubeClient } from '../../src/runtime/kube-client.ts';
 
 declare module 'vitest' {
   interface ProvidedContext {
@@ -43,6 +44,33 @@ export function kubeConfig(): KubeConfig {
   const kc = new KubeConfig();
   kc.loadFromFile(clusterInfo().kubeconfig);
   return kc;
+}
+
+let admin: Promise<KubeClient> | undefined;
+
+/** The project's API client on the run's cluster, as admin; one per test file (module). */
+export function kubeClient(): Promise<KubeClient> {
+  admin ??= KubeClient.fromKubeConfig(kubeConfig());
+  return admin;
+}
+
+/** A KubeConfig for the run's cluster that authenticates with a bearer token (e.g. a ServiceAccount's). */
+export function tokenKubeConfig(token: string, user = 'token-user'): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ ...kubeConfig().getCurrentCluster()!, name: 'local' }],
+    users: [{ name: user, token }],
+    contexts: [{ name: user, cluster: 'local', user }],
+    currentContext: user,
+  });
+  return kc;
+}
+
+/** A bound token for a ServiceAccount (TokenRequest API). */
+export async function serviceAccountToken(namespace: string, name: string, expirationSeconds = 3600): Promise<string> {
+  const body = { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds } };
+  const answer = await (await kubeClient()).raw('POST', `/api/v1/namespaces/${namespace}/serviceaccounts/${name}/token`, { body });
+  return (JSON.parse(answer) as { status: { token: string } }).status.token;
 }
 
 function netnsOrThrow(): { name: string; netns: string; kubeconfigInNetns: string } {
@@ -156,8 +184,8 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
 }
 
 /** Creates a namespace with a unique name (namespaces are not deleted in api mode: no controller). */
-export async function createNamespace(kc: KubeConfig, prefix: string): Promise<string> {
+export async function createNamespace(prefix: string): Promise<string> {
   const name = `${prefix}-${Date.now().toString(36)}${Math.floor(Math.random() * 1296).toString(36)}`;
-  await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name } } });
+  await (await kubeClient()).create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
   return name;
 }

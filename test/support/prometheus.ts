@@ -1,36 +1,12 @@
-// Runs Debian's prometheus/promtool for tests: a real Prometheus on 127.0.0.1 with a temp config
-// and data dir, stopped and removed by stop(). promtool checks and unit-tests rule files.
+// Runs Debian's prometheus/promtool for the `tools` tests (paths from test/support/tools.ts): a real
+// Prometheus on 127.0.0.1 with a temp config and data dir, stopped and removed by stop(); promtool
+// checks and unit-tests rule files.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { stringify } from 'yaml';
-
-/** The line CI runs (and developers can) to get both binaries. */
-export const PROMETHEUS_INSTALL =
-  'apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus';
-
-export function findBinary(name: string): string | undefined {
-  for (const dir of (process.env['PATH'] ?? '').split(delimiter)) {
-    const p = join(dir, name);
-    if (dir !== '' && existsSync(p)) return p;
-  }
-  return undefined;
-}
-
-/**
- * Where a binary is, or why tests needing it are skipped. In CI a missing binary is an error, not a
- * skip: the proof that rules work must not silently disappear.
- */
-export function requireBinary(name: 'prometheus' | 'promtool'): { path: string } | { skip: string } {
-  const path = findBinary(name);
-  if (path !== undefined) return { path };
-  const message = `${name} not found on PATH; install it with: ${PROMETHEUS_INSTALL}`;
-  if (process.env['CI'] === 'true') throw new Error(message);
-  return { skip: message };
-}
 
 export interface PromtoolResult {
   ok: boolean;

@@ -4,7 +4,6 @@
 // Deployment (the baseline), and a sampler records the timeline the figures come from.
 // Bounded: the trace has a fixed length and every wait has a deadline.
 import { performance } from 'node:perf_hooks';
-import type { V1EndpointSlice } from '@kubernetes/client-node';
 import { PodSessionSource } from '../../autoscaler/pod-session-source.ts';
 import { silentLogger, type Logger } from '../../observability/logger.ts';
 import { systemClock } from '../../runtime/clock.ts';
@@ -12,7 +11,7 @@ import { createInformer, type Informer } from '../../runtime/informer.ts';
 import type { KubeClient } from '../../runtime/kube-client.ts';
 import type { KubeObject } from '../../runtime/object.ts';
 import { LABEL_SERVING } from '../../api/v1alpha1/labels.ts';
-import { readyEndpointUrls } from '../loadgen/endpointslices.ts';
+import { ENDPOINT_SLICE, readyEndpointUrls, type EndpointSlice } from '../loadgen/endpointslices.ts';
 import { LiveCounters, runPlan, type SessionTemplate } from '../loadgen/runner.ts';
 import type { SessionResult } from '../loadgen/session.ts';
 import { TargetPool, type PickStrategy } from '../loadgen/targets.ts';
@@ -23,7 +22,6 @@ import { startPodRunner, type PodRunner, type PodRunnerEvent } from './pod-runne
 import type { TracePlan } from './trace.ts';
 
 const DEPLOYMENT = { apiVersion: 'apps/v1', kind: 'Deployment' } as const;
-const ENDPOINT_SLICE = { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice' } as const;
 
 /** Sim-worker settings that keep a fleet of simulated backends cheap on CPU (no audio frames). */
 export const CHEAP_WORKER: Omit<SimWorkerOptions, 'host' | 'port'> = { audioFrames: false, additionalOutputsMs: 0, maxSessions: 4 };
@@ -36,7 +34,7 @@ export const CHEAP_SESSION: SessionTemplate = { chunkMs: 400, replyTimeoutMs: 60
  */
 export class ServiceEndpoints {
   readonly pool: TargetPool;
-  readonly #informer: Informer<KubeObject>;
+  readonly #informer: Informer<EndpointSlice>;
   readonly #abort = new AbortController();
   #ready = 0;
   #onChange: (() => void) | undefined;
@@ -44,9 +42,9 @@ export class ServiceEndpoints {
   constructor(client: KubeClient, namespace: string, service: string, opts: { strategy?: PickStrategy; logger?: Logger; onChange?: () => void } = {}) {
     this.pool = new TargetPool(opts.strategy ?? 'round-robin');
     this.#onChange = opts.onChange;
-    this.#informer = createInformer(client, ENDPOINT_SLICE, { namespace, labelSelector: `kubernetes.io/service-name=${service}` }, { logger: opts.logger ?? silentLogger(), clock: systemClock() });
+    this.#informer = createInformer<EndpointSlice>(client, ENDPOINT_SLICE, { namespace, labelSelector: `kubernetes.io/service-name=${service}` }, { logger: opts.logger ?? silentLogger(), clock: systemClock() });
     const refresh = () => {
-      const urls = readyEndpointUrls(this.#informer.cache.list() as unknown as V1EndpointSlice[], undefined, 'http');
+      const urls = readyEndpointUrls(this.#informer.cache.list(), undefined, 'http');
       this.#ready = urls.length;
       this.pool.setTargets(urls);
       this.#onChange?.();

@@ -2,8 +2,25 @@
 // (label kubernetes.io/service-name=<svc>) and refreshed periodically, the way kube-proxy sees
 // them. Only endpoints whose conditions.ready is true are used: a draining backend (taken out of
 // the Service by the operator) stops receiving new conversations here too.
-import { DiscoveryV1Api, KubeConfig, type V1EndpointSlice } from '@kubernetes/client-node';
+import type { KubeClient } from '../../runtime/kube-client.ts';
+import type { KubeObject } from '../../runtime/object.ts';
 import { TargetPool, type PickStrategy } from './targets.ts';
+
+export const ENDPOINT_SLICE = { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice' } as const;
+
+/** The fields of a discovery.k8s.io/v1 EndpointSlice read here. */
+export interface EndpointSlice extends KubeObject {
+  addressType?: string;
+  ports?: Array<{ name?: string; port?: number }>;
+  endpoints?: Array<{ addresses: string[]; conditions?: { ready?: boolean; serving?: boolean; terminating?: boolean } }>;
+}
+
+export type SliceLister = (namespace: string, labelSelector: string) => Promise<EndpointSlice[]>;
+
+/** Lists a Service's EndpointSlices with the project's API client. */
+export function sliceLister(client: KubeClient): SliceLister {
+  return async (namespace, labelSelector) => (await client.list<EndpointSlice>(ENDPOINT_SLICE, { namespace, labelSelector })).items;
+}
 
 export interface EndpointSliceTargetOptions {
   namespace: string;
@@ -13,13 +30,13 @@ export interface EndpointSliceTargetOptions {
   scheme?: 'ws' | 'http';
   strategy?: PickStrategy;
   refreshMs?: number;
-  /** Injected for tests; default lists with @kubernetes/client-node from the default kubeconfig. */
-  listSlices?: (namespace: string, labelSelector: string) => Promise<V1EndpointSlice[]>;
+  /** sliceLister(client), or a fake in tests. */
+  listSlices: SliceLister;
   onError?: (err: unknown) => void;
 }
 
 /** Pure: the URLs of ready endpoints in a set of slices. */
-export function readyEndpointUrls(slices: readonly V1EndpointSlice[], port: string | undefined, scheme: 'ws' | 'http' = 'http'): string[] {
+export function readyEndpointUrls(slices: readonly EndpointSlice[], port: string | undefined, scheme: 'ws' | 'http' = 'http'): string[] {
   const urls: string[] = [];
   for (const slice of slices) {
     const ports = slice.ports ?? [];
@@ -44,12 +61,10 @@ export function readyEndpointUrls(slices: readonly V1EndpointSlice[], port: stri
 export class EndpointSliceTargets extends TargetPool {
   private readonly opts: EndpointSliceTargetOptions;
   private timer: NodeJS.Timeout | undefined;
-  private readonly list: (namespace: string, labelSelector: string) => Promise<V1EndpointSlice[]>;
 
   constructor(opts: EndpointSliceTargetOptions) {
     super(opts.strategy ?? 'round-robin');
     this.opts = opts;
-    this.list = opts.listSlices ?? defaultLister();
   }
 
   /** Lists once (so the first pick has targets) then keeps refreshing. */
@@ -69,7 +84,7 @@ export class EndpointSliceTargets extends TargetPool {
   }
 
   async refresh(): Promise<void> {
-    const slices = await this.list(this.opts.namespace, `kubernetes.io/service-name=${this.opts.service}`);
+    const slices = await this.opts.listSlices(this.opts.namespace, `kubernetes.io/service-name=${this.opts.service}`);
     this.setTargets(readyEndpointUrls(slices, this.opts.port, this.opts.scheme));
   }
 
@@ -77,11 +92,4 @@ export class EndpointSliceTargets extends TargetPool {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
   }
-}
-
-function defaultLister(): (namespace: string, labelSelector: string) => Promise<V1EndpointSlice[]> {
-  const kc = new KubeConfig();
-  kc.loadFromDefault();
-  const api = kc.makeApiClient(DiscoveryV1Api);
-  return async (namespace, labelSelector) => (await api.listNamespacedEndpointSlice({ namespace, labelSelector })).items;
 }

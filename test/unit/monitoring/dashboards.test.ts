@@ -6,7 +6,7 @@ import { ALL_DASHBOARDS, DASHBOARDS_DIR, FLEET_DASHBOARDS, generatedDashboardFil
 import { renderDashboards } from '../../../src/monitoring/dashboards/deliver.ts';
 import type { KubeObject } from '../../../src/runtime/object.ts';
 import { anUnmuteDeployment } from '../../support/factories.ts';
-import { everything, sample } from './support.ts';
+import { everything, sample } from '../../support/monitoring.ts';
 
 const repo = new URL('../../../', import.meta.url);
 

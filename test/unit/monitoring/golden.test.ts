@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { renderMonitoring } from '../../../src/monitoring/index.ts';
 import type { KubeObject } from '../../../src/runtime/object.ts';
-import { everything, podMonitorSample, sample } from './support.ts';
+import { everything, podMonitorSample, sample } from '../../support/monitoring.ts';
 
 function toYaml(objs: KubeObject[]): string {
   return objs.map((o) => stringify(o, { lineWidth: 0 })).join('---\n');

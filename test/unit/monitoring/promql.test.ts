@@ -8,7 +8,7 @@ import { fleetRuleGroups } from '../../../src/monitoring/rules/prometheus-rule.t
 import { TTS_TTFT_BUCKETS, VLLM_TTFT_BUCKETS } from '../../../src/monitoring/unmute-metrics.ts';
 import { runtimeMetricNames } from '../../../src/observability/metrics.ts';
 import { seriesNames, unmuteMetricFamilies } from '../../support/unmute-fixture-exporter.ts';
-import { allExpressions, metricNames, promqlErrors, sample, substituteVariables } from './support.ts';
+import { allExpressions, metricNames, promqlErrors, sample, substituteVariables } from '../../support/monitoring.ts';
 
 const RUNTIME_HISTOGRAMS = new Set<string>([
   runtimeMetricNames.reconcileTime,

@@ -8,7 +8,7 @@ import { fleetRuleGroups, renderPrometheusRule } from '../../../src/monitoring/r
 import { FLEET_ALERTS, OPERATOR_ALERTS } from '../../../src/monitoring/rules/runbooks.ts';
 import { isAlertingRule, type AlertingRule } from '../../../src/monitoring/rules/types.ts';
 import { anUnmuteDeployment } from '../../support/factories.ts';
-import { OPERATOR_RULES, sample } from './support.ts';
+import { OPERATOR_RULES, sample } from '../../support/monitoring.ts';
 
 const alertsOf = (spec: Record<string, unknown> = {}, meta: Record<string, unknown> = {}) => alertRules(anUnmuteDeployment(spec, meta));
 const find = (rules: AlertingRule[], name: string) => rules.filter((r) => r.alert === name);

@@ -8,7 +8,7 @@ import { LABEL_METRICS_SERVICE } from '../../../src/api/v1alpha1/labels.ts';
 import { renderScrapeObjects } from '../../../src/monitoring/scrape.ts';
 import type { KubeObject } from '../../../src/runtime/object.ts';
 import { anUnmuteDeployment } from '../../support/factories.ts';
-import { everything, podMonitorSample, sample } from './support.ts';
+import { everything, podMonitorSample, sample } from '../../support/monitoring.ts';
 
 type Endpoint = { port: string; path: string; interval: string; scrapeTimeout?: string; relabelings: Array<Record<string, string>> };
 const monitors = (objs: KubeObject[]) => objs.filter((o) => o.kind === 'ServiceMonitor' || o.kind === 'PodMonitor');

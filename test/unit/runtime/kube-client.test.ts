@@ -1,42 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { createMetricsRegistry, createRuntimeMetrics } from '../../../src/observability/metrics.ts';
 import { KubeApiError, isConflict, isInvalid, isNotFound, isResourceExpired, wrapError } from '../../../src/runtime/errors.ts';
-import { KubeClient, parseWatchLine } from '../../../src/runtime/kube-client.ts';
-import type { KubeTransport, TransportRequest, TransportResponse, TransportStream } from '../../../src/runtime/kube-transport.ts';
+import { KubeClient, parseWatchLine, warningText } from '../../../src/runtime/kube-client.ts';
+import type { TransportResponse } from '../../../src/runtime/kube-transport.ts';
 import { FakeClock } from './support/fake-clock.ts';
+import { json, RecordingTransport, type Handler } from './support/recording-transport.ts';
 
-type Handler = (req: TransportRequest) => TransportResponse;
-
-/** Records requests and answers from a handler: checks request formation, not API behaviour. */
-class RecordingTransport implements KubeTransport {
-  readonly host = '127.0.0.1:6443';
-  readonly requests: TransportRequest[] = [];
-  handler: Handler;
-  constructor(handler: Handler) {
-    this.handler = handler;
-  }
-  async request(req: TransportRequest): Promise<TransportResponse> {
-    this.requests.push(req);
-    return this.handler(req);
-  }
-  async stream(req: TransportRequest): Promise<TransportStream> {
-    this.requests.push(req);
-    const res = this.handler(req);
-    const bytes = new TextEncoder().encode(res.body);
-    return {
-      status: res.status,
-      text: async () => res.body,
-      chunks: (async function* () {
-        // Split mid-line to prove lines are reassembled across chunks.
-        yield bytes.slice(0, 7);
-        yield bytes.slice(7);
-      })(),
-    };
-  }
-  async close(): Promise<void> {}
-}
-
-const json = (status: number, body: unknown): TransportResponse => ({ status, body: JSON.stringify(body) });
 const deployment = { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'backend', namespace: 'voice', resourceVersion: '7' }, spec: { replicas: 1 } };
 const DEPLOYMENT = { apiVersion: 'apps/v1', kind: 'Deployment' };
 
@@ -166,6 +135,58 @@ describe('kube client', () => {
     await client.update(deployment).catch(() => undefined);
     const text = await metrics.registry.getSingleMetricAsString('rest_client_requests_total');
     expect(text).toContain('rest_client_requests_total{code="409",method="PUT",host="127.0.0.1:6443"} 1');
+  });
+
+  it('GETs a path outside the object model and returns its text; a non-2xx answer is a KubeApiError', async () => {
+    let ready = false;
+    const { client, transport } = aClient(() => (ready ? { status: 200, body: 'ok' } : { status: 500, body: '[-]etcd failed: reason withheld' }));
+    const err = await client.raw('GET', '/readyz').catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 500, request: 'GET /readyz' });
+    ready = true;
+    expect(await client.raw('GET', '/readyz')).toBe('ok');
+    expect(transport.requests.map((r) => [r.method, r.path, r.body])).toEqual([
+      ['GET', '/readyz', undefined],
+      ['GET', '/readyz', undefined],
+    ]);
+    expect(client.requests.diff({})).toEqual({ 'get ': 2 });
+  });
+
+  it('POSTs a raw JSON body (a TokenRequest) and counts it as a write', async () => {
+    const { client, transport } = aClient(() => json(201, { kind: 'TokenRequest', status: { token: 't0k3n' } }));
+    const body = { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 600 } };
+    const answer = await client.raw('POST', '/api/v1/namespaces/voice/serviceaccounts/bot/token', { body });
+    expect(JSON.parse(answer)).toMatchObject({ status: { token: 't0k3n' } });
+    expect(transport.requests[0]).toMatchObject({ method: 'POST', path: '/api/v1/namespaces/voice/serviceaccounts/bot/token', contentType: 'application/json' });
+    expect(JSON.parse(transport.requests[0]?.body ?? '')).toEqual(body);
+    expect(client.requests.writesSince({})).toBe(1);
+  });
+
+  it('hands every Warning header to onWarning, also when the request is rejected', async () => {
+    const forbidden = { kind: 'Status', code: 403, reason: 'Forbidden', message: 'pods "p" is forbidden: violates PodSecurity "restricted:latest"' };
+    let answer: TransportResponse = { ...json(201, deployment), warnings: ['299 - "unknown field \\"spec.replica\\""'] };
+    const { client } = aClient(() => answer);
+    const warnings: string[] = [];
+    await client.create(deployment, { onWarning: (w) => warnings.push(w) });
+    answer = { ...json(403, forbidden), warnings: ['299 - "would violate PodSecurity"'] };
+    await expect(client.apply(deployment, { fieldManager: 'm', onWarning: (w) => warnings.push(w) })).rejects.toMatchObject({ code: 403 });
+    expect(warnings).toEqual(['unknown field "spec.replica"', 'would violate PodSecurity']);
+  });
+
+  it('takes the text out of a Warning header, keeping a value of another shape whole', () => {
+    expect(warningText('299 - "a \\"quoted\\" word, and a comma"')).toBe('a "quoted" word, and a comma');
+    expect(warningText('just text')).toBe('just text');
+  });
+
+  it('asks for dry-run and strict field validation on create and apply when told', async () => {
+    const { client, transport } = aClient(() => json(201, deployment));
+    await client.create(deployment, { dryRun: true, fieldValidation: 'Strict', fieldManager: 't' });
+    await client.apply(deployment, { fieldManager: 't', dryRun: true, fieldValidation: 'Strict' });
+    await client.create(deployment);
+    expect(transport.requests.map((r) => r.query)).toEqual([
+      { fieldManager: 't', dryRun: 'All', fieldValidation: 'Strict' },
+      { fieldManager: 't', dryRun: 'All', fieldValidation: 'Strict', force: true },
+      { fieldManager: undefined, dryRun: undefined, fieldValidation: undefined },
+    ]);
   });
 
   it('starts a watch with bookmarks and parses events split across chunks', async () => {

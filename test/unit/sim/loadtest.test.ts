@@ -112,7 +112,7 @@ describe('loadtest against sim-worker', () => {
   it('replays a compressed trace through the CLI and prints a JSON report', async () => {
     const w = await worker({ maxSessions: 200, replyWords: constant(2), ttsMsPerWord: 100, llmTtftMs: constant(100), ttsTtftMs: constant(100) });
     // 300/min for 20 s of trace time, x4 -> 100 arrivals over 5 s; each lasts 4 s of trace = 1 s.
-    const args = ['src/cli/main.ts', 'loadtest', '--server-url', w.url, '--profile', 'constant:300', '--trace-duration', '20s', '--time-scale', '4',
+    const args = ['src/sim/cli/main.ts', 'loadtest', '--server-url', w.url, '--profile', 'constant:300', '--trace-duration', '20s', '--time-scale', '4',
       '--session-duration', '4s', '--arrivals', 'uniform', '--json', '--deadline', '30s'];
     const proc = spawn(`${repo}node_modules/.bin/node`, args, { cwd: repo });
     let out = '';

@@ -12,7 +12,7 @@ afterEach(() => {
 });
 
 function startCli(args: string[]): Promise<{ url: string; proc: ChildProcess }> {
-  const proc = spawn(`${repo}node_modules/.bin/node`, ['src/cli/main.ts', 'sim-worker', ...args], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(`${repo}node_modules/.bin/node`, ['src/sim/cli/main.ts', 'worker', ...args], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
   child = proc;
   return new Promise((resolve, reject) => {
     let out = '';
@@ -30,7 +30,7 @@ function startCli(args: string[]): Promise<{ url: string; proc: ChildProcess }> 
   });
 }
 
-describe('sim-worker CLI', () => {
+describe('the `unmute-sim worker` command', () => {
   it('closes every live session with 1012 on SIGTERM and exits 0', async () => {
     const { url, proc } = await startCli(['--host', '127.0.0.1', '--port', '0', '--max-sessions', '2']);
     const live = [new TestClient(url), new TestClient(url)];
@@ -56,7 +56,7 @@ describe('sim-worker CLI', () => {
   }, 30_000);
 
   it('rejects bad flags with a clear message and exit code 2', async () => {
-    const proc = spawn(`${repo}node_modules/.bin/node`, ['src/cli/main.ts', 'sim-worker', '--max-sessions', 'lots'], { cwd: repo });
+    const proc = spawn(`${repo}node_modules/.bin/node`, ['src/sim/cli/main.ts', 'worker', '--max-sessions', 'lots'], { cwd: repo });
     child = proc;
     let err = '';
     proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));

@@ -1,6 +1,5 @@
-import type { V1EndpointSlice } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { EndpointSliceTargets, readyEndpointUrls } from '../../../src/sim/loadgen/endpointslices.ts';
+import { EndpointSliceTargets, readyEndpointUrls, type EndpointSlice } from '../../../src/sim/loadgen/endpointslices.ts';
 import type { SessionResult } from '../../../src/sim/loadgen/session.ts';
 import { buildReport, formatReport, percentile, summarize } from '../../../src/sim/loadgen/stats.ts';
 import { staticTargets, TargetPool } from '../../../src/sim/loadgen/targets.ts';
@@ -63,10 +62,10 @@ describe('target pickers', () => {
   });
 });
 
-const slice = (over: Partial<V1EndpointSlice>): V1EndpointSlice => ({ addressType: 'IPv4', endpoints: [], ...over });
+const slice = (over: Partial<EndpointSlice>): EndpointSlice => ({ apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: 'backend-x' }, addressType: 'IPv4', endpoints: [], ...over });
 
 describe('EndpointSlice targets', () => {
-  const slices: V1EndpointSlice[] = [
+  const slices: EndpointSlice[] = [
     slice({
       ports: [{ name: 'http', port: 80 }, { name: 'metrics', port: 9090 }],
       endpoints: [

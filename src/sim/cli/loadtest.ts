@@ -1,10 +1,12 @@
-// `unmute-operator loadtest`: flags -> targets + session template -> closed-loop or trace run ->
+// `unmute-sim loadtest`: flags -> targets + session template -> closed-loop or trace run ->
 // report (table or JSON). Exit code 0 when every session completed, 1 otherwise or when the
 // preflight (health, voices) fails.
+import { KubeConfig } from '@kubernetes/client-node';
 import { z } from 'zod';
 import { CliError } from '../../cli/errors.ts';
 import { parseFlags } from '../../cli/flags.ts';
-import { EndpointSliceTargets } from '../loadgen/endpointslices.ts';
+import { KubeClient } from '../../runtime/kube-client.ts';
+import { EndpointSliceTargets, sliceLister } from '../loadgen/endpointslices.ts';
 import { PreflightError, checkHealth, fetchVoice } from '../loadgen/preflight.ts';
 import { parseProfile, planSessions, type ArrivalProfile } from '../loadgen/profile.ts';
 import { LiveCounters, runClosedLoop, runPlan, type RunResult, type SessionTemplate } from '../loadgen/runner.ts';
@@ -14,7 +16,7 @@ import { staticTargets, type TargetPicker } from '../loadgen/targets.ts';
 import { describeDistribution, distributionFlag, durationFlag, sample, seededRng } from '../random.ts';
 import { boolFlag, helpRequested, intFlag, numberFlag } from './flag-types.ts';
 
-export const LOADTEST_HELP = `usage: unmute-operator loadtest [flags]
+const HELP = `usage: unmute-sim loadtest [flags]
 
 Drives Unmute backends (real or simulated) with realtime conversations and reports latencies.
 
@@ -152,27 +154,40 @@ const schema = z
 
 type Flags = z.output<typeof schema>;
 
-async function buildPicker(f: Flags): Promise<TargetPicker> {
-  if (f['server-url'] !== undefined && f['server-url'].length > 0) return staticTargets(f['server-url'], f.strategy);
+/** The targets, and what to release once the run is over. */
+async function buildPicker(f: Flags): Promise<{ picker: TargetPicker; close(): Promise<void> }> {
+  if (f['server-url'] !== undefined && f['server-url'].length > 0) {
+    const picker = staticTargets(f['server-url'], f.strategy);
+    return { picker, close: async () => picker.close() };
+  }
   const [ns, name] = f['target-service']!.includes('/') ? f['target-service']!.split('/') : [f.namespace, f['target-service']!];
+  const kc = new KubeConfig();
+  kc.loadFromDefault();
+  const client = await KubeClient.fromKubeConfig(kc);
   const picker = new EndpointSliceTargets({
     namespace: ns!,
     service: name!,
     ...(f['target-port'] !== undefined ? { port: f['target-port'] } : {}),
     strategy: f.strategy,
     refreshMs: f.refresh,
+    listSlices: sliceLister(client),
     onError: (err) => process.stderr.write(`loadtest: EndpointSlice refresh failed: ${(err as Error).message}\n`),
   });
+  const close = async () => {
+    picker.close();
+    await client.close();
+  };
   try {
-    return await picker.start();
+    return { picker: await picker.start(), close };
   } catch (err) {
+    await close();
     throw new CliError(`loadtest: cannot list EndpointSlices of ${ns}/${name}: ${(err as Error).message}`);
   }
 }
 
-export async function runLoadtest(argv: string[]): Promise<number> {
+export async function run(argv: string[]): Promise<number> {
   if (helpRequested(argv)) {
-    process.stdout.write(LOADTEST_HELP);
+    process.stdout.write(HELP);
     return 0;
   }
   const f = parseFlags(argv, options, schema, 'loadtest');
@@ -193,7 +208,7 @@ export async function runLoadtest(argv: string[]): Promise<number> {
     }
   }
 
-  const picker = await buildPicker(f);
+  const { picker, close } = await buildPicker(f);
   try {
     let voice: string | null = f.voice ?? null;
     if (!f['skip-preflight']) {
@@ -268,6 +283,6 @@ export async function runLoadtest(argv: string[]): Promise<number> {
     process.stdout.write(f.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
     return report.sessions.completed === report.sessions.total && report.sessions.total > 0 ? 0 : 1;
   } finally {
-    picker.close();
+    await close();
   }
 }

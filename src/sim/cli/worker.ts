@@ -1,13 +1,14 @@
-// `unmute-operator sim-worker`: flags -> SimWorker, run until SIGTERM/SIGINT, then behave as
+// `unmute-sim worker`: flags -> SimWorker, run until SIGTERM/SIGINT, then behave as
 // Unmute does on SIGTERM (every live session closed with 1012) and exit.
 import { z } from 'zod';
+import { CliError } from '../../cli/errors.ts';
 import { parseFlags } from '../../cli/flags.ts';
 import { distributionFlag } from '../random.ts';
 import { SimWorker, type SimWorkerOptions } from '../worker/server.ts';
 import { boolFlag, helpRequested, intFlag, numberFlag } from './flag-types.ts';
 import { DEFAULT_SIM_WORKER_CONFIG } from '../worker/config.ts';
 
-export const SIM_WORKER_HELP = `usage: unmute-operator sim-worker [flags]
+const HELP = `usage: unmute-sim worker [flags]
 
 A simulated Unmute backend: /v1/realtime, /v1/health, /v1/voices, /metrics (+ /sim/faults, /sim/state).
 
@@ -98,7 +99,7 @@ const schema = z.object({
 });
 
 export function simWorkerOptionsFromArgv(argv: string[]): SimWorkerOptions {
-  const f = parseFlags(argv, options, schema, 'sim-worker');
+  const f = parseFlags(argv, options, schema, 'worker');
   const down = new Set(f.down ?? []);
   const health = {
     stt_up: !down.has('stt'),
@@ -133,18 +134,17 @@ export function simWorkerOptionsFromArgv(argv: string[]): SimWorkerOptions {
   return opts;
 }
 
-export async function runSimWorker(argv: string[]): Promise<number> {
+export async function run(argv: string[]): Promise<number> {
   if (helpRequested(argv)) {
-    process.stdout.write(SIM_WORKER_HELP);
+    process.stdout.write(HELP);
     return 0;
   }
   let worker: SimWorker;
   try {
     worker = new SimWorker(simWorkerOptionsFromArgv(argv));
   } catch (err) {
-    if ((err as Error).name === 'CliError') throw err;
-    const { CliError } = await import('../../cli/errors.ts');
-    throw new CliError(`sim-worker: ${(err as Error).message}`);
+    if (err instanceof CliError) throw err;
+    throw new CliError(`worker: ${(err as Error).message}`);
   }
   await worker.listen();
   const c = worker.config;

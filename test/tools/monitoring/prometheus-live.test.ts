@@ -10,7 +10,8 @@ import { operatorRuleGroups } from '../../../src/monitoring/rules/operator.ts';
 import { startSession } from '../../../src/sim/loadgen/session.ts';
 import { startSimWorker, type SimWorker } from '../../../src/sim/worker/server.ts';
 import { fleetRuleGroups } from '../../../src/monitoring/rules/prometheus-rule.ts';
-import { requireBinary, startPrometheus, type RunningPrometheus } from '../../support/prometheus.ts';
+import { startPrometheus, type RunningPrometheus } from '../../support/prometheus.ts';
+import { tools } from '../../support/tools.ts';
 import { startOperatorExporter, startUnmuteExporter, type FixtureExporter, type MetricSource } from '../../support/unmute-fixture-exporter.ts';
 import {
   OPERATOR_RULES,
@@ -21,12 +22,12 @@ import {
   sample,
   substituteVariables,
   withStaticPods,
-} from './support.ts';
+} from '../../support/monitoring.ts';
 
-const binary = requireBinary('prometheus');
+const binary = tools().prometheus;
 const RATE_INTERVAL = '10s';
 
-describe.skipIf('skip' in binary)('rules and dashboards on a real Prometheus', { timeout: 90_000 }, () => {
+describe('rules and dashboards on a real Prometheus', { timeout: 90_000 }, () => {
   const exporters: FixtureExporter[] = [];
   let prom: RunningPrometheus | undefined;
   const cr = sample();
@@ -58,7 +59,7 @@ describe.skipIf('skip' in binary)('rules and dashboards on a real Prometheus', {
       static_configs: [{ targets: [op.target], labels: { namespace: OPERATOR_RULES.namespace, pod: 'unmute-operator-0' } }],
     });
     prom = await startPrometheus({
-      binary: 'path' in binary ? binary.path : '',
+      binary,
       scrapeConfigs,
       ruleFiles: {
         'fleet.rules.yaml': stringify({ groups: fleetRuleGroups(cr) }, { lineWidth: 0 }),
@@ -116,7 +117,7 @@ describe.skipIf('skip' in binary)('rules and dashboards on a real Prometheus', {
   });
 });
 
-describe.skipIf('skip' in binary)("the docs' scrape configuration for a Prometheus without the operator", { timeout: 60_000 }, () => {
+describe("the docs' scrape configuration for a Prometheus without the operator", { timeout: 60_000 }, () => {
   const exporters: FixtureExporter[] = [];
   let prom: RunningPrometheus | undefined;
 
@@ -162,7 +163,7 @@ describe.skipIf('skip' in binary)("the docs' scrape configuration for a Promethe
         },
       ],
     });
-    prom = await startPrometheus({ binary: 'path' in binary ? binary.path : '', scrapeConfigs: jobs.map((j) => ({ ...j, scrape_interval: '1s' })) });
+    prom = await startPrometheus({ binary, scrapeConfigs: jobs.map((j) => ({ ...j, scrape_interval: '1s' })) });
   }, 40_000);
 
   afterAll(async () => {
@@ -202,7 +203,7 @@ describe.skipIf('skip' in binary)("the docs' scrape configuration for a Promethe
 // The project's simulated backend writes the exposition exactly as Unmute's Python client does
 // (`le="1.0"`, `_created` series): the backend panels and rules must work on it as they do on the
 // prom-client fixtures above.
-describe.skipIf('skip' in binary)('the simulated Unmute backend (src/sim) under a short load', { timeout: 60_000 }, () => {
+describe('the simulated Unmute backend (src/sim) under a short load', { timeout: 60_000 }, () => {
   let worker: SimWorker | undefined;
   let prom: RunningPrometheus | undefined;
   const abort = new AbortController();
@@ -221,7 +222,7 @@ describe.skipIf('skip' in binary)('the simulated Unmute backend (src/sim) under 
       startSession({ url, turns: 2, speechMs: { kind: 'constant', value: 600 }, replyTimeoutMs: 20_000, signal: abort.signal });
     sessions = Promise.allSettled([session(), session(), session()]);
     prom = await startPrometheus({
-      binary: 'path' in binary ? binary.path : '',
+      binary,
       scrapeConfigs: [
         {
           job_name: 'sim-backend',

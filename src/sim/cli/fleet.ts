@@ -1,6 +1,6 @@
-// `unmute-operator sim-fleet`: the pod runner as a process (plus, optionally, a control socket to
-// hold sessions through the backend Service). Run it inside the cluster's network namespace, e.g.
-//   ip netns exec unmute-<cluster> node src/cli/main.ts sim-fleet --namespace demo \
+// `unmute-sim fleet`: the pod runner as a process (plus, optionally, a control socket to hold
+// sessions through the backend Service). Run it inside the cluster's network namespace, e.g.
+//   ip netns exec unmute-<cluster> node bin/unmute-sim.js fleet --namespace demo \
 //     --selector app.kubernetes.io/instance=demo,app.kubernetes.io/component=backend \
 //     --service demo-backend --control-socket /tmp/demo-fleet.sock
 // Runs until SIGTERM/SIGINT or --duration, then stops every worker (pods are left as they are).
@@ -9,12 +9,12 @@ import { z } from 'zod';
 import { parseFlags } from '../../cli/flags.ts';
 import { createLogger } from '../../observability/logger.ts';
 import { KubeClient } from '../../runtime/kube-client.ts';
-import { boolFlag, helpRequested, intFlag } from '../cli/flag-types.ts';
-import { FleetControl } from './control.ts';
-import { startPodRunner } from './pod-runner.ts';
-import { CHEAP_SESSION, CHEAP_WORKER, ServiceEndpoints } from './scenario.ts';
+import { FleetControl } from '../fleet/control.ts';
+import { startPodRunner } from '../fleet/pod-runner.ts';
+import { CHEAP_SESSION, CHEAP_WORKER, ServiceEndpoints } from '../fleet/scenario.ts';
+import { boolFlag, helpRequested, intFlag } from './flag-types.ts';
 
-export const SIM_FLEET_HELP = `usage: unmute-operator sim-fleet --namespace NS --selector SEL [flags]
+const HELP = `usage: unmute-sim fleet --namespace NS --selector SEL [flags]
 
 Plays the pods of a simulated Unmute fleet: a sim-worker on each running pod's IP and port; on
 deletion the preStop wait (if the pod has one), then SIGTERM (live sessions closed with 1012),
@@ -47,9 +47,9 @@ const schema = z.object({
   'log-level': z.enum(['debug', 'info', 'warn', 'error']).default('info'),
 });
 
-export async function runSimFleet(argv: string[]): Promise<number> {
+export async function run(argv: string[]): Promise<number> {
   if (helpRequested(argv)) {
-    process.stdout.write(SIM_FLEET_HELP);
+    process.stdout.write(HELP);
     return 0;
   }
   const f = parseFlags(
@@ -67,7 +67,7 @@ export async function runSimFleet(argv: string[]): Promise<number> {
       'log-level': { type: 'string' },
     },
     schema,
-    'sim-fleet',
+    'fleet',
   );
   const logger = createLogger({ level: f['log-level'], base: { component: 'sim-fleet' } });
   const kc = new KubeConfig();

@@ -3,16 +3,16 @@
 import { readFileSync } from 'node:fs';
 import { parser } from '@prometheus-io/lezer-promql';
 import { parse as parseYaml } from 'yaml';
-import { unmuteDeployment, type UnmuteDeployment } from '../../../src/api/v1alpha1/unmute-deployment.ts';
-import { ALL_DASHBOARDS, FLEET_DASHBOARDS, genericDashboard } from '../../../src/monitoring/dashboards/catalog.ts';
-import { variableQueries } from '../../../src/monitoring/dashboards/build.ts';
-import { operatorRuleGroups } from '../../../src/monitoring/rules/operator.ts';
-import { fleetRuleGroups } from '../../../src/monitoring/rules/prometheus-rule.ts';
-import type { RuleGroup } from '../../../src/monitoring/rules/types.ts';
-import type { ClusterCapabilities } from '../../../src/render/types.ts';
+import { unmuteDeployment, type UnmuteDeployment } from '../../src/api/v1alpha1/unmute-deployment.ts';
+import { ALL_DASHBOARDS, FLEET_DASHBOARDS, genericDashboard } from '../../src/monitoring/dashboards/catalog.ts';
+import { variableQueries } from '../../src/monitoring/dashboards/build.ts';
+import { operatorRuleGroups } from '../../src/monitoring/rules/operator.ts';
+import { fleetRuleGroups } from '../../src/monitoring/rules/prometheus-rule.ts';
+import type { RuleGroup } from '../../src/monitoring/rules/types.ts';
+import type { ClusterCapabilities } from '../../src/render/types.ts';
 
 export function loadFixture(name: string): UnmuteDeployment {
-  const raw: unknown = parseYaml(readFileSync(new URL(`../../fixtures/${name}`, import.meta.url), 'utf8'));
+  const raw: unknown = parseYaml(readFileSync(new URL(`../fixtures/${name}`, import.meta.url), 'utf8'));
   return unmuteDeployment.parse(raw);
 }
 
@@ -108,7 +108,7 @@ export interface ScrapeJob {
 
 /** The scrape configuration docs/monitoring.md gives for a Prometheus without the operator. */
 export function docsScrapeConfig(): { scrape_configs: ScrapeJob[] } {
-  const doc = readFileSync(new URL('../../../docs/monitoring.md', import.meta.url), 'utf8');
+  const doc = readFileSync(new URL('../../docs/monitoring.md', import.meta.url), 'utf8');
   const m = /<!-- prometheus-config -->\n```yaml\n([\s\S]*?)```/.exec(doc);
   if (m?.[1] === undefined) throw new Error('docs/monitoring.md has no <!-- prometheus-config --> yaml block');
   return parseYaml(m[1]) as { scrape_configs: ScrapeJob[] };

@@ -8,11 +8,11 @@ import { stringify } from 'yaml';
 import { operatorRuleGroups } from '../../../src/monitoring/rules/operator.ts';
 import { fleetRuleGroups } from '../../../src/monitoring/rules/prometheus-rule.ts';
 import type { RuleGroup } from '../../../src/monitoring/rules/types.ts';
-import { promtool, requireBinary } from '../../support/prometheus.ts';
+import { promtool } from '../../support/prometheus.ts';
+import { tools } from '../../support/tools.ts';
 import { FLEET_CASES, OPERATOR_CASES, promtoolTests, type AlertCase } from './promtool-cases.ts';
-import { OPERATOR_RULES, podMonitorSample, sample } from './support.ts';
+import { OPERATOR_RULES, podMonitorSample, sample } from '../../support/monitoring.ts';
 
-const tool = requireBinary('promtool');
 const dir = mkdtempSync(join(tmpdir(), 'unmute-promtool-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -24,8 +24,8 @@ function writeRules(name: string, groups: RuleGroup[]): string {
 
 const alertNames = (groups: RuleGroup[]) => [...new Set(groups.flatMap((g) => g.rules.flatMap((r) => ('alert' in r ? [r.alert] : []))))];
 
-describe.skipIf('skip' in tool)('promtool', () => {
-  const bin = 'path' in tool ? tool.path : '';
+describe('promtool', () => {
+  const bin = tools().promtool;
   const fleetGroups = fleetRuleGroups(sample());
   const operatorGroups = operatorRuleGroups(OPERATOR_RULES);
 
@@ -60,8 +60,4 @@ describe.skipIf('skip' in tool)('promtool', () => {
     const r = promtool(bin, ['test', 'rules', testFile], dir);
     expect(r.ok, `promtool test rules ${testFile}\n${r.output}`).toBe(true);
   });
-});
-
-it.skipIf(!('skip' in tool))('reports how to install promtool when it is missing', () => {
-  console.warn(`promtool tests skipped: ${'skip' in tool ? tool.skip : ''}`);
 });
