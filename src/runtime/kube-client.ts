@@ -87,6 +87,18 @@ const watchLineSchema = z.object({
 
 const bookmarkSchema = z.looseObject({ metadata: z.looseObject({ resourceVersion: z.string() }) });
 
+const serverVersionSchema = z.looseObject({ major: z.string(), minor: z.string(), gitVersion: z.string() });
+/** `/version`: `gitVersion` is e.g. `v1.31.2-gke.100`; `minor` may carry a `+`. */
+export type ServerVersion = z.infer<typeof serverVersionSchema>;
+
+/** A review (SubjectAccessReview, SelfSubjectAccessReview, ...): evaluated by the server, never stored. */
+export interface ReviewRequest {
+  apiVersion: string;
+  kind: string;
+  metadata?: { namespace?: string };
+  spec: Record<string, unknown>;
+}
+
 export class KubeClient {
   /** Requests issued by this client, by verb and kind. */
   readonly requests = new RequestCounter();
@@ -286,6 +298,27 @@ export class KubeClient {
       contentType: 'application/json',
     };
     await this.#call('delete', ref.kind, req, options);
+  }
+
+  /** The server's build version (`GET /version`). */
+  async serverVersion(options: RequestOptions = {}): Promise<ServerVersion> {
+    const body = await this.#call('get', 'Version', { method: 'GET', path: '/version' }, options);
+    return serverVersionSchema.parse(JSON.parse(body));
+  }
+
+  /**
+   * POSTs a review and returns the answered object (its `status`). Reviews have no name and are not
+   * persisted, so create()'s object parse (which requires metadata.name) does not fit them.
+   */
+  async review(obj: ReviewRequest, options: RequestOptions = {}): Promise<Record<string, unknown>> {
+    const info = await this.resolve(obj);
+    const req: TransportRequest = {
+      method: 'POST',
+      path: resourcePath(info, obj.metadata?.namespace),
+      body: JSON.stringify(obj),
+      contentType: 'application/json',
+    };
+    return z.record(z.string(), z.unknown()).parse(JSON.parse(await this.#call('create', obj.kind, req, options)));
   }
 
   /** List+watch of one kind (one namespace or all, optional selectors), for a Reflector. */
