@@ -6,6 +6,7 @@ const commands: Record<string, { summary: string; load: () => Promise<{ run: (ar
   run: { summary: 'run the operator (in-cluster or from a kubeconfig)', load: () => import('./commands/run.ts') },
   render: { summary: 'print every object the operator would create for a CR, offline', load: () => import('./commands/render.ts') },
   crd: { summary: 'print the UnmuteDeployment CRD', load: () => import('./commands/crd.ts') },
+  check: { summary: 'read-only preflight of the cluster (and of a CR with -f)', load: () => import('./commands/check.ts') },
   'sim-worker': { summary: 'run a simulated Unmute backend', load: () => import('./commands/sim-worker.ts') },
   'sim-fleet': { summary: 'play the pods of a simulated fleet (run inside the cluster netns)', load: () => import('./commands/sim-fleet.ts') },
   loadtest: { summary: 'drive an Unmute backend (real or simulated) with realtime conversations', load: () => import('./commands/loadtest.ts') },
