@@ -6,7 +6,10 @@ import type { KubeTransport, TransportRequest, TransportResponse, TransportStrea
 class FixedTransport implements KubeTransport {
   readonly host = '127.0.0.1:6443';
   readonly requests: TransportRequest[] = [];
-  constructor(readonly answer: (req: TransportRequest) => TransportResponse) {}
+  readonly answer: (req: TransportRequest) => TransportResponse;
+  constructor(answer: (req: TransportRequest) => TransportResponse) {
+    this.answer = answer;
+  }
   async request(req: TransportRequest): Promise<TransportResponse> {
     this.requests.push(req);
     return this.answer(req);
