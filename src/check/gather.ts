@@ -58,6 +58,7 @@ export async function gatherFacts(client: KubeClient, o: GatherOptions): Promise
     gateways: {},
     gatewayClasses: {},
     fleets: o.fromFile?.fleets ?? [],
+    canApply: {},
     ignoredDocuments: o.fromFile?.ignored ?? [],
     fleetScope: { fromFile: o.fromFile !== undefined, namespace: o.namespace ?? '' },
   };
@@ -139,6 +140,9 @@ async function gatherFleetReferences(client: KubeClient, facts: Facts): Promise<
   }
   const split = (k: string) => k.split('/') as [string, string];
   for (const ns of namespaces) facts.namespaces[ns] = await getMaybe(client, KINDS.namespace, ns);
+  if (facts.fleetScope.fromFile) {
+    for (const ns of namespaces) facts.canApply[ns] = await canCreateFleet(client, ns);
+  }
   await mapLimit([...secrets], 8, async (k) => {
     const [ns, name] = split(k);
     const secret = await getMaybe(client, KINDS.secret, name, ns);
@@ -161,6 +165,17 @@ async function gatherFleetReferences(client: KubeClient, facts: Facts): Promise<
     }
   }
   if (ingress && facts.served[servedKey(KINDS.ingressClass)]) facts.ingressClasses = await listItems(client, KINDS.ingressClass);
+}
+
+/** SelfSubjectAccessReview: may whoever runs check create an UnmuteDeployment there? */
+function canCreateFleet(client: KubeClient, namespace: string): Promise<Fact<boolean>> {
+  return attempt(async () => {
+    const answer = await client.review({
+      ...KINDS.selfSubjectAccessReview,
+      spec: { resourceAttributes: { verb: 'create', group: GROUP, resource: PLURAL, namespace } },
+    });
+    return (answer['status'] as { allowed?: unknown } | undefined)?.allowed === true;
+  });
 }
 
 function secretKeys(secret: KubeObject): string[] {

@@ -23,6 +23,7 @@ export const KINDS = {
   prometheus: { apiVersion: 'monitoring.coreos.com/v1', kind: 'Prometheus' },
   grafanaDashboard: { apiVersion: 'grafana.integreatly.org/v1beta1', kind: 'GrafanaDashboard' },
   subjectAccessReview: { apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview' },
+  selfSubjectAccessReview: { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview' },
 } as const;
 
 export type KindName = keyof typeof KINDS;

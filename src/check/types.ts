@@ -101,6 +101,8 @@ export interface Facts {
   gateways: Record<string, Fact<KubeObject | undefined>>;
   gatewayClasses: Record<string, Fact<KubeObject | undefined>>;
   fleets: FleetInput[];
+  /** With -f: may the user running check create UnmuteDeployments in each fleet namespace? */
+  canApply: Record<string, Fact<boolean>>;
   /** Documents of -f that are not UnmuteDeployments (reported, not checked). */
   ignoredDocuments: string[];
   /** Where fleets were looked for when no -f was given ('' = all namespaces). */

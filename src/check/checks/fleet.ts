@@ -95,6 +95,27 @@ function claimsCheck(f: Facts, fleet: FleetInput, fleetName: string): CheckResul
   return { ...base, status: 'pass', message: `${users.size} claim(s) present` };
 }
 
+/** Unmute's moshi-server image logs in to Hugging Face at start and stops when it has no token. */
+function hfTokenCheck(fleet: FleetInput, fleetName: string): CheckResult | undefined {
+  if (!fleet.parsed.ok) return undefined;
+  const { spec } = fleet.parsed.cr;
+  const tiers = { stt: spec.stt, tts: spec.tts, voiceCloning: spec.voiceCloning?.enabled ? spec.voiceCloning : undefined };
+  const without = Object.entries(tiers)
+    .filter(([, t]) => t !== undefined && t.hfTokenSecretRef === undefined && !(t.env ?? []).some((e) => e.name === 'HUGGING_FACE_HUB_TOKEN'))
+    .map(([name]) => `spec.${name}`);
+  if (without.length === 0) return undefined;
+  return {
+    group,
+    id: 'fleet.hf-token',
+    title: `moshi-server tiers of ${fleetName} have a Hugging Face token`,
+    fleet: fleetName,
+    status: 'warn',
+    message: `${without.join(', ')} set no hfTokenSecretRef: Unmute's moshi-server image needs HUGGING_FACE_HUB_TOKEN to start`,
+    hint: 'add hfTokenSecretRef: { name: hf-token, key: token } (a read-only token), unless your image does without',
+    doc: DOC.images,
+  };
+}
+
 function imagesCheck(fleet: FleetInput, fleetName: string): CheckResult | undefined {
   if (!fleet.parsed.ok) return undefined;
   const images = new Set<string>();
@@ -113,6 +134,22 @@ function imagesCheck(fleet: FleetInput, fleetName: string): CheckResult | undefi
     };
   }
   return { ...base, status: 'pass', message: [...images].sort().join(', ') };
+}
+
+function canApplyCheck(f: Facts, fleet: FleetInput, fleetName: string): CheckResult | undefined {
+  const answer = f.canApply[fleet.namespace];
+  if (answer === undefined) return undefined;
+  const base = { group, id: 'fleet.can-apply', title: `You may create ${fleetName}`, fleet: fleetName };
+  if (!answer.ok) return { ...base, status: 'warn', message: `cannot ask the authorizer: ${answer.error}` };
+  return answer.value
+    ? { ...base, status: 'pass', message: `create unmutedeployments.unmute.sh in ${fleet.namespace} is allowed` }
+    : {
+        ...base,
+        status: 'fail',
+        message: `your user may not create unmutedeployments.unmute.sh in ${fleet.namespace}`,
+        hint: 'the chart aggregates UnmuteDeployment rights into the admin and edit roles: get one of them in this namespace',
+        doc: DOC.opsRbac,
+      };
 }
 
 function scopeCheck(f: Facts, fleet: FleetInput, fleetName: string): CheckResult | undefined {
@@ -139,7 +176,9 @@ export function fleetChecks(f: Facts, fleet: FleetInput): CheckResult[] {
     schemaCheck(fleet, fleetName),
     namespaceCheck(f, fleet, fleetName),
     scopeCheck(f, fleet, fleetName),
+    canApplyCheck(f, fleet, fleetName),
     imagesCheck(fleet, fleetName),
+    hfTokenCheck(fleet, fleetName),
     secretsCheck(f, fleet, fleetName),
     claimsCheck(f, fleet, fleetName),
   ];

@@ -85,30 +85,38 @@ function fleetGpu(f: Facts, fleet: FleetInput, nodes: NodeInfo[]): CheckResult |
   const placements = placeAll(nodes, usedByNode(f.pods.ok ? f.pods.value : [], mine), demands);
   let status: CheckStatus = 'pass';
   const details: string[] = [];
+  const unplaceable = new Map<string, string[]>();
+  const partial: string[] = [];
   for (const p of placements) {
     const d = p.demand;
     const ask = Object.entries(d.perPod).map(([r, q]) => `${q} ${r}`).join(' + ');
     const product = d.nodeSelector[GPU_PRODUCT_LABEL];
     const what = `${d.component}: ${d.replicas} pod${d.replicas === 1 ? '' : 's'} × ${ask}${product ? ` on ${product}` : ''}`;
     let s: CheckStatus = 'pass';
-    let line: string;
     if (p.eligible.length === 0) {
       s = 'fail';
-      line = `${what}: no node can run them (${whyNoNode(d, nodes)})`;
+      const reason = whyNoNode(d, nodes);
+      unplaceable.set(reason, [...(unplaceable.get(reason) ?? []), d.component]);
+      details.push(`${what}: no node can run them (${reason})`);
     } else if (p.placed < d.replicas) {
       s = 'warn';
-      line = `${what}: ${p.placed} fit in free capacity on ${p.eligible.length} eligible nodes; the rest stay Pending until GPUs free up or nodes are added`;
+      partial.push(`${d.component} ${p.placed}/${d.replicas}`);
+      details.push(`${what}: ${p.placed} fit in free capacity on ${p.eligible.length} eligible nodes; the rest stay Pending until GPUs free up or nodes are added`);
     } else {
-      line = `${what}: fit (${p.eligible.length} eligible node${p.eligible.length === 1 ? '' : 's'})`;
+      details.push(`${what}: fit (${p.eligible.length} eligible node${p.eligible.length === 1 ? '' : 's'})`);
     }
     if (rank[s] > rank[status]) status = s;
-    details.push(line);
   }
-  const worst = details.find((_, i) => placements[i]!.eligible.length === 0) ?? details.find((_, i) => placements[i]!.placed < placements[i]!.demand.replicas);
+  const message =
+    status === 'fail'
+      ? [...unplaceable.entries()].map(([reason, comps]) => `no node can run ${comps.join(', ')}: ${reason}`).join('; ')
+      : status === 'warn'
+        ? `not enough free GPUs now: pods that fit ${partial.join(', ')}`
+        : `${demands.length} GPU tier${demands.length === 1 ? '' : 's'} fit on the current nodes`;
   return {
     ...base,
     status,
-    message: status === 'pass' ? `${demands.length} GPU tier${demands.length === 1 ? '' : 's'} fit on the current nodes` : worst!,
+    message,
     ...(status === 'pass'
       ? {}
       : {

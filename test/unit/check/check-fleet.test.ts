@@ -103,3 +103,21 @@ describe('runChecks', () => {
     expect(byId(runChecks(healthyFacts({ fleets: [aFleet()] })), 'fleet.none')).toEqual([]);
   });
 });
+
+describe('the Hugging Face token check', () => {
+  it('warns about moshi-server tiers without a token, and not when one is given', () => {
+    const r = one(fleetChecks(healthyFacts(), aFleet()), 'fleet.hf-token');
+    expect(r.status).toBe('warn');
+    expect(r.message).toContain('spec.stt, spec.tts');
+    const token = { hfTokenSecretRef: { name: 'hf-token', key: 'token' } };
+    expect(byId(fleetChecks(healthyFacts(), aFleet({ stt: token, tts: token })), 'fleet.hf-token')).toEqual([]);
+  });
+});
+
+describe('the may-I-apply check (-f)', () => {
+  it('fails when the user may not create the CR there, passes when allowed, says nothing without -f', () => {
+    expect(one(fleetChecks(healthyFacts({ canApply: { default: factOk(false) } }), aFleet()), 'fleet.can-apply').status).toBe('fail');
+    expect(one(fleetChecks(healthyFacts({ canApply: { default: factOk(true) } }), aFleet()), 'fleet.can-apply').status).toBe('pass');
+    expect(byId(fleetChecks(healthyFacts(), aFleet()), 'fleet.can-apply')).toEqual([]);
+  });
+});

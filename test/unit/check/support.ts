@@ -91,6 +91,7 @@ export function healthyFacts(o: Partial<Facts> = {}): Facts {
     gateways: {},
     gatewayClasses: {},
     fleets: [],
+    canApply: {},
     ignoredDocuments: [],
     fleetScope: { fromFile: false, namespace: '' },
     ...o,
