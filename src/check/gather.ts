@@ -2,6 +2,7 @@
 // is created or changed. Each read that fails is kept as an error for the check that needs it.
 import type { KubeClient } from '../runtime/kube-client.ts';
 import type { KubeObject } from '../runtime/object.ts';
+import { sidecarViews } from './checks/grafana.ts';
 import { binaryCrdSchemaHash } from './crd-hash.ts';
 import { GROUP, PLURAL } from './fleet-facts.ts';
 import { fleetFromCluster, fleetReferences } from './fleets.ts';
@@ -106,21 +107,11 @@ async function controllerManagerGates(client: KubeClient): Promise<Fact<Record<s
   });
 }
 
-/** A container that is k8s-sidecar (kube-prometheus-stack's Grafana dashboard loader): it needs LABEL and FOLDER. */
-export function hasDashboardSidecar(workload: KubeObject): boolean {
-  const spec = (workload['spec'] as { template?: { spec?: { containers?: unknown[]; initContainers?: unknown[] } } } | undefined)?.template?.spec;
-  const containers = [...(spec?.containers ?? []), ...(spec?.initContainers ?? [])] as { env?: { name?: string }[] }[];
-  return containers.some((c) => {
-    const names = new Set((c.env ?? []).map((e) => e.name));
-    return names.has('LABEL') && names.has('FOLDER');
-  });
-}
-
 async function grafanaSidecars(client: KubeClient): Promise<Fact<KubeObject[]>> {
   const deployments = await listItems(client, KINDS.deployment);
   if (!deployments.ok) return deployments;
   const statefulSets = await listItems(client, KINDS.statefulSet);
-  return factOk([...deployments.value, ...(statefulSets.ok ? statefulSets.value : [])].filter(hasDashboardSidecar));
+  return factOk([...deployments.value, ...(statefulSets.ok ? statefulSets.value : [])].filter((w) => sidecarViews(w).length > 0));
 }
 
 async function gatherFleetReferences(client: KubeClient, facts: Facts): Promise<void> {
