@@ -33,7 +33,8 @@ with_progress() {
   log "$what: done in $(( $(date +%s) - t0 ))s"
 }
 
-k8s_bins=(kube-apiserver kube-controller-manager kube-scheduler)
+# kubectl: for tests of what users type (kubectl explain, apply --dry-run=server).
+k8s_bins=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
 build_kubernetes() {
   local ver=$KUBERNETES_VERSION staging="v0.${KUBERNETES_VERSION#v1.}"
   local dir="$src/kubernetes-$ver"
@@ -86,7 +87,7 @@ t_k8s=$KUBERNETES_VERSION
 all_k8s_built=1
 for b in "${k8s_bins[@]}"; do built "$b" "$t_k8s" || all_k8s_built=0; done
 if [ $all_k8s_built = 1 ]; then log "kubernetes $t_k8s: cached"; else
-  log "kubernetes $t_k8s: building kube-apiserver, kube-controller-manager, kube-scheduler (cold: 15-30 min on 2 cores)"
+  log "kubernetes $t_k8s: building ${k8s_bins[*]} (cold: 15-30 min on 2 cores)"
   with_progress kubernetes build_kubernetes
   for b in "${k8s_bins[@]}"; do stamp "$b" "$t_k8s"; done
 fi
@@ -117,6 +118,7 @@ log "gateway-api CRDs $GATEWAY_API_VERSION: $(ls "$gw_dir" | wc -l) files"
 "$bin/kube-apiserver" --version | grep -q "$KUBERNETES_VERSION" || { log "kube-apiserver reports $("$bin/kube-apiserver" --version)"; exit 1; }
 "$bin/kube-controller-manager" --version >/dev/null
 "$bin/kube-scheduler" --version >/dev/null
+"$bin/kubectl" version --client | grep -q "$KUBERNETES_VERSION"
 "$bin/etcd" --version | grep -q "${ETCD_VERSION#v}"
 "$bin/kwok" --version >/dev/null
 "$bin/kwokctl" --version >/dev/null

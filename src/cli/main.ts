@@ -7,6 +7,7 @@ const commands: Record<string, Command> = {
   run: { summary: 'run the operator (in-cluster or from a kubeconfig)', load: () => import('./commands/run.ts') },
   render: { summary: 'print every object the operator would create for a CR, offline', load: () => import('./commands/render.ts') },
   crd: { summary: 'print the UnmuteDeployment CRD', load: () => import('./commands/crd.ts') },
+  check: { summary: 'read-only preflight of the cluster (and of a CR with -f)', load: () => import('./commands/check.ts') },
 };
 
 runCli('unmute-operator', commands, process.argv.slice(2));

@@ -17,7 +17,7 @@ type ModelCache = z.output<typeof modelCache>;
 type SecretKeySelector = z.output<typeof secretKeySelector>;
 type Resources = z.output<typeof resourceRequirements>;
 
-const GPU_PRODUCT_LABEL = 'nvidia.com/gpu.product';
+export const GPU_PRODUCT_LABEL = 'nvidia.com/gpu.product';
 
 /** Node selector, tolerations and the rest of a component's placement block, plus its GPU placement. */
 export function podPlacement(placement: Placement, gpu: GpuNeed | undefined): Partial<IPodSpec> {

@@ -164,6 +164,12 @@ export function wrapError(message: string, cause: unknown): Error {
   return new Error(message, { cause });
 }
 
+/** 403: the caller lacks the RBAC for this request. */
+export function isForbidden(err: unknown): boolean {
+  const api = findKubeApiError(err);
+  return api !== undefined && api.code === 403;
+}
+
 /** A one-line summary of a cause chain, e.g. for an Event note: `apply stt Service: ... (Invalid 422)`. */
 export function describeError(err: unknown): string {
   const parts: string[] = [];

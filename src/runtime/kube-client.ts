@@ -94,6 +94,18 @@ const watchLineSchema = z.object({
 
 const bookmarkSchema = z.looseObject({ metadata: z.looseObject({ resourceVersion: z.string() }) });
 
+const serverVersionSchema = z.looseObject({ major: z.string(), minor: z.string(), gitVersion: z.string() });
+/** `/version`: `gitVersion` is e.g. `v1.31.2-gke.100`; `minor` may carry a `+`. */
+export type ServerVersion = z.infer<typeof serverVersionSchema>;
+
+/** A review (SubjectAccessReview, SelfSubjectAccessReview, ...): evaluated by the server, never stored. */
+export interface ReviewRequest {
+  apiVersion: string;
+  kind: string;
+  metadata?: { namespace?: string };
+  spec: Record<string, unknown>;
+}
+
 export class KubeClient {
   /** Requests issued by this client, by verb and kind. */
   readonly requests = new RequestCounter();
@@ -304,6 +316,26 @@ export class KubeClient {
     const req: TransportRequest =
       options.body === undefined ? { method, path } : { method, path, body: JSON.stringify(options.body), contentType: 'application/json' };
     return this.#call(method === 'GET' ? 'get' : 'create', '', req, options);
+  }
+
+  /** The server's build version (`GET /version`). */
+  async serverVersion(options: RequestOptions = {}): Promise<ServerVersion> {
+    return serverVersionSchema.parse(JSON.parse(await this.raw('GET', '/version', options)));
+  }
+
+  /**
+   * POSTs a review and returns the answered object (its `status`). Reviews have no name and are not
+   * persisted, so create()'s object parse (which requires metadata.name) does not fit them.
+   */
+  async review(obj: ReviewRequest, options: RequestOptions = {}): Promise<Record<string, unknown>> {
+    const info = await this.resolve(obj);
+    const req: TransportRequest = {
+      method: 'POST',
+      path: resourcePath(info, obj.metadata?.namespace),
+      body: JSON.stringify(obj),
+      contentType: 'application/json',
+    };
+    return z.record(z.string(), z.unknown()).parse(JSON.parse(await this.#call('create', obj.kind, req, options)));
   }
 
   /** List+watch of one kind (one namespace or all, optional selectors), for a Reflector. */

@@ -3,7 +3,7 @@ export type RequestVerb = 'get' | 'list' | 'watch' | 'create' | 'update' | 'patc
 
 const writeVerbs: ReadonlySet<RequestVerb> = new Set(['create', 'update', 'patch', 'apply', 'delete']);
 
-function isWriteVerb(verb: RequestVerb): boolean {
+export function isWriteVerb(verb: RequestVerb): boolean {
   return writeVerbs.has(verb);
 }
 

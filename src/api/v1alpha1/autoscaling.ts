@@ -62,7 +62,7 @@ export const autoscaling = z
     metrics: z
       .object({
         source: z.enum(['Pods', 'Prometheus']).default('Pods').describe('Read each backend pod directly, or ask Prometheus.'),
-        prometheus: prometheusMetricsSource.optional(),
+        prometheus: prometheusMetricsSource.optional().describe('Where and what to ask when source is Prometheus.'),
         timeoutSeconds: z.int().min(1).max(60).default(2).describe('Timeout of one metrics read.'),
       })
       .prefault({})
@@ -70,7 +70,8 @@ export const autoscaling = z
         'x-kubernetes-validations': [
           { rule: "!has(self.source) || self.source != 'Prometheus' || has(self.prometheus)", message: 'metrics.prometheus is required when metrics.source is Prometheus' },
         ],
-      }),
+      })
+      .describe('Where the live session counts come from.'),
   })
   .meta({
     'x-kubernetes-validations': [

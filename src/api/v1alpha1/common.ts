@@ -29,19 +29,19 @@ export const secretKeySelector = z
   .describe('A key of a Secret in the same namespace. The operator checks that it exists before creating anything.');
 
 export const envVar = z.object({
-  name: z.string().min(1).max(256),
-  value: z.string().optional(),
+  name: z.string().min(1).max(256).describe('Variable name.'),
+  value: z.string().optional().describe('Literal value (or use valueFrom).'),
   valueFrom: z.looseObject({}).optional().describe('As in a core EnvVar (secretKeyRef, configMapKeyRef, fieldRef, ...).'),
 });
 
 const envFromSource = z.looseObject({}).describe('As in a core EnvFromSource (configMapRef or secretRef).');
 
 export const toleration = z.object({
-  key: z.string().max(316).optional(),
-  operator: z.enum(['Exists', 'Equal']).optional(),
-  value: z.string().max(63).optional(),
-  effect: z.enum(['NoSchedule', 'PreferNoSchedule', 'NoExecute']).optional(),
-  tolerationSeconds: z.int().optional(),
+  key: z.string().max(316).optional().describe('Taint key to tolerate; empty with operator Exists tolerates every taint.'),
+  operator: z.enum(['Exists', 'Equal']).optional().describe('Equal (default) matches key and value; Exists matches the key alone.'),
+  value: z.string().max(63).optional().describe('Taint value, with operator Equal.'),
+  effect: z.enum(['NoSchedule', 'PreferNoSchedule', 'NoExecute']).optional().describe('Taint effect to tolerate; empty tolerates every effect.'),
+  tolerationSeconds: z.int().optional().describe('With NoExecute: how long the pod stays after the taint appears.'),
 });
 
 /**
@@ -97,7 +97,7 @@ export const placementFields = {
   nodeSelector: z.record(z.string(), z.string()).optional().describe('Extra node labels the pods must match.'),
   tolerations: z.array(toleration).max(32).optional().describe('Extra tolerations (GPU pods get the GPU toleration automatically).'),
   affinity: z.looseObject({}).optional().describe('A core Affinity, passed through unchanged.'),
-  priorityClassName: z.string().max(253).optional(),
+  priorityClassName: z.string().max(253).optional().describe('PriorityClass of the pods.'),
   podLabels: podMetadataMap('podLabels', RESERVED_POD_LABELS, 'Labels added to every pod of the component (not the operator\'s own keys: unmute.sh/*, app.kubernetes.io/*).'),
   podAnnotations: podMetadataMap(
     'podAnnotations',
@@ -105,7 +105,11 @@ export const placementFields = {
     'Annotations added to every pod of the component (not unmute.sh/*, pod-deletion-cost, safe-to-evict or do-not-disrupt: they decide which pod a scale-down or a node autoscaler removes).',
   ),
   serviceAccountName: dnsSubdomain.optional().describe('ServiceAccount for the pods; the namespace default when unset.'),
-  imagePullSecrets: z.array(z.object({ name: dnsSubdomain })).max(16).optional(),
+  imagePullSecrets: z
+    .array(z.object({ name: dnsSubdomain.describe('Name of a docker-registry Secret in the same namespace.') }))
+    .max(16)
+    .optional()
+    .describe('Secrets with credentials for the image registry.'),
 };
 
 /**
@@ -127,13 +131,13 @@ export const imageReference = z
 
 export const imageFields = {
   image: imageReference.describe('Container image reference (Unmute ships no public images: build your own).'),
-  imagePullPolicy: z.enum(['Always', 'IfNotPresent', 'Never']).optional(),
+  imagePullPolicy: z.enum(['Always', 'IfNotPresent', 'Never']).optional().describe('When the kubelet pulls the image (Kubernetes default: Always for :latest, else IfNotPresent).'),
 };
 
 export const containerFields = {
   resources: resourceRequirements.optional(),
   env: z.array(envVar).max(128).optional().describe('Extra environment variables.'),
-  envFrom: z.array(envFromSource).max(16).optional(),
+  envFrom: z.array(envFromSource).max(16).optional().describe('Whole ConfigMaps or Secrets as environment variables.'),
 };
 
 export const gpuRequest = z
@@ -151,11 +155,11 @@ export const gpuRequest = z
 export const modelCache = z
   .object({
     emptyDir: z
-      .object({ sizeLimit: quantity.optional() })
+      .object({ sizeLimit: quantity.optional().describe('Largest size of the cache, e.g. 50Gi; unlimited when unset.') })
       .optional()
       .describe('Scratch cache that lives as long as the pod: weights are downloaded at every start.'),
     persistentVolumeClaim: z
-      .object({ claimName: dnsSubdomain })
+      .object({ claimName: dnsSubdomain.describe('Name of the PersistentVolumeClaim in the same namespace.') })
       .optional()
       .describe('An existing PersistentVolumeClaim (ReadWriteMany when several replicas share it).'),
     mountPath: z.string().min(1).max(1024).default('/root/.cache/huggingface').describe('Where the cache is mounted.'),

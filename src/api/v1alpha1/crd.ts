@@ -142,6 +142,12 @@ export function buildUnmuteDeploymentCrd(): Schema {
             { name: 'Capacity', type: 'integer', jsonPath: '.status.sessions.capacity', description: 'Session slots on serving backends.' },
             { name: 'Status', type: 'string', jsonPath: ".status.conditions[?(@.type=='Ready')].reason" },
             { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+            // -o wide: the GPU tiers at a glance.
+            { name: 'STT', type: 'integer', priority: 1, jsonPath: '.status.components.stt.readyReplicas', description: 'Ready STT pods.' },
+            { name: 'TTS', type: 'integer', priority: 1, jsonPath: '.status.components.tts.readyReplicas', description: 'Ready TTS pods.' },
+            { name: 'LLM', type: 'integer', priority: 1, jsonPath: '.status.components.llm.readyReplicas', description: 'Ready in-cluster LLM pods.' },
+            { name: 'GPUs', type: 'integer', priority: 1, jsonPath: '.status.gpus.requested', description: 'GPUs the fleet requests.' },
+            { name: 'Budget', type: 'integer', priority: 1, jsonPath: '.status.gpus.budget', description: 'spec.gpu.maxTotal.' },
           ],
           schema: {
             openAPIV3Schema: {

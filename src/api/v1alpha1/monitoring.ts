@@ -47,7 +47,7 @@ interface TuningDefaults {
 
 /** Fields every alert has: on/off, how long the condition must hold, and its severity label. */
 const baseTuning = (d: TuningDefaults) => ({
-  enabled: z.boolean().default(true),
+  enabled: z.boolean().default(true).describe('Render this alert.'),
   for: promDuration.default(d.for).describe('How long the condition must hold before the alert fires.'),
   severity: severity.default(d.severity).describe('Value of the `severity` label (routing in Alertmanager).'),
 });
@@ -90,34 +90,34 @@ export const alerts = z
     runbookBaseUrl: serviceUrl(['http', 'https'], 'alerts.runbookBaseUrl', 'runbooks are public pages')
       .default(DEFAULT_RUNBOOK_BASE_URL)
       .describe('Where the runbooks live; each alert links to `<runbookBaseUrl>#<alert anchor>`.'),
-    highErrorRate: thresholdAlert(0.1, { for: '5m', severity: 'critical' }, 'Unexpected session errors (worker_hard_errors) per second across the fleet.'),
-    highTtsLatency: latencyAlert(0.5, 0.55, { for: '5m', severity: 'warning' }, 'TTS time to first audio, seconds.'),
+    highErrorRate: thresholdAlert(0.1, { for: '5m', severity: 'critical' }, 'Unexpected session errors (worker_hard_errors) per second across the fleet.').describe('UnmuteHighErrorRate: sessions failing with unexpected errors.'),
+    highTtsLatency: latencyAlert(0.5, 0.55, { for: '5m', severity: 'warning' }, 'TTS time to first audio, seconds.').describe('UnmuteHighTtsLatency: replies wait too long for their first audio.'),
     serviceUnavailable: thresholdAlert(
       0,
       { for: '1m', severity: 'critical' },
       'Sessions killed per second because STT/TTS were full or timed out (alert when above).',
-    ),
+    ).describe('UnmuteServiceUnavailable: sessions refused because STT or TTS were full.'),
     sessionsQueueing: thresholdAlert(
       0,
       { for: '2m', severity: 'warning' },
       'Sessions waiting for a slot on one backend beyond backend.maxSessionsPerPod (alert when above).',
-    ),
-    fleetNearCapacity: thresholdAlert(0.9, { for: '5m', severity: 'warning' }, 'Fraction of the fleet session capacity in use (alert when above).'),
+    ).describe('UnmuteSessionsQueueing: callers wait for a slot on a full backend.'),
+    fleetNearCapacity: thresholdAlert(0.9, { for: '5m', severity: 'warning' }, 'Fraction of the fleet session capacity in use (alert when above).').describe('UnmuteFleetNearCapacity: most session slots are in use.'),
     capacityMisses: thresholdAlert(
       0.05,
       { for: '5m', severity: 'warning' },
       'STT or TTS instance searches per second that found no free slot (alert when above).',
-    ),
+    ).describe('UnmuteCapacityMisses: backends often find no free STT or TTS slot.'),
     backendUnhealthy: thresholdAlert(
       0.9,
       { for: '3m', severity: 'critical' },
       'Healthy fraction of one backend\'s health evaluations (worker_health_ok); alert when below.',
-    ),
-    highLlmLatency: latencyAlert(1, 1, { for: '5m', severity: 'warning' }, 'LLM time to first token as seen by the backend, seconds.'),
-    gpuPodsPending: thresholdAlert(0, { for: '10m', severity: 'warning' }, 'Pending pods of a GPU tier (alert when above).'),
-    autoscalerAtMax: conditionAlert({ for: '15m', severity: 'warning' }),
-    targetDown: conditionAlert({ for: '5m', severity: 'warning' }),
-    metricsAbsent: conditionAlert({ for: '5m', severity: 'critical' }),
+    ).describe('UnmuteBackendUnhealthy: a backend cannot reach STT, TTS or the LLM.'),
+    highLlmLatency: latencyAlert(1, 1, { for: '5m', severity: 'warning' }, 'LLM time to first token as seen by the backend, seconds.').describe('UnmuteHighLlmLatency: the LLM is slow to start answering.'),
+    gpuPodsPending: thresholdAlert(0, { for: '10m', severity: 'warning' }, 'Pending pods of a GPU tier (alert when above).').describe('UnmuteGpuPodsPending: GPU pods find no node.'),
+    autoscalerAtMax: conditionAlert({ for: '15m', severity: 'warning' }).describe('UnmuteAutoscalerAtMax: autoscaling held back by maxReplicas or the GPU budget.'),
+    targetDown: conditionAlert({ for: '5m', severity: 'warning' }).describe('UnmuteTargetDown: a scrape target of the fleet is down.'),
+    metricsAbsent: conditionAlert({ for: '5m', severity: 'critical' }).describe('UnmuteMetricsAbsent: no session metrics, or no operator metrics, for the fleet.'),
     drainStuck: z
       .object({
         ...baseTuning({ for: '1m', severity: 'warning' }),
@@ -130,15 +130,17 @@ export const alerts = z
             'Seconds a backend may drain before the alert fires. Default: the longer of autoscaling.drainTimeoutSeconds and backend.drainGracePeriodSeconds, plus 5 minutes.',
           ),
       })
-      .prefault({}),
+      .prefault({})
+      .describe('UnmuteDrainStuck: a backend drains for longer than expected.'),
   })
-  .prefault({});
+  .prefault({})
+  .describe('Alerts of the generated PrometheusRule; each one can be turned off or tuned.');
 
 export const dashboards = z
   .object({
     enabled: z.boolean().default(true).describe('Render Grafana dashboards as ConfigMaps for the Grafana sidecar.'),
     labelKey: z.string().min(1).max(253).default('grafana_dashboard').describe('Label the Grafana sidecar looks for.'),
-    labelValue: z.string().max(63).default('1'),
+    labelValue: z.string().max(63).default('1').describe('Value of that label.'),
     folder: z.string().max(253).optional().describe('Grafana folder, set through the folder annotation.'),
     folderAnnotation: z.string().max(253).default('grafana_folder').describe('Annotation the sidecar reads the folder from.'),
     grafanaOperator: z
@@ -149,9 +151,11 @@ export const dashboards = z
           .optional()
           .describe('matchLabels of the Grafana instances (empty: every instance).'),
       })
-      .prefault({}),
+      .prefault({})
+      .describe('Dashboards as grafana-operator GrafanaDashboard objects.'),
   })
-  .prefault({});
+  .prefault({})
+  .describe('Grafana dashboards of the fleet.');
 
 export const monitoring = z
   .object({

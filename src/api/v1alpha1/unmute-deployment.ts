@@ -67,7 +67,7 @@ const gpuTierFields = (defaultSlots: number, what: string) => ({
     .max(4096)
     .default(defaultSlots)
     .describe(`Concurrent streams one ${what} server accepts (its batch_size).`),
-  port: portNumber.default(8080),
+  port: portNumber.default(8080).describe(`Port the ${what} server listens on (moshi-server configs: 8080).`),
   gpu: gpuRequest.prefault({}),
   hfTokenSecretRef: secretKeySelector.optional().describe('Hugging Face token, given to the server as HUGGING_FACE_HUB_TOKEN.'),
   modelCache: modelCache.prefault({}),
@@ -90,8 +90,8 @@ const llmInCluster = z
     ...imageFields,
     model: z.string().min(1).max(512).describe('Model served by vLLM, e.g. google/gemma-3-12b-it.'),
     args: z.array(z.string().max(4096)).max(64).optional().describe('Extra vLLM arguments.'),
-    replicas: z.int().min(0).max(1000).default(1),
-    port: portNumber.default(8000),
+    replicas: z.int().min(0).max(1000).default(1).describe('vLLM replicas when autoscaling does not drive them.'),
+    port: portNumber.default(8000).describe('Port vLLM listens on.'),
     sessionsPerReplica: z
       .int()
       .min(1)
@@ -102,7 +102,12 @@ const llmInCluster = z
     hfTokenSecretRef: secretKeySelector.optional(),
     apiKeySecretRef: secretKeySelector.optional().describe('Key the server requires (vLLM --api-key); given to the backend too.'),
     modelCache: modelCache.prefault({}),
-    startupTimeoutSeconds: z.int().min(60).max(7200).default(1200),
+    startupTimeoutSeconds: z
+      .int()
+      .min(60)
+      .max(7200)
+      .default(1200)
+      .describe('How long vLLM may take to download and load the model before it counts as failed.'),
     ...containerFields,
     ...placementFields,
   })
@@ -130,14 +135,14 @@ const llm = z
   .describe('The language model: in-cluster vLLM or an external URL.');
 
 const voiceCloning = z
-  .object({ ...gpuTierFields(1, 'voice cloning'), enabled: z.boolean().default(true) })
+  .object({ ...gpuTierFields(1, 'voice cloning'), enabled: z.boolean().default(true).describe('Run the voice cloning server (set false to keep the block but not run it).') })
   .describe('Optional voice cloning server (moshi-server).');
 
 const frontend = z
   .object({
     ...imageFields,
-    replicas: z.int().min(0).max(1000).default(1),
-    port: portNumber.default(3000),
+    replicas: z.int().min(0).max(1000).default(1).describe('Frontend replicas.'),
+    port: portNumber.default(3000).describe('Port of the Next.js server (Unmute image: 3000).'),
     ...containerFields,
     ...placementFields,
   })
@@ -147,7 +152,7 @@ const redis = z
   .object({
     inCluster: z
       .object({
-        image: imageReference.default('redis:7.4-alpine'),
+        image: imageReference.default('redis:7.4-alpine').describe('Redis image.'),
         resources: containerFields.resources,
         ...placementFields,
       })
@@ -158,7 +163,8 @@ const redis = z
         url: serviceUrl(['redis', 'rediss'], 'redis.external.url', 'use passwordSecretRef').describe('redis:// or rediss:// host, port and database, e.g. rediss://cache.example.com:6380/0.'),
         passwordSecretRef: secretKeySelector.optional().describe('Password of the Redis server; the backend gets it inside KYUTAI_REDIS_URL without it ever appearing in the Deployment.'),
       })
-      .optional(),
+      .optional()
+      .describe('A Redis run elsewhere.'),
   })
   .meta({
     'x-kubernetes-validations': [
@@ -171,26 +177,29 @@ const gatewayExposure = z.object({
   parentRefs: z
     .array(
       z.object({
-        name: dnsSubdomain,
-        namespace: dnsSubdomain.optional(),
-        sectionName: z.string().max(253).optional(),
+        name: dnsSubdomain.describe('Name of the Gateway.'),
+        namespace: dnsSubdomain.optional().describe('Namespace of the Gateway; the UnmuteDeployment namespace when unset.'),
+        sectionName: z.string().max(253).optional().describe('Listener of the Gateway to attach to; all listeners when unset.'),
       }),
     )
     .min(1)
     .max(16)
     .describe('Gateways the HTTPRoute attaches to.'),
-  hostnames: z.array(z.string().max(253)).max(16).optional(),
+  hostnames: z.array(z.string().max(253)).max(16).optional().describe('Host names the route answers; those of the listener when unset.'),
 });
 
 const ingressExposure = z.object({
-  className: z.string().max(253).optional(),
+  className: z.string().max(253).optional().describe('IngressClass; the cluster default class when unset.'),
   annotations: z.record(z.string(), z.string()).optional().describe('E.g. the controller-specific prefix rewrite and timeouts.'),
-  hosts: z.array(z.string().max(253)).min(1).max(16),
-  tlsSecretName: dnsSubdomain.optional(),
+  hosts: z.array(z.string().max(253)).min(1).max(16).describe('Host names the Ingress answers.'),
+  tlsSecretName: dnsSubdomain.optional().describe('Secret with the TLS certificate for the hosts; plain HTTP when unset.'),
 });
 
 const exposure = z
-  .object({ gateway: gatewayExposure.optional(), ingress: ingressExposure.optional() })
+  .object({
+    gateway: gatewayExposure.optional().describe('Gateway API: an HTTPRoute attached to your Gateway(s).'),
+    ingress: ingressExposure.optional().describe('An Ingress for your ingress controller.'),
+  })
   .meta({
     'x-kubernetes-validations': [
       { rule: '!(has(self.gateway) && has(self.ingress))', message: 'exposure takes gateway or ingress, not both' },
