@@ -3,7 +3,7 @@
 import type { ComponentName } from '../api/v1alpha1/components.ts';
 import type { UnmuteDeployment } from '../api/v1alpha1/unmute-deployment.ts';
 import type { PodView } from '../runtime/views.ts';
-import { gatherSessions } from './gather.ts';
+import { gatherSessions, type SessionsObservation } from './gather.ts';
 import { planFleet, type FleetPlan } from './plan.ts';
 import type { Recommendation } from './policy.ts';
 import { ReadingStore, type SessionSource } from './session-readings.ts';
@@ -36,13 +36,23 @@ export class FleetAutoscaler {
 
   /** Reads sessions (the only I/O), then plans; remembers what the next plan needs. */
   async plan(fleet: UnmuteDeployment, world: FleetWorld, signal?: AbortSignal): Promise<FleetPlan> {
-    const key = fleetKey(fleet.metadata.namespace, fleet.metadata.name);
-    let memory = this.#fleets.get(key);
-    if (memory === undefined) this.#fleets.set(key, (memory = { readings: new ReadingStore(), history: undefined }));
+    const memory = this.#memory(fleet);
     const sessions = await gatherSessions(fleet, world.pods, this.#opts.sourceFor(fleet), memory.readings, this.#opts.now, signal);
     const plan = planFleet({ fleet, nowMs: this.#opts.now(), pods: world.pods, sessions, deployedReplicas: world.deployedReplicas, history: memory.history });
     memory.history = plan.decision === undefined ? undefined : plan.history;
     return plan;
+  }
+
+  /** Reads sessions without planning (a fleet being deleted drains, it does not scale). */
+  async observeSessions(fleet: UnmuteDeployment, pods: PodView[], signal?: AbortSignal): Promise<SessionsObservation> {
+    return gatherSessions(fleet, pods, this.#opts.sourceFor(fleet), this.#memory(fleet).readings, this.#opts.now, signal);
+  }
+
+  #memory(fleet: UnmuteDeployment): FleetMemory {
+    const key = fleetKey(fleet.metadata.namespace, fleet.metadata.name);
+    let memory = this.#fleets.get(key);
+    if (memory === undefined) this.#fleets.set(key, (memory = { readings: new ReadingStore(), history: undefined }));
+    return memory;
   }
 
   forget(namespace: string, name: string): void {

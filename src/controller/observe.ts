@@ -19,6 +19,8 @@ export interface ObservedComponent {
   pendingPods: number;
   /** The Deployment controller has seen the latest spec. */
   rolloutObserved: boolean;
+  /** The Deployment exists (a failed first apply leaves none: nothing can roll out). */
+  exists: boolean;
 }
 
 export function podsOf(pods: PodView[], component: string): PodView[] {
@@ -45,6 +47,7 @@ export function observeComponent(
     unschedulablePods: mine.filter(isUnschedulable).length,
     pendingPods: mine.filter((p) => podPhase(p) === 'Pending').length,
     rolloutObserved: deployment !== undefined && (deployment.status?.observedGeneration ?? -1) >= (deployment.metadata.generation ?? 0),
+    exists: deployment !== undefined,
   };
 }
 

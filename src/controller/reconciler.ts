@@ -3,12 +3,14 @@
 // decision is made by pure functions (validate.ts, autoscaler/plan.ts, render/, status.ts); this
 // file only gathers their inputs and carries out their outputs.
 import { SESSIONS_COMPONENT, fleetComponents, type ComponentName } from '../api/v1alpha1/components.ts';
-import { childName, fleetSelector, selectorLabels } from '../api/v1alpha1/labels.ts';
+import { FINALIZER_DRAIN, LABEL_APP_COMPONENT, childName, fleetSelector, selectorLabels } from '../api/v1alpha1/labels.ts';
 import { API_VERSION, KIND, unmuteDeploymentStatus, type UnmuteDeployment, type UnmuteDeploymentStatus } from '../api/v1alpha1/unmute-deployment.ts';
 import type { FleetAutoscaler } from '../autoscaler/fleet-autoscaler.ts';
+import { drainPatches, type PodPatch } from '../autoscaler/drain.ts';
 import { planActs, type FleetPlan, type PlannedEvent } from '../autoscaler/plan.ts';
 import type { FleetMetrics } from '../monitoring/fleet-metrics.ts';
-import { renderFleet } from '../render/index.ts';
+import { renderFleetParts } from '../render/index.ts';
+import type { RenderedFleet } from '../render/index.ts';
 import type { ClusterCapabilities, DesiredObject } from '../render/types.ts';
 import { applyIfChanged, applyStatus } from '../runtime/apply.ts';
 import type { ObjectCache } from '../runtime/cache.ts';
@@ -22,7 +24,9 @@ import { POD, isTerminating, type DeploymentView, type EndpointSliceView, type P
 import { SECRET, refKey } from './kinds.ts';
 import { drainingPodNames, liveBackends, observeComponent, type ObservedComponent } from './observe.ts';
 import { repairPatch } from './repair.ts';
-import { computeStatus, invalidSpecStatus } from './status.ts';
+import { deletionStep } from './deletion.ts';
+import { ownershipOf } from './ownership.ts';
+import { computeStatus, deletingStatus, invalidSpecStatus, type ApplyFailure } from './status.ts';
 import { transitionEvents } from './transitions.ts';
 import { parseUnmuteDeployment, validateUnmuteDeployment } from './validate.ts';
 
@@ -54,10 +58,16 @@ export interface ReconcilerDeps {
 
 /** What one pass reads from the caches about a fleet. */
 interface FleetWorld {
+  /** The fleet's own pods: those its ReplicaSets created. */
   pods: PodView[];
   deployments: Partial<Record<ComponentName, DeploymentView>>;
   slices: EndpointSliceView[];
+  /** A Warning for each pod seen for the first time with the fleet's labels but no ReplicaSet of the fleet as its owner. */
+  foreignEvents: PlannedEvent[];
 }
+
+/** A write that lost to another writer (409) is retried this soon. */
+const CONFLICT_RETRY_MS = 1_000;
 
 export class UnmuteDeploymentReconciler {
   readonly #d: ReconcilerDeps;
@@ -67,6 +77,8 @@ export class UnmuteDeploymentReconciler {
    * Missing Secrets are never remembered, so a fix is seen at the next retry.
    */
   readonly #secretKeysSeen = new Map<string, { keys: string[]; atMs: number }>();
+  /** Foreign pods already reported, by uid: each gets one Event, not one per pass. */
+  readonly #foreignPodsReported = new Set<string>();
 
   constructor(deps: ReconcilerDeps) {
     this.#d = deps;
@@ -80,11 +92,11 @@ export class UnmuteDeploymentReconciler {
       this.#d.fleetMetrics.forget(ctx.namespace ?? '', ctx.name);
       return;
     }
-    if (isTerminating(raw)) return;
-
     const parsed = parseUnmuteDeployment(raw);
+    if (isTerminating(raw)) return this.#deleting(raw, parsed.ok ? parsed.fleet : undefined, ctx);
     if (!parsed.ok) return this.#invalid(raw, parsed.problems, ctx);
     const fleet = parsed.fleet;
+    await this.#holdFinalizer(raw, ctx);
     const problems = await validateUnmuteDeployment(fleet, (ns, name) => this.#secretKeys(ns, name, ctx.signal));
     if (problems.length > 0) {
       this.#forgetSecrets(fleet.metadata.namespace);
@@ -94,14 +106,19 @@ export class UnmuteDeploymentReconciler {
     const world = this.#read(fleet);
     const deployedReplicas = Object.fromEntries(Object.entries(world.deployments).map(([c, d]) => [c, d.spec?.replicas]));
     const plan = await this.#d.autoscaler.plan(fleet, { pods: world.pods, deployedReplicas }, ctx.signal);
-    await this.#patchPods(fleet, plan, ctx);
+    await this.#patchPods(fleet, plan.podPatches, ctx);
+    const d = plan.decision;
+    if (d !== undefined && planActs(plan)) {
+      ctx.logger.info({ serving: d.serving, replicas: d.replicas, drain: d.drain, undrain: d.undrain, remove: d.remove, reason: d.reason }, 'scaling decision');
+    }
 
-    const desired = renderFleet(fleet, { capabilities: this.#d.capabilities, replicas: plan.replicas });
-    const { error: applyError, written } = await this.#applyChildren(desired, ctx);
-    if (applyError === undefined) await this.#prune(fleet, desired, ctx);
+    const parts = renderFleetParts(fleet, { capabilities: this.#d.capabilities, replicas: plan.replicas });
+    const { failures, written, conflicts } = await this.#applyChildren(fleet, parts, ctx);
+    const desired = [...parts.workloads, ...parts.monitoring];
+    if (failures.length === 0) await this.#prune(fleet, desired, ctx);
 
     const components = this.#observe(fleet, world, written);
-    const status = this.#status(fleet, world, plan, components, applyError);
+    const status = this.#status(fleet, world, plan, components, failures);
     await applyStatus(
       this.#d.client,
       { apiVersion: API_VERSION, kind: KIND, metadata: { name: fleet.metadata.name, namespace: fleet.metadata.namespace }, status },
@@ -109,10 +126,15 @@ export class UnmuteDeploymentReconciler {
       { fieldManager: FIELD_MANAGER, logger: ctx.logger, signal: ctx.signal },
     );
 
-    const events = [...plan.events, ...transitionEvents(fleet.status?.conditions ?? [], status.conditions ?? [], plan.decision)];
+    const events = [...plan.events, ...transitionEvents(fleet.status?.conditions ?? [], status.conditions ?? [], plan.decision), ...world.foreignEvents];
     this.#record(raw, events);
     this.#updateFleetMetrics(fleet, status, plan, components);
-    if (applyError !== undefined) throw new Error(`apply children of ${key}: ${applyError}`);
+    // A conflict of writers is expected: retry soon, quietly. A name taken by someone else's object
+    // waits for a person: look again later, without the error backoff growing to minutes.
+    if (conflicts > 0) return { requeueAfterMs: CONFLICT_RETRY_MS };
+    const applyFailed = failures.filter((f) => f.reason === 'ApplyFailed');
+    if (applyFailed.length > 0) throw new Error(`apply children of ${key}: ${applyFailed.map((f) => `${f.kind} ${f.name}: ${f.message}`).join('; ')}`);
+    if (failures.length > 0) return { requeueAfterMs: INVALID_SPEC_RETRY_MS };
     return plan.requeueAfterMs === undefined ? undefined : { requeueAfterMs: plan.requeueAfterMs };
   };
 
@@ -124,11 +146,23 @@ export class UnmuteDeploymentReconciler {
       const d = this.#d.deployments.getByName(namespace, childName(name, c.name));
       if (d !== undefined) deployments[c.name] = d;
     }
-    return {
-      pods: this.#d.pods.list({ namespace, labelSelector: fleetSelector(name) }),
-      deployments,
-      slices: this.#d.endpointSlices.list({ namespace, labelSelector: fleetSelector(name) }),
-    };
+    const pods: PodView[] = [];
+    const foreignEvents: PlannedEvent[] = [];
+    for (const pod of this.#d.pods.list({ namespace, labelSelector: fleetSelector(name) })) {
+      if (createdByFleet(pod, name)) {
+        pods.push(pod);
+        continue;
+      }
+      const uid = pod.metadata.uid ?? pod.metadata.name ?? '';
+      if (this.#foreignPodsReported.has(uid)) continue;
+      this.#foreignPodsReported.add(uid);
+      foreignEvents.push({
+        type: 'Warning',
+        reason: 'ForeignPod',
+        message: `pod ${pod.metadata.name} carries this fleet's labels but no ReplicaSet of the fleet owns it: not counted, never drained; remove its labels or delete it`,
+      });
+    }
+    return { pods, deployments, slices: this.#d.endpointSlices.list({ namespace, labelSelector: fleetSelector(name) }), foreignEvents };
   }
 
   #observe(fleet: UnmuteDeployment, world: FleetWorld, written: Map<string, KubeObject>): Partial<Record<ComponentName, ObservedComponent>> {
@@ -146,7 +180,7 @@ export class UnmuteDeploymentReconciler {
     world: FleetWorld,
     plan: FleetPlan,
     components: Partial<Record<ComponentName, ObservedComponent>>,
-    applyError: string | undefined,
+    applyFailures: ApplyFailure[],
   ): UnmuteDeploymentStatus {
     const { name } = fleet.metadata;
     const now = new Date(this.#d.clock.now());
@@ -155,7 +189,7 @@ export class UnmuteDeploymentReconciler {
     return computeStatus({
       fleet,
       now,
-      ...(applyError === undefined ? {} : { applyError }),
+      applyFailures,
       components,
       backendSelector: Object.entries(selectorLabels(name, SESSIONS_COMPONENT))
         .map(([k, v]) => `${k}=${v}`)
@@ -207,9 +241,9 @@ export class UnmuteDeploymentReconciler {
     return { requeueAfterMs: INVALID_SPEC_RETRY_MS };
   }
 
-  /** Pod labels and annotations of the plan, before any Deployment changes. */
-  async #patchPods(fleet: UnmuteDeployment, plan: FleetPlan, ctx: ReconcileContext): Promise<void> {
-    for (const patch of plan.podPatches) {
+  /** Pod labels and annotations (drain state), before any Deployment changes. */
+  async #patchPods(fleet: UnmuteDeployment, patches: PodPatch[], ctx: ReconcileContext): Promise<void> {
+    for (const patch of patches) {
       try {
         await this.#d.client.patch(POD, patch.name, fleet.metadata.namespace, { metadata: { labels: patch.labels, annotations: patch.annotations } }, 'merge', {
           signal: ctx.signal,
@@ -220,34 +254,107 @@ export class UnmuteDeploymentReconciler {
         if (!isNotFound(err)) throw err;
       }
     }
-    const d = plan.decision;
-    if (d !== undefined && planActs(plan)) {
-      ctx.logger.info({ serving: d.serving, replicas: d.replicas, drain: d.drain, undrain: d.undrain, remove: d.remove, reason: d.reason }, 'scaling decision');
-    }
   }
 
-  /** Applies every desired object that differs from the cache. Returns the first error and the objects written, as the server answered. */
-  async #applyChildren(desired: DesiredObject[], ctx: ReconcileContext): Promise<{ error: string | undefined; written: Map<string, KubeObject> }> {
+  /**
+   * Applies every desired object that differs from what exists, and goes on past failures so that
+   * status can name every object that is missing, not only the first. An object that exists but is
+   * not this fleet's (a name collision) is left untouched. Returns the objects written, as the
+   * server answered.
+   */
+  async #applyChildren(
+    fleet: UnmuteDeployment,
+    parts: RenderedFleet,
+    ctx: ReconcileContext,
+  ): Promise<{ failures: ApplyFailure[]; written: Map<string, KubeObject>; conflicts: number }> {
     const written = new Map<string, KubeObject>();
-    for (const obj of desired) {
+    const failures: ApplyFailure[] = [];
+    let conflicts = 0;
+    const objects = [...parts.workloads.map((o) => ({ o, monitoring: false })), ...parts.monitoring.map((o) => ({ o, monitoring: true }))];
+    for (const { o: obj, monitoring } of objects) {
       const ref = { apiVersion: obj.apiVersion, kind: obj.kind };
-      const observed = this.#cached(ref, obj.metadata.namespace, obj.metadata.name);
+      const { name, namespace } = obj.metadata;
       try {
+        // The caches hold only objects with the operator's labels: a miss may still be a foreign
+        // object of the same name, which a blind apply would take over. Ask the API server.
+        const observed = this.#cached(ref, namespace, name) ?? (await this.#d.client.getIfExists(ref, name, namespace, { signal: ctx.signal }));
+        if (observed !== undefined) {
+          const ownership = ownershipOf(observed, fleet);
+          if (!ownership.ours) {
+            failures.push({ kind: obj.kind, name, reason: 'NameConflict', message: `exists and is not this fleet's: ${ownership.why}`, monitoring });
+            continue;
+          }
+        }
         // A hand edit SSA cannot revert alone (repair.ts) is taken out first; the apply then always runs.
         const repair = repairPatch(obj, observed, FIELD_MANAGER);
         if (repair !== undefined) {
-          ctx.logger.info({ kind: obj.kind, name: obj.metadata.name, paths: repair.filter((o) => o.op === 'replace').map((o) => o.path) }, 'removing hand-edited list elements that block the apply');
-          await this.#d.client.patch(ref, obj.metadata.name, obj.metadata.namespace, repair, 'json', { fieldManager: REPAIR_FIELD_MANAGER, signal: ctx.signal });
+          ctx.logger.info({ kind: obj.kind, name, paths: repair.filter((op) => op.op === 'replace').map((op) => op.path) }, 'removing hand-edited list elements that block the apply');
+          await this.#d.client.patch(ref, name, namespace, repair, 'json', { fieldManager: REPAIR_FIELD_MANAGER, signal: ctx.signal });
         }
         const result = await applyIfChanged(this.#d.client, obj, repair === undefined ? observed : undefined, { fieldManager: FIELD_MANAGER, logger: ctx.logger, signal: ctx.signal });
-        if (result.written) written.set(`${obj.kind}/${obj.metadata.name}`, result.object);
+        if (result.written) written.set(`${obj.kind}/${name}`, result.object);
       } catch (err) {
-        if (isConflict(err)) throw err;
+        if (ctx.signal.aborted) throw err;
+        if (isConflict(err)) {
+          conflicts++;
+          continue;
+        }
         const apiErr = findKubeApiError(err);
-        return { error: `${obj.kind} ${obj.metadata.name}: ${apiErr?.message ?? describeError(err)}`, written };
+        failures.push({ kind: obj.kind, name, reason: 'ApplyFailed', message: apiErr?.message ?? describeError(err), monitoring });
       }
     }
-    return { error: undefined, written };
+    return { failures, written, conflicts };
+  }
+
+  /** Deleting a fleet drains it first (deletion.ts); the finalizer goes when it is done. */
+  async #deleting(raw: KubeObject, fleet: UnmuteDeployment | undefined, ctx: ReconcileContext): Promise<ReconcileResult> {
+    if (!(raw.metadata.finalizers ?? []).includes(FINALIZER_DRAIN)) return;
+    const deletedAtMs = Date.parse(String(raw.metadata.deletionTimestamp));
+    if (fleet === undefined) {
+      // A spec that no longer parses cannot be drained by it: let the deletion go ahead.
+      await this.#releaseFinalizer(raw, ctx);
+      return;
+    }
+    const world = this.#read(fleet);
+    const sessions = await this.#d.autoscaler.observeSessions(fleet, world.pods, ctx.signal);
+    const step = deletionStep(fleet, sessions.pods, deletedAtMs, this.#d.clock.now());
+    if (step.done) {
+      this.#d.events.event(raw, step.reason === 'DrainTimeout' ? 'Warning' : 'Normal', `Deletion${step.reason}`, step.message);
+      await this.#releaseFinalizer(raw, ctx);
+      return;
+    }
+    const nowIso = new Date(this.#d.clock.now()).toISOString();
+    await this.#patchPods(fleet, drainPatches({ drain: step.drain, undrain: [], remove: [] }, sessions.pods, nowIso), ctx);
+    const status = deletingStatus(fleet.status ?? {}, fleet.metadata.generation ?? 0, step.message, new Date(this.#d.clock.now()));
+    const result = await applyStatus(
+      this.#d.client,
+      { apiVersion: API_VERSION, kind: KIND, metadata: { name: fleet.metadata.name, namespace: fleet.metadata.namespace }, status },
+      raw,
+      { fieldManager: FIELD_MANAGER, logger: ctx.logger, signal: ctx.signal },
+    );
+    if (step.drain.length > 0 || result.written) this.#d.events.event(raw, 'Normal', 'DeletionDraining', step.message);
+    return { requeueAfterMs: step.requeueAfterMs };
+  }
+
+  /** The drain finalizer on every fleet, applied as the operator's own field. */
+  async #holdFinalizer(raw: KubeObject, ctx: ReconcileContext): Promise<void> {
+    if ((raw.metadata.finalizers ?? []).includes(FINALIZER_DRAIN)) return;
+    await this.#d.client.apply(
+      { apiVersion: API_VERSION, kind: KIND, metadata: { name: raw.metadata.name, namespace: raw.metadata.namespace, finalizers: [FINALIZER_DRAIN] } },
+      { fieldManager: FIELD_MANAGER, force: true, signal: ctx.signal },
+    );
+  }
+
+  async #releaseFinalizer(raw: KubeObject, ctx: ReconcileContext): Promise<void> {
+    try {
+      // Applying no finalizers gives up the one this manager owns; other managers' stay.
+      await this.#d.client.apply(
+        { apiVersion: API_VERSION, kind: KIND, metadata: { name: raw.metadata.name, namespace: raw.metadata.namespace, finalizers: [] } },
+        { fieldManager: FIELD_MANAGER, force: true, signal: ctx.signal },
+      );
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
   }
 
   #cached(ref: TypeRef, namespace: string, name: string): KubeObject | undefined {
@@ -292,4 +399,11 @@ export class UnmuteDeploymentReconciler {
       autoscalerAtMax: plan.decision?.limited !== undefined && plan.decision.limited.reason !== 'GpuPodsPending',
     });
   }
+}
+
+/** Created by one of the fleet's ReplicaSets (`<fleet>-<component>-<hash>`), not a pod made by hand with its labels. */
+function createdByFleet(pod: PodView, fleet: string): boolean {
+  const component = pod.metadata.labels?.[LABEL_APP_COMPONENT];
+  const owner = (pod.metadata.ownerReferences ?? []).find((r) => r.controller === true);
+  return component !== undefined && owner?.kind === 'ReplicaSet' && owner.name.startsWith(`${fleet}-${component}-`);
 }

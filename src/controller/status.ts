@@ -1,6 +1,6 @@
 // Status as a pure function of what the reconcile observed and decided. Written once per pass,
 // and only when it differs from what the object already says.
-import type { ComponentName } from '../api/v1alpha1/components.ts';
+import { describeComponent, minimumReplicas, type ComponentName } from '../api/v1alpha1/components.ts';
 import type { Condition, UnmuteDeployment, UnmuteDeploymentStatus } from '../api/v1alpha1/unmute-deployment.ts';
 import type { PolicyDecision } from '../autoscaler/policy.ts';
 import { setCondition } from '../runtime/conditions.ts';
@@ -13,11 +13,26 @@ export const CONDITION_METRICS_AVAILABLE = 'MetricsAvailable';
 export const CONDITION_SCALING_LIMITED = 'ScalingLimited';
 export const CONDITION_MONITORING = 'MonitoringConfigured';
 
+/** An object of the fleet that this pass did not apply. */
+export interface ApplyFailure {
+  kind: string;
+  name: string;
+  reason: 'ApplyFailed' | 'NameConflict';
+  message: string;
+  /** A scrape object, rule or dashboard: the fleet still serves without it. */
+  monitoring: boolean;
+}
+
+function describeFailures(failures: ApplyFailure[]): string {
+  const shown = failures.slice(0, 5).map((f) => `${f.kind} ${f.name}: ${f.message}`);
+  return failures.length > 5 ? `${shown.join('; ')}; and ${failures.length - 5} more` : shown.join('; ');
+}
+
 export interface StatusInput {
   fleet: UnmuteDeployment;
   now: Date;
-  /** First error of the apply step, when it failed. */
-  applyError?: string;
+  /** Every object this pass could not apply, with why. */
+  applyFailures: ApplyFailure[];
   components: Partial<Record<ComponentName, ObservedComponent>>;
   backendSelector: string;
   backendPods: number;
@@ -59,6 +74,14 @@ export function invalidSpecStatus(prev: UnmuteDeploymentStatus, generation: numb
   return { ...prev, observedGeneration: generation, conditions: c.list() };
 }
 
+/** Status of a fleet being deleted: it drains; nothing else changes. */
+export function deletingStatus(prev: UnmuteDeploymentStatus, generation: number, message: string, now: Date): UnmuteDeploymentStatus {
+  const c = conditionsOf(prev, generation, now);
+  c.set(CONDITION_READY, 'False', 'Deleting', 'the fleet is being deleted: no new conversation starts');
+  c.set(CONDITION_PROGRESSING, 'True', 'Deleting', message);
+  return { ...prev, conditions: c.list() };
+}
+
 export function computeStatus(input: StatusInput): UnmuteDeploymentStatus {
   const { fleet, now } = input;
   const prev = fleet.status ?? {};
@@ -67,9 +90,9 @@ export function computeStatus(input: StatusInput): UnmuteDeploymentStatus {
   const set = cond.set;
 
   const components: NonNullable<UnmuteDeploymentStatus['components']> = {};
-  const notReady: string[] = [];
+  const short: string[] = [];
   const rolling: string[] = [];
-  let unschedulable = 0;
+  const unschedulable = { gpu: [] as string[], other: [] as string[] };
   let gpusRequested = 0;
   for (const [name, c] of Object.entries(input.components) as [ComponentName, ObservedComponent][]) {
     components[name] = {
@@ -80,38 +103,48 @@ export function computeStatus(input: StatusInput): UnmuteDeploymentStatus {
       ...(c.gpusPerPod > 0 ? { gpusRequested: c.gpusPerPod * c.desiredReplicas } : {}),
     };
     gpusRequested += c.gpusPerPod * c.desiredReplicas;
-    unschedulable += c.unschedulablePods;
-    // Ready means the fleet can take a conversation: every tier has a ready pod. Progressing
-    // carries the finer detail, so a scale-up does not flip Ready.
-    if (c.desiredReplicas > 0 && c.readyReplicas === 0) notReady.push(name);
-    // Old pods still present count as rolling: ready and updated can both reach `desired` while
-    // the previous ReplicaSet is still being scaled down.
-    if (!c.rolloutObserved || c.updatedReplicas < c.desiredReplicas || c.readyReplicas !== c.desiredReplicas || c.totalReplicas > c.updatedReplicas) {
+    if (c.unschedulablePods > 0) (c.gpusPerPod > 0 ? unschedulable.gpu : unschedulable.other).push(`${c.unschedulablePods} ${name}`);
+    // Ready means the fleet can take conversations as the spec asks: each component has at least
+    // its minimum ready (autoscaling.minReplicas for the backends, the spec's replicas for a fixed
+    // component), and the components a conversation passes through have at least one.
+    const described = describeComponent(fleet.spec, name);
+    const required = described === undefined ? 0 : Math.max(described.essential ? 1 : 0, minimumReplicas(fleet.spec, described));
+    if (c.readyReplicas < required) short.push(`${name} ${c.readyReplicas}/${required}`);
+    // Only a Deployment that exists can roll out. Old pods still present count as rolling: ready and
+    // updated can both reach `desired` while the previous ReplicaSet is still being scaled down.
+    if (c.exists && (!c.rolloutObserved || c.updatedReplicas < c.desiredReplicas || c.readyReplicas !== c.desiredReplicas || c.totalReplicas > c.updatedReplicas)) {
       rolling.push(name);
     }
   }
 
-  if (input.applyError !== undefined) {
-    set(CONDITION_READY, 'False', 'ApplyFailed', input.applyError);
-  } else if (notReady.length > 0) {
-    set(CONDITION_READY, 'False', 'ComponentsNotReady', `no ready pod yet: ${notReady.join(', ')}`);
-  } else {
-    set(CONDITION_READY, 'True', 'AllComponentsReady', 'every component has ready pods');
-  }
+  const failed = input.applyFailures.filter((f) => !f.monitoring);
+  const failedMonitoring = input.applyFailures.filter((f) => f.monitoring);
+  const failureReason = failed.some((f) => f.reason === 'NameConflict') ? 'NameConflict' : 'ApplyFailed';
+  const failureMessage = failed.length === 0 ? '' : `${failed.length} object(s) not applied: ${describeFailures(failed)}`;
+
+  if (failed.length > 0) set(CONDITION_READY, 'False', failureReason, failureMessage);
+  else if (short.length > 0) set(CONDITION_READY, 'False', 'ComponentsNotReady', `fewer ready pods than the spec asks (ready/required): ${short.join(', ')}`);
+  else set(CONDITION_READY, 'True', 'AllComponentsReady', 'every component runs at least its minimum of ready pods');
 
   const draining = input.drainingPods.length;
   if (rolling.length > 0) {
     set(CONDITION_PROGRESSING, 'True', 'RollingOut', `replicas not yet ready and updated: ${rolling.join(', ')}`);
   } else if (draining > 0) {
     set(CONDITION_PROGRESSING, 'True', 'Draining', `${draining} backend(s) finishing their sessions before removal`);
+  } else if (failed.length > 0) {
+    set(CONDITION_PROGRESSING, 'False', failureReason, 'nothing moves towards the spec until the objects that failed can be applied');
   } else {
     set(CONDITION_PROGRESSING, 'False', 'Stable', 'every component runs its desired replicas');
   }
 
-  if (input.applyError !== undefined) {
-    set(CONDITION_DEGRADED, 'True', 'ApplyFailed', input.applyError);
-  } else if (unschedulable > 0) {
-    set(CONDITION_DEGRADED, 'True', 'PodsUnschedulable', `${unschedulable} pod(s) cannot be scheduled (no node with a free GPU or matching selector)`);
+  if (failed.length > 0) {
+    set(CONDITION_DEGRADED, 'True', failureReason, failureMessage);
+  } else if (unschedulable.gpu.length > 0 || unschedulable.other.length > 0) {
+    const parts = [
+      ...(unschedulable.gpu.length > 0 ? [`GPU pods (${unschedulable.gpu.join(', ')}): no node with a free GPU of the requested product accepts them`] : []),
+      ...(unschedulable.other.length > 0 ? [`pods without GPUs (${unschedulable.other.join(', ')}): no node matches their selector or has room`] : []),
+    ];
+    set(CONDITION_DEGRADED, 'True', 'PodsUnschedulable', `cannot be scheduled: ${parts.join('; ')}`);
   } else {
     set(CONDITION_DEGRADED, 'False', 'AsExpected', '');
   }
@@ -131,7 +164,9 @@ export function computeStatus(input: StatusInput): UnmuteDeploymentStatus {
   }
 
   if (!input.monitoring.enabled) set(CONDITION_MONITORING, 'False', 'Disabled', 'spec.monitoring.enabled is false');
-  else if (!input.monitoring.prometheusOperator) {
+  else if (failedMonitoring.length > 0) {
+    set(CONDITION_MONITORING, 'False', 'ApplyFailed', `${failedMonitoring.length} monitoring object(s) not applied: ${describeFailures(failedMonitoring)}`);
+  } else if (!input.monitoring.prometheusOperator) {
     set(CONDITION_MONITORING, 'False', 'PrometheusOperatorNotInstalled', 'monitoring.coreos.com is not served: ServiceMonitors and PrometheusRules skipped; use spec.monitoring.podAnnotations');
   } else set(CONDITION_MONITORING, 'True', 'Applied', 'scrape configuration, alerts and dashboards applied');
 

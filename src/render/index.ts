@@ -17,19 +17,30 @@ function ownerReferenceTo(fleet: UnmuteDeployment): OwnerReference {
   return { apiVersion: API_VERSION, kind: KIND, name: fleet.metadata.name, uid: fleet.metadata.uid ?? '', controller: true, blockOwnerDeletion: true };
 }
 
-export function renderFleet(fleet: UnmuteDeployment, ctx: RenderContext): DesiredObject[] {
+/** What a fleet implies, split into what serves conversations and what monitors them. */
+export interface RenderedFleet {
+  workloads: DesiredObject[];
+  monitoring: DesiredObject[];
+}
+
+export function renderFleetParts(fleet: UnmuteDeployment, ctx: RenderContext): RenderedFleet {
   const { spec } = fleet;
-  const objects: DesiredObject[] = [];
+  const workloads: DesiredObject[] = [];
   for (const c of fleetComponents(spec)) {
     const replicas = ctx.replicas[c.name] ?? c.replicas;
-    objects.push(renderDeployment(fleet, c, replicas, workloadOf(fleet, c, scrapeAnnotations(fleet, c.name))));
-    objects.push(renderService(fleet, c));
-    if (c.disruptionBudget) objects.push(renderDisruptionBudget(fleet, c));
+    workloads.push(renderDeployment(fleet, c, replicas, workloadOf(fleet, c, scrapeAnnotations(fleet, c.name))));
+    workloads.push(renderService(fleet, c));
+    if (c.disruptionBudget) workloads.push(renderDisruptionBudget(fleet, c));
   }
-  if (spec.exposure?.gateway && ctx.capabilities.gatewayApi) objects.push(renderHttpRoute(fleet, spec.exposure.gateway));
-  if (spec.exposure?.ingress) objects.push(renderIngress(fleet, spec.exposure.ingress));
-  objects.push(...renderMonitoring(fleet, ctx.capabilities));
-
+  if (spec.exposure?.gateway && ctx.capabilities.gatewayApi) workloads.push(renderHttpRoute(fleet, spec.exposure.gateway));
+  if (spec.exposure?.ingress) workloads.push(renderIngress(fleet, spec.exposure.ingress));
   const owner = ownerReferenceTo(fleet);
-  return objects.map((o) => ({ ...o, metadata: { ...o.metadata, ownerReferences: [owner] } }));
+  const owned = (objects: DesiredObject[]) => objects.map((o) => ({ ...o, metadata: { ...o.metadata, ownerReferences: [owner] } }));
+  return { workloads: owned(workloads), monitoring: owned(renderMonitoring(fleet, ctx.capabilities)) };
+}
+
+/** Every object of the fleet, in apply order. */
+export function renderFleet(fleet: UnmuteDeployment, ctx: RenderContext): DesiredObject[] {
+  const { workloads, monitoring } = renderFleetParts(fleet, ctx);
+  return [...workloads, ...monitoring];
 }

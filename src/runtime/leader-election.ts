@@ -5,6 +5,7 @@
 import type { Logger } from '../observability/logger.ts';
 import type { RuntimeMetrics } from '../observability/metrics.ts';
 import { sleep, type Clock, type Random } from './clock.ts';
+import { describeError, findKubeApiError } from './errors.ts';
 import { formatMicroTime, type LeaderElectionRecord, type LeaseLock } from './lease-lock.ts';
 
 export interface LeaderElectionOptions {
@@ -54,6 +55,8 @@ export class LeaderElector {
   /** Local time at which #observed last changed: the only clock expiry is judged by. */
   #observedAt = 0;
   #reportedLeader = '';
+  #lastProblem = '';
+  #lastProblemAt = 0;
 
   constructor(options: LeaderElectionOptions) {
     this.#o = options;
@@ -182,11 +185,37 @@ export class LeaderElector {
       this.#observe(record, rv, clock.now());
       return true;
     } catch (err) {
-      if (!stop.aborted) this.#logger.debug({ err }, 'lease acquire/renew attempt failed');
+      if (!stop.aborted) this.#reportFailure(err);
       return false;
     } finally {
       cancelTimeout();
     }
+  }
+
+  /**
+   * A failed attempt is normal when another candidate wrote first (409); anything else means this
+   * process cannot make progress on its own, so it says why at warn level (once per distinct
+   * problem per minute) while it keeps retrying.
+   */
+  #reportFailure(err: unknown): void {
+    const api = findKubeApiError(err);
+    if (api?.code === 409) {
+      this.#logger.debug({ err }, 'lease acquire/renew attempt lost a race');
+      return;
+    }
+    const where = this.#o.lock.describe();
+    const namespace = where.split('/')[0];
+    const problem =
+      api?.code === 404
+        ? `leader election cannot create its Lease ${where}: namespace "${namespace}" does not exist (create it, or set --leader-election-namespace)`
+        : api?.code === 403
+          ? `leader election is not allowed to read or write the Lease ${where}: ${api.message} (check the operator's RBAC for leases in "${namespace}")`
+          : `leader election cannot reach the Lease ${where}: ${describeError(err)}`;
+    const now = this.#o.clock.now();
+    if (problem === this.#lastProblem && now - this.#lastProblemAt < 60_000) return;
+    this.#lastProblem = problem;
+    this.#lastProblemAt = now;
+    this.#logger.warn({ err }, problem);
   }
 
   /** The observed record's holder is still within its lease, judged by when we saw it change. */

@@ -3,7 +3,7 @@
 // the calls a reconcile makes, a session source with fixed readings, and the real reconciler.
 // Tests assert the resulting writes, status and events; no cluster is involved.
 import { Registry } from 'prom-client';
-import { childName, fleetLabels, componentLabels, LABEL_SERVING } from '../../src/api/v1alpha1/labels.ts';
+import { childName, componentLabels, FINALIZER_DRAIN, fleetLabels, LABEL_SERVING } from '../../src/api/v1alpha1/labels.ts';
 import type { ComponentName } from '../../src/api/v1alpha1/components.ts';
 import { FleetAutoscaler } from '../../src/autoscaler/fleet-autoscaler.ts';
 import type { ReadTarget, SessionReading, SessionSource } from '../../src/autoscaler/session-readings.ts';
@@ -33,6 +33,8 @@ export interface Write {
 export class RecordingClient implements FleetClient {
   readonly writes: Write[] = [];
   readonly secrets = new Map<string, Record<string, string>>();
+  /** Objects the API server has that the caches do not (no operator labels), by `Kind/name`. */
+  readonly uncached = new Map<string, KubeObject>();
   /** Makes an apply of this `Kind/name` fail with the given API error. */
   readonly failApply = new Map<string, KubeApiError>();
   #resourceVersion = 100;
@@ -67,13 +69,22 @@ export class RecordingClient implements FleetClient {
   }
 
   async getIfExists<T extends KubeObject = KubeObject>(ref: TypeRef, name: string, namespace?: string, _o?: RequestOptions): Promise<T | undefined> {
-    if (ref.kind !== 'Secret') throw new Error(`unexpected read of ${ref.kind}: the reconcile reads from caches`);
+    this.reads.push(`${ref.kind}/${name}`);
+    if (ref.kind !== 'Secret') return this.uncached.get(`${ref.kind}/${name}`) as T | undefined;
     const data = this.secrets.get(`${namespace}/${name}`);
     return data === undefined ? undefined : ({ apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace }, data } as unknown as T);
   }
 
+  /** `Kind/name` of every read, in order (the reconcile reads only what its caches cannot tell). */
+  readonly reads: string[] = [];
+
   applied(kind: string, name?: string): KubeObject[] {
     return this.writes.filter((w) => w.verb === 'apply' && w.kind === kind && !w.subresource && (name === undefined || w.name === name)).map((w) => w.body as KubeObject);
+  }
+
+  /** Writes other than the fleet's own finalizer and status: what the pass did to the fleet's objects. */
+  childWrites(): Write[] {
+    return this.writes.filter((w) => w.kind !== 'UnmuteDeployment');
   }
 
   /** The last status written to the fleet, if any. */
@@ -150,8 +161,20 @@ export class FleetWorld {
   }
 
   /** Puts a fleet in the cache: spec merged over the test factory's minimal valid one. */
-  withFleet(spec: Record<string, unknown> = {}, extra: { status?: Record<string, unknown>; generation?: number } = {}): this {
-    const raw = aRawUnmuteDeployment(spec, { name: NAME, namespace: NAMESPACE, uid: UID, generation: extra.generation ?? 1 });
+  withFleet(
+    spec: Record<string, unknown> = {},
+    extra: { status?: Record<string, unknown>; generation?: number; finalizers?: string[]; deletedAt?: string; annotations?: Record<string, string> } = {},
+  ): this {
+    const raw = aRawUnmuteDeployment(spec, {
+      name: NAME,
+      namespace: NAMESPACE,
+      uid: UID,
+      generation: extra.generation ?? 1,
+      // The steady state: the operator holds its finalizer (a test can say otherwise).
+      finalizers: extra.finalizers ?? [FINALIZER_DRAIN],
+      ...(extra.deletedAt ? { deletionTimestamp: extra.deletedAt } : {}),
+      ...(extra.annotations ? { annotations: extra.annotations } : {}),
+    });
     this.#objects.fleets = [{ ...raw, ...(extra.status ? { status: extra.status } : {}) } as KubeObject];
     this.fleets.replace(this.#objects.fleets, '1');
     return this;
@@ -175,15 +198,17 @@ export class FleetWorld {
   withPod(
     component: ComponentName,
     name: string,
-    opts: { serving?: boolean; annotations?: Record<string, string>; phase?: 'Pending' | 'Running'; unschedulable?: boolean; sessions?: number | Error } = {},
+    opts: { serving?: boolean; annotations?: Record<string, string>; phase?: 'Pending' | 'Running'; unschedulable?: boolean; sessions?: number | Error; foreign?: boolean } = {},
   ): this {
     const labels: Record<string, string> = { ...componentLabels(NAME, component) };
+    // Pods of the fleet are created by its ReplicaSets; a "foreign" one was made by hand with its labels.
+    const owner = { apiVersion: 'apps/v1', kind: 'ReplicaSet', name: `${childName(NAME, component)}-5d9f7c`, uid: `rs-${component}`, controller: true };
     if (component === 'backend') labels[LABEL_SERVING] = opts.serving === false ? 'false' : 'true';
     const phase = opts.phase ?? (opts.unschedulable ? 'Pending' : 'Running');
     const pod: PodView = {
       apiVersion: 'v1',
       kind: 'Pod',
-      metadata: { name, namespace: NAMESPACE, labels, ...(opts.annotations ? { annotations: opts.annotations } : {}) },
+      metadata: { name, namespace: NAMESPACE, uid: `pod-${name}`, labels, ...(opts.annotations ? { annotations: opts.annotations } : {}), ...(opts.foreign ? {} : { ownerReferences: [owner] }) },
       spec: { containers: [] },
       status: {
         phase,

@@ -58,12 +58,12 @@ uses (test/unit/packaging/rbac.test.ts derives them from the renderers and fails
 Shared by the ClusterRole (all namespaces) and the per-namespace Roles (watchNamespaces).
 */}}
 {{- define "unmute-operator.managerRules" -}}
-# The CRs: read them, write status (server-side apply on /status), and the owner references with
-# blockOwnerDeletion on everything below (checked against /finalizers where
-# OwnerReferencesPermissionEnforcement is on).
+# The CRs: read them, hold their drain finalizer (server-side apply of metadata.finalizers only),
+# write status (server-side apply on /status), and the owner references with blockOwnerDeletion on
+# everything below (checked against /finalizers where OwnerReferencesPermissionEnforcement is on).
 - apiGroups: ["unmute.sh"]
   resources: ["unmutedeployments"]
-  verbs: ["get", "list", "watch"]
+  verbs: ["get", "list", "watch", "patch"]
 - apiGroups: ["unmute.sh"]
   resources: ["unmutedeployments/status"]
   verbs: ["patch"]

@@ -73,6 +73,8 @@ export interface Component<N extends ComponentName = ComponentName> {
   scaling: Scaling;
   /** Voluntary evictions take its pods one at a time (a PodDisruptionBudget). */
   disruptionBudget: boolean;
+  /** Every conversation passes through it: the fleet cannot serve without one ready pod. */
+  essential: boolean;
 }
 
 /** The component whose pods hold conversations (worker_active_sessions) and expose Unmute's worker_* metrics. */
@@ -100,9 +102,13 @@ function component<N extends ComponentName>(
   name: N,
   field: string,
   settings: ComponentSettings[N],
-  rest: Omit<Component<N>, 'name' | 'field' | 'settings' | 'gpusPerReplica' | 'portName' | 'disruptionBudget'> & { portName?: string; disruptionBudget?: boolean },
+  rest: Omit<Component<N>, 'name' | 'field' | 'settings' | 'gpusPerReplica' | 'portName' | 'disruptionBudget' | 'essential'> & {
+    portName?: string;
+    disruptionBudget?: boolean;
+    essential?: boolean;
+  },
 ): Component<N> {
-  return { name, field, settings, portName: 'http', disruptionBudget: false, ...rest, gpusPerReplica: rest.gpu?.count ?? 0 };
+  return { name, field, settings, portName: 'http', disruptionBudget: false, essential: false, ...rest, gpusPerReplica: rest.gpu?.count ?? 0 };
 }
 
 /** One describer per component, in render order. Absent components describe as undefined. */
@@ -117,6 +123,7 @@ const DESCRIBERS: { [N in ComponentName]: Describe<N> } = {
       load: { metric: 'worker_active_sessions', slotsPerReplica: spec.backend.maxSessionsPerPod },
       scaling: spec.autoscaling.enabled ? 'sessions' : 'fixed',
       disruptionBudget: true,
+      essential: true,
     }),
   stt: (spec) =>
     component('stt', 'spec.stt', spec.stt, {
@@ -127,6 +134,7 @@ const DESCRIBERS: { [N in ComponentName]: Describe<N> } = {
       metricsPath: METRICS_PATH,
       load: { metric: 'asr_open_channels', slotsPerReplica: spec.stt.slotsPerReplica },
       scaling: followerScaling(spec, spec.autoscaling.followers.stt),
+      essential: true,
     }),
   tts: (spec) =>
     component('tts', 'spec.tts', spec.tts, {
@@ -137,6 +145,7 @@ const DESCRIBERS: { [N in ComponentName]: Describe<N> } = {
       metricsPath: METRICS_PATH,
       load: { metric: 'py_open_channels', slotsPerReplica: spec.tts.slotsPerReplica },
       scaling: followerScaling(spec, spec.autoscaling.followers.tts),
+      essential: true,
     }),
   llm: (spec) => {
     const llm = spec.llm.inCluster;
@@ -149,6 +158,7 @@ const DESCRIBERS: { [N in ComponentName]: Describe<N> } = {
       metricsPath: METRICS_PATH,
       load: { metric: 'vllm:num_requests_running', plusMetric: 'vllm:num_requests_waiting', slotsPerReplica: llm.sessionsPerReplica },
       scaling: followerScaling(spec, spec.autoscaling.followers.llm),
+      essential: true,
     });
   },
   'voice-cloning': (spec) => {
@@ -212,7 +222,7 @@ export function describeComponent<N extends ComponentName>(spec: Spec, name: N):
 }
 
 /** Fewest replicas a component runs: its spec replicas when fixed, else the autoscaler's floor. */
-export function minimumReplicas(spec: Spec, c: AnyComponent): number {
+export function minimumReplicas(spec: Spec, c: Pick<Component, 'scaling' | 'replicas'>): number {
   if (c.scaling === 'sessions') return spec.autoscaling.minReplicas;
   return c.scaling === 'follower' ? 1 : c.replicas;
 }

@@ -60,3 +60,8 @@ export function fleetLabels(fleet: string): Record<string, string> {
 export function fleetSelector(fleet: string): string {
   return `${LABEL_APP_INSTANCE}=${fleet},${LABEL_APP_MANAGED_BY}=${MANAGED_BY}`;
 }
+
+/** Held on every fleet: deleting it first drains its backends (src/controller/deletion.ts). */
+export const FINALIZER_DRAIN = 'unmute.sh/drain-before-delete';
+/** `unmute.sh/skip-drain: "true"` on a fleet: delete it at once, cutting live conversations. */
+export const ANNOTATION_SKIP_DRAIN = 'unmute.sh/skip-drain';

@@ -3,6 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import { ANNOTATION_DRAINING_SINCE, ANNOTATION_POD_DELETION_COST, LABEL_SERVING } from '../../../src/api/v1alpha1/labels.ts';
 import { DELETION_COST_DRAINING, DELETION_COST_REMOVE } from '../../../src/autoscaler/drain.ts';
+import { ANNOTATION_SKIP_DRAIN, FINALIZER_DRAIN } from '../../../src/api/v1alpha1/labels.ts';
+import { ANNOTATION_ADOPT } from '../../../src/controller/ownership.ts';
 import { KubeApiError } from '../../../src/runtime/errors.ts';
 import { FleetWorld } from '../../support/fleet-world.ts';
 
@@ -35,6 +37,7 @@ describe('reconciling a fleet', () => {
   it('writes nothing but status, with Ready=False InvalidSpec and an event, when a referenced Secret is missing', async () => {
     const world = new FleetWorld().withFleet({ stt: { hfTokenSecretRef: { name: 'hf', key: 'token' } } });
     const result = await world.reconcile();
+    expect(world.client.childWrites()).toEqual([]);
     expect(world.client.writes.map((w) => w.subresource ?? w.verb)).toEqual(['status']);
     expect(world.condition('Ready')).toMatchObject({ status: 'False', reason: 'InvalidSpec' });
     expect(world.condition('Ready')?.message).toContain('Secret "hf" not found');
@@ -154,5 +157,119 @@ describe('autoscaling a fleet', () => {
     world.withFleet({}, { status: world.client.status() ?? {} });
     await world.reconcile();
     expect(world.events.filter((e) => e.reason === 'AllComponentsReady')).toHaveLength(1);
+  });
+});
+
+describe('objects and pods the fleet does not own', () => {
+  const foreignService = (annotations: Record<string, string> = {}) => ({
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: 'demo-backend', namespace: 'voice', uid: 'someone-else', annotations },
+    spec: { selector: { app: 'theirs' } },
+  });
+
+  it('leaves an object that merely has a child\'s name untouched, applies the rest and says NameConflict', async () => {
+    const world = new FleetWorld().withFleet();
+    world.client.uncached.set('Service/demo-backend', foreignService());
+    await world.reconcile();
+    expect(world.client.applied('Service').map((o) => o.metadata.name)).toEqual(['demo-stt', 'demo-tts']);
+    expect(world.client.applied('Deployment')).toHaveLength(3);
+    expect(world.condition('Ready')).toMatchObject({ status: 'False', reason: 'NameConflict' });
+    expect(world.condition('Ready')?.message).toContain('Service demo-backend: exists and is not this fleet\'s');
+    expect(world.condition('Ready')?.message).toContain(`${ANNOTATION_ADOPT}=demo`);
+    expect(world.events).toContainEqual(expect.objectContaining({ type: 'Warning', reason: 'NameConflict' }));
+  });
+
+  it('takes such an object over only when it is annotated for this fleet', async () => {
+    const world = new FleetWorld().withFleet();
+    world.client.uncached.set('Service/demo-backend', foreignService({ [ANNOTATION_ADOPT]: 'demo' }));
+    await world.reconcile();
+    expect(world.client.applied('Service').map((o) => o.metadata.name)).toContain('demo-backend');
+    expect(world.condition('Ready')?.reason).not.toBe('NameConflict');
+  });
+
+  it('asks the API server only about names its caches do not know', async () => {
+    const world = new FleetWorld().withFleet().withDeployment('backend', 1);
+    await world.reconcile();
+    expect(world.client.reads).not.toContain('Deployment/demo-backend');
+    expect(world.client.reads).toContain('Deployment/demo-stt');
+  });
+
+  it('counts and drains only the pods its ReplicaSets created, and reports a foreign pod once', async () => {
+    const world = new FleetWorld()
+      .withFleet(autoscaled())
+      .withDeployment('backend', 2)
+      .withPod('backend', 'demo-backend-a', { sessions: 3 })
+      .withPod('backend', 'demo-backend-b', { sessions: 2 })
+      .withPod('backend', 'hand-made', { sessions: 0, foreign: true });
+    await world.reconcile();
+    expect(world.events.filter((e) => e.reason === 'ForeignPod').map((e) => e.message)).toEqual([
+      'pod hand-made carries this fleet\'s labels but no ReplicaSet of the fleet owns it: not counted, never drained; remove its labels or delete it',
+    ]);
+    await world.later(1000).reconcile();
+    expect(world.events.filter((e) => e.reason === 'ForeignPod')).toHaveLength(0);
+    expect(world.client.writes.filter((w) => w.verb === 'patch').map((w) => w.name)).not.toContain('hand-made');
+    expect((world.client.status()?.['sessions'] as { active: number }).active).toBe(5);
+    expect(world.client.status()?.['replicas']).toBe(2);
+  });
+});
+
+describe('the fleet\'s finalizer and its deletion', () => {
+  it('adds its drain finalizer to a fleet that lacks it', async () => {
+    const world = new FleetWorld().withFleet({}, { finalizers: [] });
+    await world.reconcile();
+    expect(world.client.applied('UnmuteDeployment')[0]?.metadata).toEqual({ name: 'demo', namespace: 'voice', finalizers: [FINALIZER_DRAIN] });
+  });
+
+  it('takes every backend out of rotation when the fleet is deleted and keeps the fleet while sessions last', async () => {
+    const world = new FleetWorld();
+    world
+      .withFleet(autoscaled(), { deletedAt: new Date(world.nowMs - 10_000).toISOString() })
+      .withDeployment('backend', 2)
+      .withPod('backend', 'demo-backend-a', { sessions: 2 })
+      .withPod('backend', 'demo-backend-b', { sessions: 0 });
+    const result = await world.reconcile();
+    expect(world.client.writes.filter((w) => w.verb === 'patch').map((w) => w.name)).toEqual(['demo-backend-a', 'demo-backend-b']);
+    expect(world.client.applied('Deployment')).toEqual([]);
+    expect(world.client.applied('UnmuteDeployment')).toEqual([]);
+    expect(world.condition('Progressing')).toMatchObject({ status: 'True', reason: 'Deleting' });
+    expect(world.condition('Progressing')?.message).toContain('waiting for 2 session(s) on 2 backend(s)');
+    expect(result).toEqual({ requeueAfterMs: 5000 });
+  });
+
+  it('lets the deletion go on once every backend reads empty after the drain settled', async () => {
+    const world = new FleetWorld();
+    const drained = { serving: false, annotations: { 'unmute.sh/draining-since': new Date(world.nowMs - 30_000).toISOString() }, sessions: 0 };
+    world.withFleet({}, { deletedAt: new Date(world.nowMs - 30_000).toISOString() }).withPod('backend', 'demo-backend-a', drained).withPod('backend', 'demo-backend-b', drained);
+    await world.reconcile();
+    expect(world.client.applied('UnmuteDeployment')[0]?.metadata).toEqual({ name: 'demo', namespace: 'voice', finalizers: [] });
+    expect(world.events.map((e) => e.reason)).toEqual(['DeletionDrained']);
+  });
+
+  it('gives up waiting at drainTimeoutSeconds, with a Warning', async () => {
+    const world = new FleetWorld();
+    world.withFleet({ autoscaling: { drainTimeoutSeconds: 60 } }, { deletedAt: new Date(world.nowMs - 61_000).toISOString() }).withPod('backend', 'demo-backend-a', { sessions: 3 });
+    await world.reconcile();
+    expect(world.client.applied('UnmuteDeployment')[0]?.metadata.finalizers).toEqual([]);
+    expect(world.events).toEqual([expect.objectContaining({ type: 'Warning', reason: 'DeletionDrainTimeout' })]);
+  });
+
+  it('deletes at once when the fleet carries the skip-drain annotation', async () => {
+    const world = new FleetWorld();
+    world.withFleet({}, { deletedAt: new Date(world.nowMs).toISOString(), annotations: { [ANNOTATION_SKIP_DRAIN]: 'true' } }).withPod('backend', 'demo-backend-a', { sessions: 3 });
+    await world.reconcile();
+    expect(world.client.applied('UnmuteDeployment')[0]?.metadata.finalizers).toEqual([]);
+    expect(world.client.writes.filter((w) => w.verb === 'patch')).toEqual([]);
+  });
+});
+
+describe('monitoring objects', () => {
+  it('keeps the fleet Ready when a monitoring object is refused, and says so in MonitoringConfigured', async () => {
+    const world = new FleetWorld({ prometheusOperator: true, gatewayApi: false, grafanaOperator: false }).withFleet().withDeployment('backend', 1).withDeployment('stt', 1).withDeployment('tts', 1);
+    world.client.failApply.set('ServiceMonitor/demo-backend', new KubeApiError({ code: 403, reason: 'Forbidden', message: 'servicemonitors is forbidden' }));
+    await expect(world.reconcile()).rejects.toThrow(/ServiceMonitor demo-backend/);
+    expect(world.condition('Ready')).toMatchObject({ status: 'True' });
+    expect(world.condition('MonitoringConfigured')).toMatchObject({ status: 'False', reason: 'ApplyFailed' });
+    expect(world.client.applied('PrometheusRule')).toHaveLength(1);
   });
 });

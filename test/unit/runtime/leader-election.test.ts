@@ -4,6 +4,7 @@ import { createMetricsRegistry, createRuntimeMetrics, type RuntimeMetrics } from
 import { LeaderElector, validateLeaderElectionTimings } from '../../../src/runtime/leader-election.ts';
 import { formatMicroTime } from '../../../src/runtime/lease-lock.ts';
 import { FakeClock, settle } from './support/fake-clock.ts';
+import { captureLogs } from './support/log-capture.ts';
 import { MemoryLeaseLock } from './support/memory-lease-lock.ts';
 
 const stops: AbortController[] = [];
@@ -11,7 +12,7 @@ afterEach(() => {
   for (const s of stops.splice(0)) s.abort();
 });
 
-function aCandidate(identity: string, lock: MemoryLeaseLock, clock: FakeClock, metrics?: RuntimeMetrics, releaseOnCancel = true) {
+function aCandidate(identity: string, lock: MemoryLeaseLock, clock: FakeClock, metrics?: RuntimeMetrics, releaseOnCancel = true, logger = silentLogger()) {
   const state = { leading: false, started: 0, stopped: 0, leaderSignal: undefined as AbortSignal | undefined };
   const stop = new AbortController();
   stops.push(stop);
@@ -19,7 +20,7 @@ function aCandidate(identity: string, lock: MemoryLeaseLock, clock: FakeClock, m
     lock,
     identity,
     clock,
-    logger: silentLogger(),
+    logger,
     metrics,
     random: () => 0,
     releaseOnCancel,
@@ -74,6 +75,22 @@ describe('leader election', () => {
     expect(lock.stored?.record.acquireTime).toBe(acquiredAt);
     expect(lock.stored?.record.renewTime).toBe(formatMicroTime(clock.now()));
     expect(await metrics.registry.getSingleMetricAsString('leader_election_master_status')).toContain('leader_election_master_status{name="operators/unmute-operator"} 1');
+  });
+
+  it('says why it cannot lead when the Lease namespace does not exist, and keeps trying', async () => {
+    const clock = new FakeClock();
+    const lock = new MemoryLeaseLock();
+    lock.namespaceMissing = true;
+    const { logger, lines } = captureLogs('info');
+    const a = aCandidate('a', lock, clock, undefined, true, logger);
+    await settle();
+    await clock.advance(10_000);
+    const warnings = lines.filter((l) => l.level === 'warn');
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]?.msg).toContain('namespace "operators" does not exist (create it, or set --leader-election-namespace)');
+    lock.namespaceMissing = false;
+    await clock.advance(3_000);
+    expect(a.state.leading).toBe(true);
   });
 
   it('lets only one of two candidates lead while the leader keeps renewing', async () => {

@@ -7,6 +7,8 @@ export class MemoryLeaseLock implements LeaseLock {
   stored: ObservedLease | undefined;
   /** Makes every call fail while true (an unreachable API server). */
   unreachable = false;
+  /** Makes create fail as the API server does when the Lease's namespace does not exist. */
+  namespaceMissing = false;
   readonly writes: LeaderElectionRecord[] = [];
   #rv = 0;
 
@@ -21,6 +23,7 @@ export class MemoryLeaseLock implements LeaseLock {
 
   async create(record: LeaderElectionRecord): Promise<string> {
     this.#check();
+    if (this.namespaceMissing) throw new KubeApiError({ code: 404, reason: 'NotFound', message: 'namespaces "operators" not found' });
     if (this.stored !== undefined) throw new KubeApiError({ code: 409, reason: 'AlreadyExists', message: 'exists' });
     return this.#store(record);
   }
