@@ -28,6 +28,8 @@ export interface OperatorConfig {
   workers: number;
   identity: string;
   scrapeConcurrency: number;
+  /** Namespace of the operator's own pod ($POD_NAMESPACE), when it runs in the cluster. */
+  podNamespace?: string | undefined;
 }
 
 export function defaultIdentity(): string {
@@ -73,6 +75,7 @@ export async function startOperator(config: OperatorConfig): Promise<RunningOper
     ...(config.namespace ? { namespace: config.namespace } : {}),
     workers: config.workers,
     scrapeConcurrency: config.scrapeConcurrency,
+    operatorNamespace: config.podNamespace,
   });
   logger.info({ capabilities: setup.capabilities, namespace: config.namespace ?? '(all)' }, 'cluster capabilities');
 

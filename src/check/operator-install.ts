@@ -23,7 +23,7 @@ const WRITE = ['get', 'list', 'watch', 'create', 'patch', 'delete'];
 
 /** In every namespace the operator manages. */
 export const MANAGER_ACCESS: readonly RequiredAccess[] = [
-  { group: 'unmute.sh', resource: 'unmutedeployments', verbs: ['get', 'list', 'watch'], why: 'reads its CRs' },
+  { group: 'unmute.sh', resource: 'unmutedeployments', verbs: ['get', 'list', 'watch', 'patch'], why: 'reads its CRs, holds their drain finalizer' },
   { group: 'unmute.sh', resource: 'unmutedeployments/status', verbs: ['patch'], why: 'writes status' },
   { group: 'unmute.sh', resource: 'unmutedeployments/finalizers', verbs: ['update'], why: 'owner references with blockOwnerDeletion' },
   { group: 'apps', resource: 'deployments', verbs: WRITE, why: 'the fleet Deployments' },
@@ -31,6 +31,7 @@ export const MANAGER_ACCESS: readonly RequiredAccess[] = [
   { group: '', resource: 'configmaps', verbs: WRITE, why: 'dashboard ConfigMaps' },
   { group: 'policy', resource: 'poddisruptionbudgets', verbs: WRITE, why: 'the backend PDB' },
   { group: 'networking.k8s.io', resource: 'ingresses', verbs: WRITE, why: 'spec.exposure.ingress' },
+  { group: 'networking.k8s.io', resource: 'networkpolicies', verbs: WRITE, why: 'spec.networkPolicy' },
   {
     group: 'gateway.networking.k8s.io',
     resource: 'httproutes',

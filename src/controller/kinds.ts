@@ -10,6 +10,7 @@ export const CONFIG_MAP: TypeRef = { apiVersion: 'v1', kind: 'ConfigMap' };
 export const SECRET: TypeRef = { apiVersion: 'v1', kind: 'Secret' };
 export const POD_DISRUPTION_BUDGET: TypeRef = { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget' };
 export const INGRESS: TypeRef = { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress' };
+export const NETWORK_POLICY: TypeRef = { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy' };
 export const HTTP_ROUTE: TypeRef = { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute' };
 export const SERVICE_MONITOR: TypeRef = { apiVersion: 'monitoring.coreos.com/v1', kind: 'ServiceMonitor' };
 export const POD_MONITOR: TypeRef = { apiVersion: 'monitoring.coreos.com/v1', kind: 'PodMonitor' };
@@ -17,7 +18,7 @@ export const PROMETHEUS_RULE: TypeRef = { apiVersion: 'monitoring.coreos.com/v1'
 export const GRAFANA_DASHBOARD: TypeRef = { apiVersion: 'grafana.integreatly.org/v1beta1', kind: 'GrafanaDashboard' };
 
 /** Kinds the operator creates and owns; each gets an informer so reads come from a cache. */
-export const OWNED_KINDS: readonly TypeRef[] = [DEPLOYMENT, SERVICE, CONFIG_MAP, POD_DISRUPTION_BUDGET, INGRESS];
+export const OWNED_KINDS: readonly TypeRef[] = [DEPLOYMENT, SERVICE, CONFIG_MAP, POD_DISRUPTION_BUDGET, INGRESS, NETWORK_POLICY];
 /** Owned kinds from other projects' CRDs. */
 export const OPTIONAL_OWNED_KINDS: readonly TypeRef[] = [HTTP_ROUTE, SERVICE_MONITOR, POD_MONITOR, PROMETHEUS_RULE, GRAFANA_DASHBOARD];
 

@@ -50,6 +50,8 @@ export interface ReconcilerDeps {
   pods: ObjectCache<PodView>;
   endpointSlices: ObjectCache<EndpointSliceView>;
   capabilities: ClusterCapabilities;
+  /** Where the operator's own pods run (for the NetworkPolicies); undefined outside the cluster. */
+  operatorNamespace?: string | undefined;
   autoscaler: FleetAutoscaler;
   events: Pick<EventRecorder, 'event'>;
   fleetMetrics: FleetMetrics;
@@ -112,7 +114,7 @@ export class UnmuteDeploymentReconciler {
       ctx.logger.info({ serving: d.serving, replicas: d.replicas, drain: d.drain, undrain: d.undrain, remove: d.remove, reason: d.reason }, 'scaling decision');
     }
 
-    const parts = renderFleetParts(fleet, { capabilities: this.#d.capabilities, replicas: plan.replicas });
+    const parts = renderFleetParts(fleet, { capabilities: this.#d.capabilities, replicas: plan.replicas, operatorNamespace: this.#d.operatorNamespace });
     const { failures, written, conflicts } = await this.#applyChildren(fleet, parts, ctx);
     const desired = [...parts.workloads, ...parts.monitoring];
     if (failures.length === 0) await this.#prune(fleet, desired, ctx);

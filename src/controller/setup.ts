@@ -34,6 +34,8 @@ export interface ControllerSetupOptions {
   namespace?: string;
   workers: number;
   scrapeConcurrency: number;
+  /** Namespace of the operator's pods, when it runs in the cluster. */
+  operatorNamespace?: string | undefined;
 }
 
 export interface UnmuteController {
@@ -112,6 +114,7 @@ export async function setupUnmuteDeploymentController(o: ControllerSetupOptions)
     pods: pods.cache,
     endpointSlices: endpointSlices.cache,
     capabilities,
+    operatorNamespace: o.operatorNamespace,
     autoscaler,
     events: o.events,
     fleetMetrics: new FleetMetrics(o.registry),

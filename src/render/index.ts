@@ -9,6 +9,7 @@ import type { OwnerReference } from '../runtime/object.ts';
 import { workloadOf } from './components/index.ts';
 import { renderDisruptionBudget } from './disruption.ts';
 import { renderHttpRoute, renderIngress } from './exposure.ts';
+import { renderNetworkPolicy } from './network-policy.ts';
 import { renderService } from './service.ts';
 import type { DesiredObject, RenderContext } from './types.ts';
 import { renderDeployment } from './workload.ts';
@@ -31,6 +32,7 @@ export function renderFleetParts(fleet: UnmuteDeployment, ctx: RenderContext): R
     workloads.push(renderDeployment(fleet, c, replicas, workloadOf(fleet, c, scrapeAnnotations(fleet, c.name))));
     workloads.push(renderService(fleet, c));
     if (c.disruptionBudget) workloads.push(renderDisruptionBudget(fleet, c));
+    if (spec.networkPolicy.enabled) workloads.push(renderNetworkPolicy(fleet, c, ctx.operatorNamespace));
   }
   if (spec.exposure?.gateway && ctx.capabilities.gatewayApi) workloads.push(renderHttpRoute(fleet, spec.exposure.gateway));
   if (spec.exposure?.ingress) workloads.push(renderIngress(fleet, spec.exposure.ingress));

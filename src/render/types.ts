@@ -29,4 +29,6 @@ export interface RenderContext {
    * absent components run their spec replicas. Passed in so rendering stays pure.
    */
   replicas: Partial<Record<ComponentName, number>>;
+  /** Namespace the operator's pods run in (their NetworkPolicy peer); undefined when it runs outside the cluster. */
+  operatorNamespace?: string | undefined;
 }

@@ -75,6 +75,8 @@ export interface Component<N extends ComponentName = ComponentName> {
   disruptionBudget: boolean;
   /** Every conversation passes through it: the fleet cannot serve without one ready pod. */
   essential: boolean;
+  /** Users reach it from outside the fleet (through the exposure); the rest only the fleet reaches. */
+  publicEntry: boolean;
 }
 
 /** The component whose pods hold conversations (worker_active_sessions) and expose Unmute's worker_* metrics. */
@@ -102,13 +104,14 @@ function component<N extends ComponentName>(
   name: N,
   field: string,
   settings: ComponentSettings[N],
-  rest: Omit<Component<N>, 'name' | 'field' | 'settings' | 'gpusPerReplica' | 'portName' | 'disruptionBudget' | 'essential'> & {
+  rest: Omit<Component<N>, 'name' | 'field' | 'settings' | 'gpusPerReplica' | 'portName' | 'disruptionBudget' | 'essential' | 'publicEntry'> & {
     portName?: string;
     disruptionBudget?: boolean;
     essential?: boolean;
+    publicEntry?: boolean;
   },
 ): Component<N> {
-  return { name, field, settings, portName: 'http', disruptionBudget: false, essential: false, ...rest, gpusPerReplica: rest.gpu?.count ?? 0 };
+  return { name, field, settings, portName: 'http', disruptionBudget: false, essential: false, publicEntry: false, ...rest, gpusPerReplica: rest.gpu?.count ?? 0 };
 }
 
 /** One describer per component, in render order. Absent components describe as undefined. */
@@ -124,6 +127,7 @@ const DESCRIBERS: { [N in ComponentName]: Describe<N> } = {
       scaling: spec.autoscaling.enabled ? 'sessions' : 'fixed',
       disruptionBudget: true,
       essential: true,
+      publicEntry: true,
     }),
   stt: (spec) =>
     component('stt', 'spec.stt', spec.stt, {
@@ -185,6 +189,7 @@ const DESCRIBERS: { [N in ComponentName]: Describe<N> } = {
       metricsPath: undefined,
       load: undefined,
       scaling: 'fixed',
+      publicEntry: true,
     });
   },
   redis: (spec) => {

@@ -207,6 +207,28 @@ const exposure = z
   })
   .describe('How users reach the fleet: /api/... goes to the backend (prefix stripped), the rest to the frontend.');
 
+const networkPolicyPeer = z.looseObject({}).describe('A core NetworkPolicyPeer (podSelector, namespaceSelector, ipBlock), passed through unchanged.');
+
+/** kube-prometheus-stack's Prometheus pods, in any namespace: the default scraper allowed in. */
+export const DEFAULT_MONITORING_PEERS = [{ namespaceSelector: {}, podSelector: { matchLabels: { 'app.kubernetes.io/name': 'prometheus' } } }];
+
+const networkPolicy = z
+  .object({
+    enabled: z.boolean().default(true).describe('Render a NetworkPolicy per component (it only takes effect where the cluster\'s network plugin enforces NetworkPolicies).'),
+    clients: z
+      .array(networkPolicyPeer)
+      .max(16)
+      .optional()
+      .describe('Who may open conversations (backend) and load the frontend. Unset: anyone, as a gateway in another namespace needs; name your gateway here to shut the rest out.'),
+    monitoring: z
+      .array(networkPolicyPeer)
+      .max(16)
+      .default(DEFAULT_MONITORING_PEERS)
+      .describe('Who may scrape the components\' metrics ports (default: pods labelled app.kubernetes.io/name=prometheus in any namespace).'),
+  })
+  .prefault({})
+  .describe('Ingress rules per component: the backend reaches STT, TTS, the LLM, voice cloning and Redis; the operator and the monitoring peers reach the metrics ports; only clients reach the backend and frontend.');
+
 const gpuDefaults = z
   .object({
     resource: z.string().min(1).max(253).default('nvidia.com/gpu').describe('Extended resource GPU pods ask for.'),
@@ -229,6 +251,7 @@ export const unmuteDeploymentSpec = z
     frontend: frontend.optional(),
     redis: redis.optional(),
     exposure: exposure.optional(),
+    networkPolicy,
     gpu: gpuDefaults.prefault({}),
     autoscaling: autoscaling.prefault({}),
     monitoring,

@@ -107,6 +107,7 @@ export async function run(argv: string[]): Promise<number> {
     workers: f.workers,
     identity: f.identity ?? env.data.POD_NAME ?? defaultIdentity(),
     scrapeConcurrency: f['scrape-concurrency'],
+    podNamespace: env.data.POD_NAMESPACE,
   });
   operator.logger.info({ health: operator.healthUrl, metrics: operator.metricsUrl }, 'operator started');
   const stop = () => operator.stop();
