@@ -16,6 +16,7 @@ export function toBackendPod(pod: PodView, readings: ReadingStore, nowMs: number
   const draining = pod.metadata.labels?.[LABEL_SERVING] !== 'true';
   const since = Date.parse(pod.metadata.annotations?.[ANNOTATION_DRAINING_SINCE] ?? '');
   const reading = readings.fresh(name, nowMs, staleMs);
+  const last = readings.last(name);
   const ready = isReady(pod);
   return {
     name,
@@ -25,6 +26,7 @@ export function toBackendPod(pod: PodView, readings: ReadingStore, nowMs: number
     terminating: isTerminating(pod),
     sessions: reading?.sessions,
     observedAtMs: reading?.observedAtMs,
+    ...(last === undefined ? {} : { lastSessions: last.sessions }),
     removing: draining && pod.metadata.annotations?.[ANNOTATION_POD_DELETION_COST] === DELETION_COST_REMOVE,
     ...(ready === undefined ? {} : { ready }),
   };

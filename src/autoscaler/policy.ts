@@ -19,6 +19,8 @@ export interface BackendPod {
   sessions: number | undefined;
   /** When that reading was taken (ms since epoch). */
   observedAtMs?: number;
+  /** The last good reading however old: what a pod that cannot be read now is assumed to hold at least. */
+  lastSessions?: number;
   /** Marked for removal (lowest deletion cost) by an earlier decision. */
   removing?: boolean;
   /** The Ready condition; undefined when unknown (treated as ready). */
@@ -104,15 +106,23 @@ export function decide(input: PolicyInput): PolicyDecision {
 
   let active = 0;
   let unknownPods = 0;
+  // A pod that cannot be read (slow, down, malformed) is busy, not empty: for sizing it counts at its
+  // last good reading and at least at the target per pod. Counting it at 0, as the HPA does on
+  // scale-up, under-reacts exactly when backends stall under load; counting every unread pod as
+  // full would race a fleet whose metrics are all broken to maxReplicas. Status shows only what
+  // was read.
+  let assumed = 0;
   for (const p of live) {
     const s = knownSessions(p);
-    if (s === undefined) unknownPods++;
-    else active += s;
+    if (s === undefined) {
+      unknownPods++;
+      assumed += Math.max(p.lastSessions ?? 0, spec.targetSessionsPerPod);
+    } else active += s;
   }
   const metricsAvailable = unknownPods === 0;
 
   // 1. What the load asks for.
-  const wanted = Math.ceil((active + spec.headroomSessions) / spec.targetSessionsPerPod);
+  const wanted = Math.ceil((active + assumed + spec.headroomSessions) / spec.targetSessionsPerPod);
   let raw = clamp(wanted, spec.minReplicas, spec.maxReplicas);
   let limited: PolicyDecision['limited'] =
     wanted > spec.maxReplicas
@@ -137,6 +147,7 @@ export function decide(input: PolicyInput): PolicyDecision {
   if (raw > servingNow) {
     serving = Math.min(raw, servingNow + spec.scaleUpMaxStep);
     why = `${active} sessions need ${raw} backends at ${spec.targetSessionsPerPod} per pod${spec.headroomSessions ? ` (+${spec.headroomSessions} headroom)` : ''}`;
+    if (unknownPods > 0) why += `, counting ${unknownPods} unread backend(s) as ${assumed} sessions`;
     if (serving < raw) why += `; step limited to +${spec.scaleUpMaxStep}`;
   } else if (raw < servingNow) {
     const windowStart = nowMs - spec.scaleDownStabilizationSeconds * 1000;

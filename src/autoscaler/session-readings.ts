@@ -18,24 +18,29 @@ export interface SessionSource {
 
 /** Remembers the last good reading per pod, so one failed scrape does not blank a pod at once. */
 export class ReadingStore {
-  private readonly last = new Map<string, SessionReading>();
+  readonly #readings = new Map<string, SessionReading>();
 
   update(readings: Map<string, SessionReading>): void {
     for (const [pod, r] of readings) {
-      const prev = this.last.get(pod);
-      if (prev === undefined || r.observedAtMs >= prev.observedAtMs) this.last.set(pod, r);
+      const prev = this.#readings.get(pod);
+      if (prev === undefined || r.observedAtMs >= prev.observedAtMs) this.#readings.set(pod, r);
     }
   }
 
   /** The reading if it is at most `staleMs` old, else undefined. */
   fresh(pod: string, nowMs: number, staleMs: number): SessionReading | undefined {
-    const r = this.last.get(pod);
+    const r = this.#readings.get(pod);
     return r !== undefined && nowMs - r.observedAtMs <= staleMs ? r : undefined;
+  }
+
+  /** The last good reading, however old. */
+  last(pod: string): SessionReading | undefined {
+    return this.#readings.get(pod);
   }
 
   /** Drops pods that no longer exist. */
   retain(pods: Iterable<string>): void {
     const keep = new Set(pods);
-    for (const pod of this.last.keys()) if (!keep.has(pod)) this.last.delete(pod);
+    for (const pod of this.#readings.keys()) if (!keep.has(pod)) this.#readings.delete(pod);
   }
 }

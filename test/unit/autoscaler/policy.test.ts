@@ -151,12 +151,26 @@ describe('autoscaling policy', () => {
     expect(d.reason).toMatch(/held/);
   });
 
-  it('still scales up on partial data', () => {
-    const pods = [running('a', 4), running('b', undefined), running('c', 4)];
+  it('still scales up on partial data, counting an unread pod as busy at the target per pod', () => {
+    // 4 + 4 read, b unread: counted at 3 (the target) → 11 sessions → 4 backends.
+    const d = decide(input({ replicas: 3, pods: [running('a', 4), running('b', undefined), running('c', 4)] }));
+    expect(d.serving).toBe(4);
+    expect(d.reason).toContain('counting 1 unread backend(s) as 3 sessions');
+    const more = decide(input({ replicas: 3, pods: [running('a', 9), running('b', undefined), running('c', 4)] }));
+    expect(more.serving).toBe(6);
+  });
+
+  it('counts an unread pod at its last good reading when that was higher than the target', () => {
+    const d = decide(input({ replicas: 2, pods: [running('a', 2), running('b', undefined, { lastSessions: 7 })] }));
+    expect(d.serving).toBe(3);
+  });
+
+  it('holds a fleet whose every pod is unread: neither down nor up to maxReplicas', () => {
+    const pods = [running('a', undefined), running('b', undefined), running('c', undefined)];
     const d = decide(input({ replicas: 3, pods }));
     expect(d.serving).toBe(3);
-    const more = decide(input({ replicas: 3, pods: [running('a', 9), running('b', undefined), running('c', 4)] }));
-    expect(more.serving).toBe(5);
+    expect(d.direction).toBe('none');
+    expect(d.metricsAvailable).toBe(false);
   });
 
   it('removes a draining pod only after an empty reading taken after the drain settled', () => {
