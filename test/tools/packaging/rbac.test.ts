@@ -30,6 +30,7 @@ const RESOURCES: Record<string, string> = {
   '/ConfigMap': 'configmaps',
   'policy/PodDisruptionBudget': 'poddisruptionbudgets',
   'networking.k8s.io/Ingress': 'ingresses',
+  'networking.k8s.io/NetworkPolicy': 'networkpolicies',
   'gateway.networking.k8s.io/HTTPRoute': 'httproutes',
   'monitoring.coreos.com/ServiceMonitor': 'servicemonitors',
   'monitoring.coreos.com/PodMonitor': 'podmonitors',
@@ -45,6 +46,7 @@ const WRITE_VERBS = ['get', 'list', 'watch', 'create', 'patch', 'delete'];
 // Checked against src/controller and src/runtime (client calls, informers, lease-lock.ts, events.ts).
 const CONTROLLER_ACCESS: Access[] = [
   { group: 'unmute.sh', resource: 'unmutedeployments', verbs: ['get', 'list', 'watch'], why: 'watches its CRs' },
+  { group: 'unmute.sh', resource: 'unmutedeployments', verbs: ['patch'], why: 'holds the drain finalizer (server-side apply of metadata.finalizers)' },
   { group: 'unmute.sh', resource: 'unmutedeployments/status', verbs: ['patch'], why: 'server-side applies status' },
   { group: 'unmute.sh', resource: 'unmutedeployments/finalizers', verbs: ['update'], why: 'sets owner references with blockOwnerDeletion' },
   { group: '', resource: 'pods', verbs: ['get', 'list', 'watch', 'patch'], why: 'reads backend pods and patches the serving label to drain' },
