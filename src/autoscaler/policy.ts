@@ -106,17 +106,17 @@ export function decide(input: PolicyInput): PolicyDecision {
 
   let active = 0;
   let unknownPods = 0;
-  // A pod that cannot be read (slow, down, malformed) is busy, not empty: for sizing it counts at its
-  // last good reading and at least at the target per pod. Counting it at 0, as the HPA does on
-  // scale-up, under-reacts exactly when backends stall under load; counting every unread pod as
-  // full would race a fleet whose metrics are all broken to maxReplicas. Status shows only what
-  // was read.
+  // A pod read before that cannot be read now (slow, down, malformed) is busy, not empty: for
+  // sizing it counts at its last good reading and at least at the target per pod. Counting it at 0,
+  // as the HPA does on scale-up, under-reacts exactly when backends stall under load. A pod never
+  // read counts 0: assuming load for pods whose metrics were always broken would add capacity
+  // forever. Status shows only what was read.
   let assumed = 0;
   for (const p of live) {
     const s = knownSessions(p);
     if (s === undefined) {
       unknownPods++;
-      assumed += Math.max(p.lastSessions ?? 0, spec.targetSessionsPerPod);
+      if (p.lastSessions !== undefined) assumed += Math.max(p.lastSessions, spec.targetSessionsPerPod);
     } else active += s;
   }
   const metricsAvailable = unknownPods === 0;

@@ -151,13 +151,19 @@ describe('autoscaling policy', () => {
     expect(d.reason).toMatch(/held/);
   });
 
-  it('still scales up on partial data, counting an unread pod as busy at the target per pod', () => {
-    // 4 + 4 read, b unread: counted at 3 (the target) → 11 sessions → 4 backends.
-    const d = decide(input({ replicas: 3, pods: [running('a', 4), running('b', undefined), running('c', 4)] }));
+  it('still scales up on partial data, counting a pod that stopped answering as busy at the target per pod', () => {
+    // 4 + 4 read, b read before (1) but not now: counted at 3 (the target) → 11 sessions → 4 backends.
+    const d = decide(input({ replicas: 3, pods: [running('a', 4), running('b', undefined, { lastSessions: 1 }), running('c', 4)] }));
     expect(d.serving).toBe(4);
     expect(d.reason).toContain('counting 1 unread backend(s) as 3 sessions');
-    const more = decide(input({ replicas: 3, pods: [running('a', 9), running('b', undefined), running('c', 4)] }));
+    const more = decide(input({ replicas: 3, pods: [running('a', 9), running('b', undefined, { lastSessions: 1 }), running('c', 4)] }));
     expect(more.serving).toBe(6);
+  });
+
+  it('counts a pod never read at 0: broken metrics add no capacity, even with headroom', () => {
+    const pods = [running('a', undefined), running('b', undefined)];
+    const d = decide(input({ replicas: 2, spec: spec({ headroomSessions: 4 }), pods }));
+    expect(d.serving).toBe(2);
   });
 
   it('counts an unread pod at its last good reading when that was higher than the target', () => {
@@ -165,8 +171,8 @@ describe('autoscaling policy', () => {
     expect(d.serving).toBe(3);
   });
 
-  it('holds a fleet whose every pod is unread: neither down nor up to maxReplicas', () => {
-    const pods = [running('a', undefined), running('b', undefined), running('c', undefined)];
+  it('holds a fleet whose every pod stopped answering: neither down nor up to maxReplicas', () => {
+    const pods = [running('a', undefined, { lastSessions: 2 }), running('b', undefined, { lastSessions: 0 }), running('c', undefined, { lastSessions: 3 })];
     const d = decide(input({ replicas: 3, pods }));
     expect(d.serving).toBe(3);
     expect(d.direction).toBe('none');
