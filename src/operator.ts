@@ -92,7 +92,7 @@ export async function startOperator(config: OperatorConfig): Promise<RunningOper
 
   const runController = async (signal: AbortSignal) => {
     logger.info({ controller: CONTROLLER_NAME }, 'starting controller');
-    await setup.controller.run(signal);
+    await Promise.all(setup.controllers.map((c) => c.run(signal)));
   };
 
   let fatal: unknown;

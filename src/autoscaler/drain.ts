@@ -1,6 +1,6 @@
 // Drain state lives on the pods themselves (labels and annotations), not in operator memory,
 // so a restarted operator picks up a drain where the previous one left it.
-import { ANNOTATION_DRAINING_SINCE, ANNOTATION_POD_DELETION_COST, LABEL_SERVING } from '../api/v1alpha1/labels.ts';
+import { ANNOTATION_DRAINING_SINCE, ANNOTATION_POD_DELETION_COST, LABEL_SERVING, SERVING } from '../api/v1alpha1/labels.ts';
 import { isReady, isTerminating, podPhase, type PodView } from '../runtime/views.ts';
 import type { BackendPod } from './policy.ts';
 import type { ReadingStore } from './session-readings.ts';
@@ -13,7 +13,9 @@ export const DELETION_COST_DRAINING = '-1000000000';
 /** The pod as the policy sees it: serving or draining, with a fresh session count or none. */
 export function toBackendPod(pod: PodView, readings: ReadingStore, nowMs: number, staleMs: number): BackendPod {
   const name = pod.metadata.name ?? '';
-  const draining = pod.metadata.labels?.[LABEL_SERVING] !== 'true';
+  const label = pod.metadata.labels?.[LABEL_SERVING];
+  const full = label === SERVING.full;
+  const draining = label !== SERVING.inRotation && !full;
   const since = Date.parse(pod.metadata.annotations?.[ANNOTATION_DRAINING_SINCE] ?? '');
   const reading = readings.fresh(name, nowMs, staleMs);
   const last = readings.last(name);
@@ -21,6 +23,7 @@ export function toBackendPod(pod: PodView, readings: ReadingStore, nowMs: number
   return {
     name,
     serving: !draining,
+    ...(full ? { full } : {}),
     drainingSinceMs: draining && Number.isFinite(since) ? since : undefined,
     phase: podPhase(pod),
     terminating: isTerminating(pod),
@@ -55,20 +58,20 @@ export function drainPatches(
     return ms === undefined ? nowIso : new Date(ms).toISOString();
   };
   for (const name of decision.undrain) {
-    out.push({ name, labels: { [LABEL_SERVING]: 'true' }, annotations: { [ANNOTATION_DRAINING_SINCE]: null, [ANNOTATION_POD_DELETION_COST]: null } });
+    out.push({ name, labels: { [LABEL_SERVING]: SERVING.inRotation }, annotations: { [ANNOTATION_DRAINING_SINCE]: null, [ANNOTATION_POD_DELETION_COST]: null } });
   }
   for (const name of decision.drain) {
     if (decision.remove.includes(name)) continue;
     out.push({
       name,
-      labels: { [LABEL_SERVING]: 'false' },
+      labels: { [LABEL_SERVING]: SERVING.draining },
       annotations: { [ANNOTATION_DRAINING_SINCE]: nowIso, [ANNOTATION_POD_DELETION_COST]: DELETION_COST_DRAINING },
     });
   }
   for (const name of decision.remove) {
     out.push({
       name,
-      labels: { [LABEL_SERVING]: 'false' },
+      labels: { [LABEL_SERVING]: SERVING.draining },
       annotations: { [ANNOTATION_DRAINING_SINCE]: decision.drain.includes(name) ? nowIso : sinceOf(name), [ANNOTATION_POD_DELETION_COST]: DELETION_COST_REMOVE },
     });
   }

@@ -43,6 +43,18 @@ export class FleetAutoscaler {
     return plan;
   }
 
+  /**
+   * Reads only `hot` backends (the rest keep their last readings) and returns every backend as the
+   * policy sees it: the fast path of load-aware routing, between two full passes.
+   */
+  async readHot(fleet: UnmuteDeployment, pods: PodView[], hot: ReadonlySet<string>, signal?: AbortSignal): Promise<SessionsObservation> {
+    const memory = this.#memory(fleet);
+    const subset = pods.filter((p) => hot.has(p.metadata.name ?? ''));
+    const fresh = await gatherSessions(fleet, subset, this.#opts.sourceFor(fleet), memory.readings, this.#opts.now, signal, { retain: false });
+    const others = await gatherSessions(fleet, pods.filter((p) => !hot.has(p.metadata.name ?? '')), NO_READS, memory.readings, this.#opts.now, signal, { retain: false });
+    return { pods: [...fresh.pods, ...others.pods], errors: fresh.errors, active: fresh.active + others.active, unknownPods: fresh.unknownPods + others.unknownPods };
+  }
+
   /** Reads sessions without planning (a fleet being deleted drains, it does not scale). */
   async observeSessions(fleet: UnmuteDeployment, pods: PodView[], signal?: AbortSignal): Promise<SessionsObservation> {
     return gatherSessions(fleet, pods, this.#opts.sourceFor(fleet), this.#memory(fleet).readings, this.#opts.now, signal);
@@ -59,6 +71,9 @@ export class FleetAutoscaler {
     this.#fleets.delete(fleetKey(namespace, name));
   }
 }
+
+/** A source that reads nothing: the backends keep their last readings. */
+const NO_READS: SessionSource = { read: async () => ({ readings: new Map(), errors: new Map() }) };
 
 function fleetKey(namespace: string, name: string): string {
   return `${namespace}/${name}`;

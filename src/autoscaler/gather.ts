@@ -23,7 +23,7 @@ export interface SessionsObservation {
 export const SANITY_FACTOR = 100;
 
 /** Live pods of the sessions component (backends), in cache order. */
-function sessionPods(pods: PodView[]): PodView[] {
+export function sessionPods(pods: PodView[]): PodView[] {
   return pods.filter((p) => p.metadata.labels?.[LABEL_APP_COMPONENT] === SESSIONS_COMPONENT && !isTerminating(p));
 }
 
@@ -38,6 +38,7 @@ export async function gatherSessions(
   store: ReadingStore,
   nowMs: () => number,
   signal?: AbortSignal,
+  opts: { retain: boolean } = { retain: true },
 ): Promise<SessionsObservation> {
   const backends = sessionPods(pods);
   const readable = backends.filter((p) => podPhase(p) === 'Running');
@@ -52,7 +53,8 @@ export async function gatherSessions(
     errors.set(pod, `worker_active_sessions is ${r.sessions}, above ${bound} (${SANITY_FACTOR} × maxSessionsPerPod): not a real reading`);
   }
   store.update(readings);
-  store.retain(backends.map((p) => p.metadata.name ?? ''));
+  // Only a read of every backend knows which pods are gone.
+  if (opts.retain) store.retain(backends.map((p) => p.metadata.name ?? ''));
   const now = nowMs();
   const staleMs = fleet.spec.autoscaling.metricsStaleSeconds * 1000;
   const observed = backends.map((p) => toBackendPod(p, store, now, staleMs));

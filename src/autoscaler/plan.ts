@@ -2,10 +2,11 @@
 // patches that drain or bring back backends, the events and scale counts to record, the sessions
 // status shows, and when to look again. The reconciler applies the plan; it decides nothing itself.
 import { SESSIONS_COMPONENT, fleetComponents, type ComponentName } from '../api/v1alpha1/components.ts';
-import { LABEL_APP_COMPONENT, LABEL_SERVING } from '../api/v1alpha1/labels.ts';
+import { LABEL_APP_COMPONENT, LABEL_SERVING, SERVING } from '../api/v1alpha1/labels.ts';
 import type { UnmuteDeployment } from '../api/v1alpha1/unmute-deployment.ts';
-import { isTerminating, isUnschedulable, podPhase, type PodView } from '../runtime/views.ts';
+import { isUnschedulable, type PodView } from '../runtime/views.ts';
 import { drainPatches, type PodPatch } from './drain.ts';
+import { acceptUntil, freeSlots, hotPods, rotationChanges, type RotationChanges } from './rotation.ts';
 import type { SessionsObservation } from './gather.ts';
 import { decide, pruneHistory, type BackendPod, type FollowerTier, type PolicyDecision, type Recommendation } from './policy.ts';
 
@@ -42,9 +43,11 @@ export interface FleetPlan {
   replicas: Partial<Record<ComponentName, number>>;
   /** Applied to pods before the Deployments, so the ReplicaSet sees deletion costs before replicas drop. */
   podPatches: PodPatch[];
+  /** Backends one session from full, or full: the rotation controller reads them fast. */
+  hot: string[];
   events: PlannedEvent[];
   scaleEvents: ScaleEvent[];
-  sessions: { active: number; capacity: number; unknownPods: number };
+  sessions: { active: number; capacity: number; unknownPods: number; free: number };
   /** The autoscaler's decision; undefined when autoscaling is off. */
   decision: PolicyDecision | undefined;
   /** Every live backend as the policy saw it (sessions, drain state). */
@@ -76,14 +79,12 @@ export function initialReplicas(fleet: UnmuteDeployment): Partial<Record<Compone
   return { [SESSIONS_COMPONENT]: baselineReplicas(fleet, undefined) };
 }
 
-function servingBackends(pods: PodView[]): number {
-  return pods.filter(
-    (p) =>
-      p.metadata.labels?.[LABEL_APP_COMPONENT] === SESSIONS_COMPONENT &&
-      !isTerminating(p) &&
-      podPhase(p) === 'Running' &&
-      p.metadata.labels[LABEL_SERVING] === 'true',
-  ).length;
+/** Label patches that move backends into or out of rotation (load-aware routing). */
+function rotationPatches(changes: RotationChanges): PodPatch[] {
+  return [
+    ...changes.toFull.map((name) => ({ name, labels: { [LABEL_SERVING]: SERVING.full }, annotations: {} })),
+    ...changes.toRotation.map((name) => ({ name, labels: { [LABEL_SERVING]: SERVING.inRotation }, annotations: {} })),
+  ];
 }
 
 export function planFleet(input: PlanInput): FleetPlan {
@@ -92,13 +93,20 @@ export function planFleet(input: PlanInput): FleetPlan {
   const readErrors = [...sessions.errors.entries()].map(([pod, err]) => `${pod}: ${err}`);
   const backendReplicas = baselineReplicas(fleet, input.deployedReplicas[SESSIONS_COMPONENT]);
 
+  const until = acceptUntil(fleet);
+  const routing = (exclude: ReadonlySet<string>) => (spec.backend.routing.loadAware ? rotationChanges(sessions.pods, until, exclude) : { toFull: [], toRotation: [] });
+  const hot = spec.backend.routing.loadAware ? hotPods(sessions.pods, until) : [];
+  const free = freeSlots(sessions.pods, until);
+
   if (!spec.autoscaling.enabled) {
+    const inService = sessions.pods.filter((p) => p.serving && !p.terminating && p.phase === 'Running').length;
     return {
       replicas: { [SESSIONS_COMPONENT]: backendReplicas },
-      podPatches: [],
+      podPatches: rotationPatches(routing(new Set())),
+      hot,
       events: [],
       scaleEvents: [],
-      sessions: { active: sessions.active, capacity: servingBackends(pods) * spec.backend.maxSessionsPerPod, unknownPods: sessions.unknownPods },
+      sessions: { active: sessions.active, capacity: inService * spec.backend.maxSessionsPerPod, unknownPods: sessions.unknownPods, free },
       decision: undefined,
       backends: sessions.pods,
       readErrors,
@@ -135,6 +143,7 @@ export function planFleet(input: PlanInput): FleetPlan {
     fixedGpus,
     gpuBudget: spec.gpu.maxTotal,
     pendingGpuPods,
+    acceptUntil: until,
   });
 
   const events: PlannedEvent[] = [];
@@ -153,10 +162,14 @@ export function planFleet(input: PlanInput): FleetPlan {
 
   return {
     replicas: { ...decision.followers, [SESSIONS_COMPONENT]: decision.replicas },
-    podPatches: drainPatches(decision, sessions.pods, new Date(nowMs).toISOString()),
+    podPatches: [
+      ...drainPatches(decision, sessions.pods, new Date(nowMs).toISOString()),
+      ...rotationPatches(routing(new Set([...decision.drain, ...decision.undrain, ...decision.remove]))),
+    ],
+    hot,
     events,
     scaleEvents,
-    sessions: decision.sessions,
+    sessions: { ...decision.sessions, free },
     decision,
     backends: sessions.pods,
     readErrors,

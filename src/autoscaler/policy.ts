@@ -7,10 +7,14 @@
 //   R        - the backend Deployment's spec.replicas = serving (incl. not yet created) + draining
 import type { AutoscalingSpec } from '../api/v1alpha1/autoscaling.ts';
 import type { ComponentName } from '../api/v1alpha1/components.ts';
+import { freeSlots } from './rotation.ts';
 
 export interface BackendPod {
   name: string;
+  /** In service: in rotation, or full (out of rotation only until a session ends). Not draining. */
   serving: boolean;
+  /** Holds acceptUntil sessions and takes no new one (load-aware routing). */
+  full?: boolean;
   /** ms since epoch the drain started; set on draining pods. */
   drainingSinceMs?: number;
   phase: 'Pending' | 'Running' | 'Succeeded' | 'Failed' | 'Unknown';
@@ -58,6 +62,8 @@ export interface PolicyInput {
   gpuBudget: number | undefined;
   /** Backend pods (or follower pods) waiting for a node. */
   pendingGpuPods: number;
+  /** Sessions at which a backend leaves rotation (load-aware routing); default maxSessionsPerPod. */
+  acceptUntil?: number;
 }
 
 export interface PolicyDecision {
@@ -129,6 +135,15 @@ export function decide(input: PolicyInput): PolicyDecision {
       ? { reason: 'MaxReplicas', message: `load wants ${wanted} backends, maxReplicas is ${spec.maxReplicas}` }
       : undefined;
 
+  // 1b. Free slots in rotation, whatever the average says: when callers would find no free slot
+  //     (sessions bunched on some backends), one more backend now. Pods still starting count as free.
+  //     Only on complete readings: an unread pod has no known free slot, and must not grow the fleet.
+  const until = input.acceptUntil ?? input.maxSessionsPerPod;
+  const startingPods = Math.max(0, servingNow - servingPods.length) + servingPods.filter((p) => p.phase === 'Pending').length;
+  const free = freeSlots(servingPods, until) + startingPods * until;
+  const noRoom = metricsAvailable && free < Math.max(1, spec.headroomSessions) && raw <= servingNow && servingNow < spec.maxReplicas;
+  if (noRoom) raw = servingNow + 1;
+
   // 2. GPU budget: followers size on the sessions the backends are sized for.
   const followerPlan = planFollowers(input, raw);
   if (followerPlan.cappedServing < raw) {
@@ -146,7 +161,9 @@ export function decide(input: PolicyInput): PolicyDecision {
   let why: string;
   if (raw > servingNow) {
     serving = Math.min(raw, servingNow + spec.scaleUpMaxStep);
-    why = `${active} sessions need ${raw} backends at ${spec.targetSessionsPerPod} per pod${spec.headroomSessions ? ` (+${spec.headroomSessions} headroom)` : ''}`;
+    why = noRoom
+      ? `${free} free slot(s) in rotation: one more backend`
+      : `${active} sessions need ${raw} backends at ${spec.targetSessionsPerPod} per pod${spec.headroomSessions ? ` (+${spec.headroomSessions} headroom)` : ''}`;
     if (unknownPods > 0) why += `, counting ${unknownPods} unread backend(s) as ${assumed} sessions`;
     if (serving < raw) why += `; step limited to +${spec.scaleUpMaxStep}`;
   } else if (raw < servingNow) {

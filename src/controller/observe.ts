@@ -1,7 +1,7 @@
 // Turns cached objects into the facts status needs, per component. Pure: the reconciler reads the
 // caches and passes the objects in.
 import { SESSIONS_COMPONENT, type AnyComponent } from '../api/v1alpha1/components.ts';
-import { LABEL_APP_COMPONENT, LABEL_SERVING, childName } from '../api/v1alpha1/labels.ts';
+import { LABEL_APP_COMPONENT, LABEL_SERVING, SERVING, childName } from '../api/v1alpha1/labels.ts';
 import type { UnmuteDeployment } from '../api/v1alpha1/unmute-deployment.ts';
 import { isTerminating, isUnschedulable, podPhase, readyEndpoints, type DeploymentView, type EndpointSliceView, type PodView } from '../runtime/views.ts';
 
@@ -51,10 +51,10 @@ export function observeComponent(
   };
 }
 
-/** Backends that are out of rotation (drained or draining), not yet gone. */
+/** Backends that are draining, not yet gone (a full backend is out of rotation too, but not draining). */
 export function drainingPodNames(pods: PodView[]): string[] {
   return podsOf(pods, SESSIONS_COMPONENT)
-    .filter((p) => !isTerminating(p) && p.metadata.labels?.[LABEL_SERVING] !== 'true')
+    .filter((p) => !isTerminating(p) && p.metadata.labels?.[LABEL_SERVING] !== SERVING.inRotation && p.metadata.labels?.[LABEL_SERVING] !== SERVING.full)
     .map((p) => p.metadata.name ?? '')
     .sort();
 }

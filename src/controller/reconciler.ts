@@ -56,6 +56,8 @@ export interface ReconcilerDeps {
   events: Pick<EventRecorder, 'event'>;
   fleetMetrics: FleetMetrics;
   clock: Clock;
+  /** The fast path of load-aware routing (rotation.ts): handed the hot backends after each pass. */
+  rotation?: { arm(key: string, hot: string[]): void; forget(key: string): void };
 }
 
 /** What one pass reads from the caches about a fleet. */
@@ -92,6 +94,7 @@ export class UnmuteDeploymentReconciler {
       // Gone: children go with it through owner references; only in-memory state is ours to drop.
       this.#d.autoscaler.forget(ctx.namespace ?? '', ctx.name);
       this.#d.fleetMetrics.forget(ctx.namespace ?? '', ctx.name);
+      this.#d.rotation?.forget(key);
       return;
     }
     const parsed = parseUnmuteDeployment(raw);
@@ -131,6 +134,7 @@ export class UnmuteDeploymentReconciler {
     const events = [...plan.events, ...transitionEvents(fleet.status?.conditions ?? [], status.conditions ?? [], plan.decision), ...world.foreignEvents];
     this.#record(raw, events);
     this.#updateFleetMetrics(fleet, status, plan, components);
+    this.#d.rotation?.arm(key, plan.hot);
     // A conflict of writers is expected: retry soon, quietly. A name taken by someone else's object
     // waits for a person: look again later, without the error backoff growing to minutes.
     if (conflicts > 0) return { requeueAfterMs: CONFLICT_RETRY_MS };
@@ -395,7 +399,7 @@ export class UnmuteDeploymentReconciler {
       components: Object.fromEntries(
         Object.entries(observed).map(([c, o]) => [c, { desired: o.desiredReplicas, ready: o.readyReplicas, gpusRequested: o.gpusPerPod * o.desiredReplicas, pendingPods: o.pendingPods }]),
       ),
-      sessions: { active: status.sessions?.active ?? 0, capacity: status.sessions?.capacity ?? 0, unknownPods: status.sessions?.unknownPods ?? 0 },
+      sessions: { active: status.sessions?.active ?? 0, capacity: status.sessions?.capacity ?? 0, unknownPods: status.sessions?.unknownPods ?? 0, free: status.sessions?.free ?? 0 },
       drainingPods: (status.drainingPods ?? []).map((pod) => ({ pod, sinceSeconds: Math.max(0, (now - (drainingSince.get(pod) ?? now)) / 1000) })),
       ...(fleet.spec.gpu.maxTotal === undefined ? {} : { gpuBudget: fleet.spec.gpu.maxTotal }),
       autoscalerAtMax: plan.decision?.limited !== undefined && plan.decision.limited.reason !== 'GpuPodsPending',
@@ -404,7 +408,7 @@ export class UnmuteDeploymentReconciler {
 }
 
 /** Created by one of the fleet's ReplicaSets (`<fleet>-<component>-<hash>`), not a pod made by hand with its labels. */
-function createdByFleet(pod: PodView, fleet: string): boolean {
+export function createdByFleet(pod: PodView, fleet: string): boolean {
   const component = pod.metadata.labels?.[LABEL_APP_COMPONENT];
   const owner = (pod.metadata.ownerReferences ?? []).find((r) => r.controller === true);
   return component !== undefined && owner?.kind === 'ReplicaSet' && owner.name.startsWith(`${fleet}-${component}-`);

@@ -19,9 +19,11 @@ import { DEPLOYMENT, ENDPOINT_SLICE, POD, type DeploymentView, type EndpointSlic
 import { forObject, ownedBy, specOrMetadataChanged } from '../runtime/watch-mappers.ts';
 import type { Registry } from 'prom-client';
 import { GRAFANA_DASHBOARD, HTTP_ROUTE, OPTIONAL_OWNED_KINDS, OWNED_KINDS, PROMETHEUS_RULE, UNMUTE_DEPLOYMENT, refKey } from './kinds.ts';
-import { UnmuteDeploymentReconciler } from './reconciler.ts';
+import { UnmuteDeploymentReconciler, createdByFleet } from './reconciler.ts';
+import { RotationReconciler } from './rotation.ts';
 
 export const CONTROLLER_NAME = 'unmutedeployment';
+export const ROTATION_CONTROLLER_NAME = 'unmutedeployment-rotation';
 
 export interface ControllerSetupOptions {
   client: KubeClient;
@@ -39,7 +41,10 @@ export interface ControllerSetupOptions {
 }
 
 export interface UnmuteController {
+  /** The UnmuteDeployment controller. */
   controller: Controller;
+  /** Every controller to run on the leader: the main one and the rotation fast path. */
+  controllers: Controller[];
   informers: Informer<KubeObject>[];
   capabilities: ClusterCapabilities;
   hasSynced(): boolean;
@@ -106,6 +111,18 @@ export async function setupUnmuteDeploymentController(o: ControllerSetupOptions)
     },
   });
 
+  // The fast path of load-aware routing: its own queue, armed by the main reconciler after each pass.
+  let rotationController: Controller | undefined;
+  let mainController: Controller | undefined;
+  const rotation = new RotationReconciler({
+    client: o.client,
+    fleets: fleets.cache,
+    pods: pods.cache,
+    autoscaler,
+    wakeMain: (key) => mainController?.enqueue(key),
+    ownPods: (fleet, list) => list.filter((p) => createdByFleet(p, fleet)),
+  });
+
   const reconciler = new UnmuteDeploymentReconciler({
     client: o.client,
     fleets: fleets.cache,
@@ -119,6 +136,12 @@ export async function setupUnmuteDeploymentController(o: ControllerSetupOptions)
     events: o.events,
     fleetMetrics: new FleetMetrics(o.registry),
     clock: o.clock,
+    rotation: {
+      arm: (key, hot) => {
+        if (rotation.setHot(key, hot)) rotationController?.enqueue(key);
+      },
+      forget: (key) => rotation.forget(key),
+    },
   });
 
   const controller = new Controller({
@@ -131,6 +154,17 @@ export async function setupUnmuteDeploymentController(o: ControllerSetupOptions)
     keyLogField: 'unmuteDeployment',
     reconcileTimeoutMs: 60_000,
     resyncPeriodMs: 10 * 60_000,
+  });
+  mainController = controller;
+  rotationController = new Controller({
+    name: ROTATION_CONTROLLER_NAME,
+    reconcile: rotation.reconcile,
+    logger: o.logger,
+    clock: o.clock,
+    metrics: o.metrics,
+    workers: o.workers,
+    keyLogField: 'unmuteDeployment',
+    reconcileTimeoutMs: 10_000,
   });
   // Status-only updates of our own CR do not wake us (that would loop on every status write).
   controller.watch(fleets, forObject(), { updatePredicate: specOrMetadataChanged, resync: true });
@@ -145,5 +179,5 @@ export async function setupUnmuteDeploymentController(o: ControllerSetupOptions)
   controller.watch(endpointSlices, byFleetLabel);
 
   const informers = [fleets, ...[...owned.values()].map((v) => v.informer), pods, endpointSlices];
-  return { controller, informers, capabilities, hasSynced: () => informers.every((i) => i.hasSynced()) };
+  return { controller, controllers: [controller, rotationController], informers, capabilities, hasSynced: () => informers.every((i) => i.hasSynced()) };
 }

@@ -14,6 +14,7 @@ export const METRIC_GPUS_REQUESTED = 'unmute_operator_gpus_requested';
 export const METRIC_PODS_PENDING = 'unmute_operator_pods_pending';
 export const METRIC_SESSIONS_ACTIVE = 'unmute_operator_sessions_active';
 export const METRIC_SESSIONS_CAPACITY = 'unmute_operator_sessions_capacity';
+export const METRIC_SESSIONS_FREE = 'unmute_operator_sessions_free';
 export const METRIC_SESSIONS_UNKNOWN_PODS = 'unmute_operator_sessions_unknown_pods';
 export const METRIC_DRAINING_PODS = 'unmute_operator_draining_pods';
 export const METRIC_DRAIN_DURATION = 'unmute_operator_drain_duration_seconds';
@@ -29,6 +30,7 @@ export const FLEET_METRIC_NAMES = [
   METRIC_PODS_PENDING,
   METRIC_SESSIONS_ACTIVE,
   METRIC_SESSIONS_CAPACITY,
+  METRIC_SESSIONS_FREE,
   METRIC_SESSIONS_UNKNOWN_PODS,
   METRIC_DRAINING_PODS,
   METRIC_DRAIN_DURATION,
@@ -51,7 +53,7 @@ export interface FleetSnapshot {
   name: string;
   /** Keyed by component (backend, stt, tts, llm, voice-cloning, frontend, redis); absent ones are cleared. */
   components: Partial<Record<string, ComponentSnapshot>>;
-  sessions: { active: number; capacity: number; unknownPods: number };
+  sessions: { active: number; capacity: number; unknownPods: number; free: number };
   drainingPods: Array<{ pod: string; sinceSeconds: number }>;
   /** spec.gpu.maxTotal; absent when the fleet has no budget. */
   gpuBudget?: number;
@@ -75,6 +77,7 @@ export class FleetMetrics {
   readonly #pending: Gauge<string>;
   readonly #sessionsActive: Gauge<string>;
   readonly #sessionsCapacity: Gauge<string>;
+  readonly #sessionsFree: Gauge<string>;
   readonly #sessionsUnknown: Gauge<string>;
   readonly #draining: Gauge<string>;
   readonly #drainDuration: Gauge<string>;
@@ -94,6 +97,7 @@ export class FleetMetrics {
     this.#pending = gauge(METRIC_PODS_PENDING, 'Pods of a component that are Pending (not scheduled or not started).');
     this.#sessionsActive = gauge(METRIC_SESSIONS_ACTIVE, 'Running plus waiting sessions across the backends of an UnmuteDeployment.');
     this.#sessionsCapacity = gauge(METRIC_SESSIONS_CAPACITY, 'Serving backends times backend.maxSessionsPerPod.');
+    this.#sessionsFree = gauge(METRIC_SESSIONS_FREE, 'Free session slots on backends in rotation: a new caller starts at once while above 0.');
     this.#sessionsUnknown = gauge(METRIC_SESSIONS_UNKNOWN_PODS, 'Backends whose session count could not be read.');
     this.#draining = gauge(METRIC_DRAINING_PODS, 'Backends out of rotation, waiting for their sessions to end.');
     this.#drainDuration = gauge(METRIC_DRAIN_DURATION, 'Seconds since a draining backend was taken out of rotation.', [...tier, 'pod']);
@@ -130,6 +134,7 @@ export class FleetMetrics {
     const backend = { ...fleet, component: SESSIONS_COMPONENT };
     set(this.#sessionsActive, backend, s.sessions.active);
     set(this.#sessionsCapacity, backend, s.sessions.capacity);
+    set(this.#sessionsFree, backend, s.sessions.free);
     set(this.#sessionsUnknown, backend, s.sessions.unknownPods);
     set(this.#draining, backend, s.drainingPods.length);
     for (const d of s.drainingPods) set(this.#drainDuration, { ...backend, pod: d.pod }, d.sinceSeconds);

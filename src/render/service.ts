@@ -3,7 +3,7 @@
 import type { IService } from 'kubernetes-models/v1/Service';
 import type { IServiceSpec } from 'kubernetes-models/v1/ServiceSpec';
 import type { AnyComponent, ComponentName } from '../api/v1alpha1/components.ts';
-import { LABEL_SERVING, childName, componentLabels, selectorLabels } from '../api/v1alpha1/labels.ts';
+import { LABEL_SERVING, SERVING, childName, componentLabels, selectorLabels } from '../api/v1alpha1/labels.ts';
 import type { UnmuteDeployment } from '../api/v1alpha1/unmute-deployment.ts';
 import { omitUndefined } from './pod.ts';
 import type { Desired } from './types.ts';
@@ -20,7 +20,7 @@ export function renderService(fleet: UnmuteDeployment, c: AnyComponent): Desired
     kind: 'Service',
     metadata: { name: childName(name, c.name), namespace, labels: componentLabels(name, c.name) },
     spec: omitUndefined<IServiceSpec>({
-      selector: { ...selectorLabels(name, c.name), ...(c.service.selectsServing ? { [LABEL_SERVING]: 'true' } : {}) },
+      selector: { ...selectorLabels(name, c.name), ...(c.service.selectsServing ? { [LABEL_SERVING]: SERVING.inRotation } : {}) },
       ports: [{ name: c.portName, port: c.port, targetPort: c.portName, protocol: 'TCP' }],
       clusterIP: c.service.headless ? 'None' : undefined,
     }),

@@ -8,7 +8,7 @@ import type { IContainer } from 'kubernetes-models/v1/Container';
 import type { IPodSecurityContext } from 'kubernetes-models/v1/PodSecurityContext';
 import type { IVolume } from 'kubernetes-models/v1/Volume';
 import type { AnyComponent } from '../api/v1alpha1/components.ts';
-import { LABEL_SERVING, childName, componentLabels, selectorLabels } from '../api/v1alpha1/labels.ts';
+import { LABEL_SERVING, SERVING, childName, componentLabels, selectorLabels } from '../api/v1alpha1/labels.ts';
 import type { UnmuteDeployment } from '../api/v1alpha1/unmute-deployment.ts';
 import { omitUndefined, podPlacement } from './pod.ts';
 import type { Desired } from './types.ts';
@@ -34,7 +34,7 @@ export function renderDeployment(fleet: UnmuteDeployment, component: AnyComponen
   const settings = component.settings;
   const labels = componentLabels(name, component.name);
   // Pods start in rotation; the operator takes them out to drain them.
-  const serving: Record<string, string> = component.service.selectsServing ? { [LABEL_SERVING]: 'true' } : {};
+  const serving: Record<string, string> = component.service.selectsServing ? { [LABEL_SERVING]: SERVING.inRotation } : {};
   // The schema refuses user keys the operator owns (common.ts), so nothing of theirs is overwritten here.
   const annotations = { ...settings.podAnnotations, ...parts.podAnnotations };
   return {

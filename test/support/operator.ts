@@ -83,7 +83,7 @@ export async function startInProcessController(o: InProcessOptions): Promise<InP
   });
   const stop = new AbortController();
   const informers = Promise.all(setup.informers.map((i) => i.start(stop.signal)));
-  const running = setup.controller.run(stop.signal);
+  const running = Promise.all(setup.controllers.map((c) => c.run(stop.signal)));
   const sum = async (name: string) => {
     const m = await registry.getSingleMetric(name)?.get();
     return (m?.values ?? []).reduce((n, v) => n + v.value, 0);

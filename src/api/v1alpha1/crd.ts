@@ -140,6 +140,7 @@ export function buildUnmuteDeploymentCrd(): Schema {
             { name: 'Desired', type: 'integer', jsonPath: '.status.desiredReplicas', description: 'Backend pods the operator aims for.' },
             { name: 'Sessions', type: 'integer', jsonPath: '.status.sessions.active', description: 'Live sessions (running + waiting).' },
             { name: 'Capacity', type: 'integer', jsonPath: '.status.sessions.capacity', description: 'Session slots on serving backends.' },
+            { name: 'Free', type: 'integer', jsonPath: '.status.sessions.free', description: 'Free slots on backends in rotation: new callers start at once.' },
             { name: 'Status', type: 'string', jsonPath: ".status.conditions[?(@.type=='Ready')].reason" },
             { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
             // -o wide: the GPU tiers at a glance.

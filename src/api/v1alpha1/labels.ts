@@ -17,6 +17,15 @@ export const LABEL_COMPONENT = 'unmute.sh/component';
  * rotation (drain) without taking it out of its ReplicaSet.
  */
 export const LABEL_SERVING = 'unmute.sh/serving';
+/** Values of LABEL_SERVING. Only IN_ROTATION is selected by the component's Service. */
+export const SERVING = {
+  /** Takes new sessions. */
+  inRotation: 'true',
+  /** Holds acceptUntil sessions: keeps them, takes no new one until one ends (load-aware routing). */
+  full: 'full',
+  /** Draining: leaves when its sessions ended. */
+  draining: 'false',
+} as const;
 /** Marks the headless Service that exists only to be scraped (it selects draining pods too). */
 export const LABEL_METRICS_SERVICE = 'unmute.sh/metrics';
 

@@ -46,6 +46,21 @@ const backend = z
       .max(64)
       .default(4)
       .describe('Sessions one backend process runs at once (Unmute: 4); more wait un-accepted.'),
+    routing: z
+      .object({
+        loadAware: z
+          .boolean()
+          .default(true)
+          .describe('Take a backend out of rotation while it holds acceptUntil sessions, so a new caller lands on one with a free slot instead of waiting; it keeps its conversations and comes back when one ends.'),
+        acceptUntil: z
+          .int()
+          .min(1)
+          .max(64)
+          .optional()
+          .describe('Sessions at which a backend stops receiving new connections; default backend.maxSessionsPerPod. Lower it to leave slack for callers already on their way.'),
+      })
+      .prefault({})
+      .describe('How new callers are spread over the backends.'),
     port: portNumber.default(80).describe('Container port of the backend (Unmute image: 80).'),
     ...containerFields,
     ...placementFields,
@@ -263,6 +278,10 @@ export const unmuteDeploymentSpec = z
         message: 'autoscaling.targetSessionsPerPod must not exceed backend.maxSessionsPerPod',
       },
       {
+        rule: '!has(self.backend.routing) || !has(self.backend.routing.acceptUntil) || self.backend.routing.acceptUntil <= (has(self.backend.maxSessionsPerPod) ? self.backend.maxSessionsPerPod : 4)',
+        message: 'backend.routing.acceptUntil must not exceed backend.maxSessionsPerPod',
+      },
+      {
         // `kubectl scale` writes backend.replicas; with autoscaling on the autoscaler owns the count,
         // so a change would be silently ignored: refuse it and say what to change instead.
         rule: `${AUTOSCALED('oldSelf')} && ${AUTOSCALED('self')} ? ${REPLICAS('self')} == ${REPLICAS('oldSelf')} : true`,
@@ -307,6 +326,11 @@ export const unmuteDeploymentStatus = z.object({
       active: z.int().min(0).optional().describe('Running plus waiting sessions across backends.'),
       capacity: z.int().min(0).optional().describe('Serving backends times maxSessionsPerPod.'),
       unknownPods: z.int().min(0).optional().describe('Backends whose session count could not be read.'),
+      free: z
+        .int()
+        .min(0)
+        .optional()
+        .describe('Free session slots on backends in rotation: new callers start at once while this is above 0 (a gateway or frontend can refuse early when it is 0).'),
     })
     .optional(),
   drainingPods: z.array(z.string()).max(1000).optional().describe('Backends taken out of service, waiting for sessions to end.'),

@@ -43,9 +43,9 @@ describe('the UnmuteDeployment CRD', () => {
     expect(version.subresources.status).toEqual({});
   });
 
-  it('shows ready, desired, sessions and capacity in kubectl get', () => {
+  it('shows ready, desired, sessions, capacity and free slots in kubectl get', () => {
     const columns = version.additionalPrinterColumns as { name: string; priority?: number }[];
-    expect(columns.filter((c) => !c.priority).map((c) => c.name)).toEqual(['Ready', 'Desired', 'Sessions', 'Capacity', 'Status', 'Age']);
+    expect(columns.filter((c) => !c.priority).map((c) => c.name)).toEqual(['Ready', 'Desired', 'Sessions', 'Capacity', 'Free', 'Status', 'Age']);
   });
 
   it('declares conditions as a map keyed by type', () => {

@@ -47,7 +47,7 @@ describe('planning without autoscaling', () => {
     );
     expect(p.replicas).toEqual({ backend: 3 });
     expect(p.decision).toBeUndefined();
-    expect(p.sessions).toEqual({ active: 2, capacity: 4, unknownPods: 1 });
+    expect(p.sessions).toEqual({ active: 2, capacity: 4, unknownPods: 1, free: 2 });
     expect(p.requeueAfterMs).toBe(STATUS_REFRESH_MS);
     expect(p.podPatches).toEqual([]);
   });

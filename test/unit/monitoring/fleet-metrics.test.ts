@@ -22,7 +22,7 @@ function aSnapshot(overrides: Partial<FleetSnapshot> = {}): FleetSnapshot {
       backend: { desired: 3, ready: 2, gpusRequested: 0, pendingPods: 1 },
       tts: { desired: 1, ready: 1, gpusRequested: 1, pendingPods: 0 },
     },
-    sessions: { active: 5, capacity: 8, unknownPods: 0 },
+    sessions: { active: 5, capacity: 8, unknownPods: 0, free: 3 },
     drainingPods: [{ pod: 'demo-backend-x', sinceSeconds: 42 }],
     gpuBudget: 4,
     autoscalerAtMax: false,

@@ -1,0 +1,46 @@
+// Load-aware routing: a backend that holds acceptUntil sessions leaves rotation (label
+// unmute.sh/serving=full: its Service no longer selects it) and keeps its conversations; it comes
+// back when one ends. Unmute makes a caller beyond a backend's slots wait, silently, for a slot on
+// that very backend, while round-robin Services and gateways keep sending new callers there. Pure.
+import type { UnmuteDeployment } from '../api/v1alpha1/unmute-deployment.ts';
+import type { BackendPod } from './policy.ts';
+
+export function acceptUntil(fleet: UnmuteDeployment): number {
+  const b = fleet.spec.backend;
+  return Math.min(b.routing.acceptUntil ?? b.maxSessionsPerPod, b.maxSessionsPerPod);
+}
+
+/** In rotation or full: running, not draining, not on its way out. */
+const inService = (p: BackendPod) => p.serving && !p.terminating && p.phase === 'Running';
+
+export interface RotationChanges {
+  /** In rotation and now holding acceptUntil sessions: take them out. */
+  toFull: string[];
+  /** Full and now below acceptUntil, or without a fresh reading: put them back. */
+  toRotation: string[];
+}
+
+/**
+ * Which backends leave or rejoin rotation. A full pod whose reading went stale returns: a backend
+ * nobody can read must not stay out of rotation for good. Pods in `exclude` (drained, undrained or
+ * removed by the same plan) are left to that decision.
+ */
+export function rotationChanges(pods: BackendPod[], until: number, exclude: ReadonlySet<string> = new Set()): RotationChanges {
+  const out: RotationChanges = { toFull: [], toRotation: [] };
+  for (const p of pods) {
+    if (!inService(p) || exclude.has(p.name)) continue;
+    if (!p.full && p.sessions !== undefined && p.sessions >= until) out.toFull.push(p.name);
+    else if (p.full && (p.sessions === undefined || p.sessions < until)) out.toRotation.push(p.name);
+  }
+  return out;
+}
+
+/** Free slots on backends in rotation with a fresh reading: what a new caller can get at once. */
+export function freeSlots(pods: BackendPod[], until: number): number {
+  return pods.filter((p) => inService(p) && !p.full && p.sessions !== undefined).reduce((n, p) => n + Math.max(0, until - (p.sessions ?? 0)), 0);
+}
+
+/** Backends one session from full, or full: read these fast, so a change is acted on within a second. */
+export function hotPods(pods: BackendPod[], until: number): string[] {
+  return pods.filter((p) => inService(p) && (p.full || (p.sessions !== undefined && p.sessions >= until - 1))).map((p) => p.name);
+}

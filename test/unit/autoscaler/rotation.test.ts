@@ -1,0 +1,95 @@
+// Load-aware routing: full backends leave rotation and come back when a slot frees.
+import { describe, expect, it } from 'vitest';
+import { LABEL_SERVING } from '../../../src/api/v1alpha1/labels.ts';
+import type { SessionsObservation } from '../../../src/autoscaler/gather.ts';
+import { planFleet } from '../../../src/autoscaler/plan.ts';
+import { decide, type BackendPod, type PolicyInput } from '../../../src/autoscaler/policy.ts';
+import { acceptUntil, freeSlots, hotPods, rotationChanges } from '../../../src/autoscaler/rotation.ts';
+import { autoscaling } from '../../../src/api/v1alpha1/autoscaling.ts';
+import { anUnmuteDeployment } from '../../support/factories.ts';
+
+const NOW = 1_000_000;
+const pod = (name: string, sessions: number | undefined, over: Partial<BackendPod> = {}): BackendPod => ({ name, serving: true, phase: 'Running', terminating: false, sessions, observedAtMs: NOW, ...over });
+const observed = (pods: BackendPod[]): SessionsObservation => ({ pods, errors: new Map(), active: pods.reduce((n, p) => n + (p.sessions ?? 0), 0), unknownPods: 0 });
+
+describe('rotation', () => {
+  it('takes a backend at acceptUntil out and puts a full one back when a session ends', () => {
+    const pods = [pod('a', 4), pod('b', 3, { full: true }), pod('c', 2), pod('d', 4, { full: true })];
+    expect(rotationChanges(pods, 4)).toEqual({ toFull: ['a'], toRotation: ['b'] });
+  });
+
+  it('puts a full backend back when its reading is gone, and leaves draining or excluded pods alone', () => {
+    const pods = [pod('a', undefined, { full: true }), pod('b', 4, { serving: false }), pod('c', 4)];
+    expect(rotationChanges(pods, 4, new Set(['c']))).toEqual({ toFull: [], toRotation: ['a'] });
+  });
+
+  it('counts free slots on backends in rotation only, and reads hot ones fast', () => {
+    const pods = [pod('a', 1), pod('b', 4, { full: true }), pod('c', 3), pod('d', undefined), pod('e', 0, { serving: false })];
+    expect(freeSlots(pods, 4)).toBe(4);
+    expect(hotPods(pods, 4)).toEqual(['b', 'c']);
+  });
+
+  it('uses acceptUntil when set, never above maxSessionsPerPod', () => {
+    expect(acceptUntil(anUnmuteDeployment())).toBe(4);
+    expect(acceptUntil(anUnmuteDeployment({ backend: { routing: { acceptUntil: 3 } } }))).toBe(3);
+  });
+});
+
+describe('planning with load-aware routing', () => {
+  it('patches the serving label of backends that fill up or free a slot, also without autoscaling', () => {
+    const plan = planFleet({ fleet: anUnmuteDeployment({ backend: { replicas: 2 } }), nowMs: NOW, pods: [], sessions: observed([pod('a', 4), pod('b', 2, { full: true })]), deployedReplicas: {}, history: [] });
+    expect(plan.podPatches).toEqual([
+      { name: 'a', labels: { [LABEL_SERVING]: 'full' }, annotations: {} },
+      { name: 'b', labels: { [LABEL_SERVING]: 'true' }, annotations: {} },
+    ]);
+    expect(plan.sessions.free).toBe(0);
+    expect(plan.hot).toEqual(['a', 'b']);
+  });
+
+  it('does nothing of the kind when routing is not load-aware', () => {
+    const plan = planFleet({
+      fleet: anUnmuteDeployment({ backend: { routing: { loadAware: false } } }),
+      nowMs: NOW,
+      pods: [],
+      sessions: observed([pod('a', 4)]),
+      deployedReplicas: {},
+      history: [],
+    });
+    expect(plan.podPatches).toEqual([]);
+    expect(plan.hot).toEqual([]);
+  });
+
+  it('never marks full a backend the same plan drains', () => {
+    const fleet = anUnmuteDeployment({ autoscaling: { enabled: true, minReplicas: 1, scaleDownStabilizationSeconds: 0 } });
+    const plan = planFleet({ fleet, nowMs: NOW, pods: [], sessions: observed([pod('a', 0), pod('b', 0)]), deployedReplicas: { backend: 2 }, history: [] });
+    expect(plan.podPatches.map((p) => [p.name, p.labels[LABEL_SERVING]])).toEqual([['a', 'false']]);
+  });
+});
+
+describe('scaling up for room in rotation', () => {
+  const input = (pods: BackendPod[], over: Partial<PolicyInput> = {}): PolicyInput => ({
+    nowMs: NOW,
+    spec: autoscaling.parse({ enabled: true, minReplicas: 1, maxReplicas: 10, targetSessionsPerPod: 3 }),
+    maxSessionsPerPod: 4,
+    replicas: pods.length,
+    pods,
+    history: [],
+    followers: {},
+    fixedGpus: 0,
+    gpuBudget: undefined,
+    pendingGpuPods: 0,
+    ...over,
+  });
+
+  it('adds a backend when no backend in rotation has a free slot, though the average fits', () => {
+    // 9 sessions fit 3 backends at 3 per pod, but with acceptUntil 3 none of them takes a new caller.
+    const d = decide(input([pod('a', 3, { full: true }), pod('b', 3, { full: true }), pod('c', 3)], { acceptUntil: 3 }));
+    expect(d.serving).toBe(4);
+    expect(d.reason).toBe('0 free slot(s) in rotation: one more backend');
+  });
+
+  it('does not when a pod is still starting, or when a reading is missing', () => {
+    expect(decide(input([pod('a', 4, { full: true }), pod('b', 0, { phase: 'Pending' })])).direction).toBe('none');
+    expect(decide(input([pod('a', 4, { full: true }), pod('b', undefined)])).direction).not.toBe('up');
+  });
+});
