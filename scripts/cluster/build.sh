@@ -2,36 +2,17 @@
 # Builds the pinned control-plane binaries into a cache outside the repo, once per machine.
 # Skips whatever is already built for the pinned version; checks every binary runs.
 set -euo pipefail
+# --extras also builds KEDA, prometheus-operator and Traefik (build-extras.sh); the tests don't need them.
+extras=0
+for a in "$@"; do
+  case $a in
+    --extras) extras=1 ;;
+    *) echo "usage: build.sh [--extras]" >&2; exit 2 ;;
+  esac
+done
 here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=versions.env
-source "$here/versions.env"
-cache=${UNMUTE_CACHE_DIR:-$HOME/.cache/unmute-operator}
-bin="$cache/bin"
-src="$cache/src"
-mkdir -p "$bin" "$src" "$cache/crds"
-export GOTOOLCHAIN=local GOFLAGS=-mod=mod CGO_ENABLED=0
-start_all=$(date +%s)
-log() { printf '[cluster:build %4ss] %s\n' "$(( $(date +%s) - start_all ))" "$*"; }
-
-# A stamp file per artifact records the version it was built from.
-built() { [ -x "$bin/$1" ] && [ "$(cat "$bin/.$1.version" 2>/dev/null)" = "$2" ]; }
-stamp() { echo "$2" > "$bin/.$1.version"; }
-
-# Runs a long command with a heartbeat so a cold build shows it is alive.
-with_progress() {
-  local what=$1; shift
-  local t0; t0=$(date +%s)
-  "$@" > "$cache/build-$what.log" 2>&1 &
-  local pid=$!
-  while kill -0 "$pid" 2>/dev/null; do
-    sleep 15
-    kill -0 "$pid" 2>/dev/null && log "$what: still building ($(( $(date +%s) - t0 ))s, log: $cache/build-$what.log)"
-  done
-  if ! wait "$pid"; then
-    log "$what: FAILED, last lines of the log:"; tail -30 "$cache/build-$what.log"; exit 1
-  fi
-  log "$what: done in $(( $(date +%s) - t0 ))s"
-}
+# shellcheck source=build-common.sh
+source "$here/build-common.sh"
 
 # kubectl: for tests of what users type (kubectl explain, apply --dry-run=server).
 k8s_bins=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
@@ -100,19 +81,8 @@ done
 if built helm "$HELM_VERSION"; then log "helm $HELM_VERSION: cached"; else
   log "helm $HELM_VERSION: building"; with_progress helm build_go_install "helm.sh/helm/v4/cmd/helm@$HELM_VERSION"; stamp helm "$HELM_VERSION"; fi
 
-# Third-party CRDs come from the pinned Go modules' own files; nothing of them is committed.
-crd_dir="$cache/crds/prometheus-operator-$PROMETHEUS_OPERATOR_VERSION"
-if [ ! -d "$crd_dir" ]; then
-  d=$(cd /tmp && go mod download -json "github.com/prometheus-operator/prometheus-operator@$PROMETHEUS_OPERATOR_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
-  mkdir -p "$crd_dir.tmp"; cp "$d"/example/prometheus-operator-crd/*.yaml "$crd_dir.tmp/"; mv "$crd_dir.tmp" "$crd_dir"
-fi
-log "prometheus-operator CRDs $PROMETHEUS_OPERATOR_VERSION: $(ls "$crd_dir" | wc -l) files"
-gw_dir="$cache/crds/gateway-api-$GATEWAY_API_VERSION"
-if [ ! -d "$gw_dir" ]; then
-  d=$(cd /tmp && go mod download -json "sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
-  mkdir -p "$gw_dir.tmp"; cp "$d"/config/crd/standard/*.yaml "$gw_dir.tmp/"; mv "$gw_dir.tmp" "$gw_dir"
-fi
-log "gateway-api CRDs $GATEWAY_API_VERSION: $(ls "$gw_dir" | wc -l) files"
+copy_crds prometheus-operator github.com/prometheus-operator/prometheus-operator "$PROMETHEUS_OPERATOR_VERSION" example/prometheus-operator-crd
+copy_crds gateway-api sigs.k8s.io/gateway-api "$GATEWAY_API_VERSION" config/crd/standard
 
 # Every binary must run and report the pinned version.
 "$bin/kube-apiserver" --version | grep -q "$KUBERNETES_VERSION" || { log "kube-apiserver reports $("$bin/kube-apiserver" --version)"; exit 1; }
@@ -124,3 +94,5 @@ log "gateway-api CRDs $GATEWAY_API_VERSION: $(ls "$gw_dir" | wc -l) files"
 "$bin/kwokctl" --version >/dev/null
 "$bin/helm" version --short >/dev/null
 log "all binaries in $bin run; total $(( $(date +%s) - start_all ))s"
+
+if [ $extras = 1 ]; then bash "$here/build-extras.sh"; fi

@@ -31,6 +31,9 @@ const VersionsSchema = z.object({
   KWOK_VERSION: z.string().regex(/^v\d+\.\d+\.\d+$/),
   PROMETHEUS_OPERATOR_VERSION: z.string().min(2),
   GATEWAY_API_VERSION: z.string().min(2),
+  // Optional extras (build-extras.sh); nothing here requires them to be built.
+  KEDA_VERSION: z.string().regex(/^v\d+\.\d+\.\d+$/),
+  TRAEFIK_VERSION: z.string().regex(/^v\d+\.\d+\.\d+$/),
 });
 export type Versions = z.infer<typeof VersionsSchema>;
 
