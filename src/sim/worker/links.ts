@@ -42,8 +42,8 @@ export interface ChatRequest {
 /** The LLM: a stream of text pieces (vLLM deltas); rejects on a failed request. */
 export interface LlmClient {
   chat(req: ChatRequest): AsyncIterable<string>;
-  /** Unmute's autoselect_model(): a synchronous models.list() until it first succeeds. Throws on failure. */
-  autoselectModel(): string;
+  /** Unmute's autoselect_model(): a synchronous models.list() until it first succeeds (it blocks the event loop). Throws on failure. */
+  autoselectModel(): string | Promise<string>;
 }
 
 export type ServiceName = 'stt' | 'tts';

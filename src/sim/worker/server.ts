@@ -26,8 +26,9 @@ import { SIM_VOICES } from './voices.ts';
  * and vLLM processes): without it, they are simulated in-process.
  */
 export interface RemoteServices {
-  stt(): readonly InstanceAttempt<SttLink>[];
-  tts(): readonly InstanceAttempt<TtsLink>[];
+  /** The instances to try, resolved and shuffled as Unmute's get_instances() does. */
+  stt(): Promise<readonly InstanceAttempt<SttLink>[]>;
+  tts(): Promise<readonly InstanceAttempt<TtsLink>[]>;
   llm(): LlmClient;
   /** GET /v1/health's checks of the configured URLs (each up = HTTP 200 within 2 s). */
   health(): Promise<{ stt_up: boolean; tts_up: boolean; llm_up: boolean }>;
@@ -288,8 +289,8 @@ export class SimWorker {
       config: this.config,
       metrics: this.metrics,
       rng: this.rng,
-      sttInstances: () => remote?.stt() ?? [inProcessStt(this.config, this.rng, this.sttPool)],
-      ttsInstances: () => remote?.tts() ?? [inProcessTts(this.config, this.rng, this.ttsPool)],
+      sttInstances: async () => (remote !== undefined ? remote.stt() : [inProcessStt(this.config, this.rng, this.sttPool)]),
+      ttsInstances: async () => (remote !== undefined ? remote.tts() : [inProcessTts(this.config, this.rng, this.ttsPool)]),
       llm: () => remote?.llm() ?? new InProcessLlm(this.config, this.rng),
       health: async () => {
         await this.checkRemote();

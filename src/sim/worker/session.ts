@@ -59,8 +59,8 @@ export interface SessionContext {
   metrics: WorkerMetrics;
   rng: Rng;
   /** The STT/TTS instances to try, in the order to try them (Unmute shuffles the DNS answer). */
-  sttInstances(): readonly InstanceAttempt<SttLink>[];
-  ttsInstances(): readonly InstanceAttempt<TtsLink>[];
+  sttInstances(): Promise<readonly InstanceAttempt<SttLink>[]>;
+  ttsInstances(): Promise<readonly InstanceAttempt<TtsLink>[]>;
   /** The LLM client of this session. */
   llm(): LlmClient;
   /** Evaluates health like GET /v1/health does (and observes worker_health_ok). */
@@ -172,8 +172,8 @@ export class SimSession {
     blockEventLoop(this.ctx.stallPerSessionMs());
     this.llm = this.ctx.llm();
     // UnmuteHandler() builds the system prompt, which needs the model name.
-    this.llm.autoselectModel();
-    const stt = await findInstance('stt', this.ctx.sttInstances(), this.m);
+    await this.llm.autoselectModel();
+    const stt = await findInstance('stt', await this.ctx.sttInstances(), this.m);
     if (this.ended) {
       stt.close();
       return;
@@ -488,7 +488,7 @@ export class SimSession {
     let sleep = 50;
     for (let trial = 0; ; trial++) {
       try {
-        const tts = await findInstance('tts', this.ctx.ttsInstances(), this.m);
+        const tts = await findInstance('tts', await this.ctx.ttsInstances(), this.m);
         if (turn.ended || this.ended) {
           tts.close();
           throw new Error('turn over');
