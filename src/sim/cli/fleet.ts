@@ -10,6 +10,7 @@ import { parseFlags } from '../../cli/flags.ts';
 import { createLogger } from '../../observability/logger.ts';
 import { KubeClient } from '../../runtime/kube-client.ts';
 import { FleetControl } from '../fleet/control.ts';
+import { pipelineProcess, SliceResolver } from '../fleet/pipeline.ts';
 import { startPodRunner } from '../fleet/pod-runner.ts';
 import { CHEAP_SESSION, CHEAP_WORKER, ServiceEndpoints } from '../fleet/scenario.ts';
 import { boolFlag, helpRequested, intFlag } from './flag-types.ts';
@@ -23,7 +24,8 @@ network namespace.
 
   --kubeconfig PATH        kubeconfig valid inside the netns (default $KUBECONFIG)
   --namespace NS           namespace of the pods
-  --selector SEL           label selector of the backend pods
+  --selector SEL           label selector of the pods to play: backends, and the STT, TTS and vLLM
+                           pods of the fleet if it selects them (app.kubernetes.io/instance=NAME)
   --service NAME           backend Service: enables opening sessions through the control socket
   --control-socket PATH    serve the control API on this unix socket
   --strategy S             how sessions opened there pick a backend: round-robin (kube-proxy-like,
@@ -77,11 +79,14 @@ export async function run(argv: string[]): Promise<number> {
   const client = await KubeClient.fromKubeConfig(kc);
 
   const worker = f.cheap ? { ...CHEAP_WORKER, maxSessions: f['max-sessions'] } : { maxSessions: f['max-sessions'] };
+  // Backends find STT/TTS/LLM pods by the Services in their env, through the EndpointSlices.
+  const resolver = await new SliceResolver(client, f.namespace, logger).start();
   const runner = await startPodRunner({
     client,
     namespace: f.namespace,
     labelSelector: f.selector,
     worker,
+    processFor: pipelineProcess({ resolver: resolver.resolve, worker }),
     logger,
     onEvent: (e) => logger.info(e, `pod ${e.type}`),
   });
@@ -104,6 +109,7 @@ export async function run(argv: string[]): Promise<number> {
   await control?.close();
   endpoints?.stop();
   await runner.stop();
+  resolver.stop();
   logger.info(runner.totals, 'sim-fleet stopped');
   return 0;
 }

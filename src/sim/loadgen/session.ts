@@ -17,7 +17,8 @@ import { OPUS_SILENCE_20MS, isOpusHead, isOpusTags, opusPacketInfo } from '../au
 import { OggOpusWriter } from '../audio/stream.ts';
 import { CLOSE_NORMAL, FRAME_MS, REALTIME_SUBPROTOCOL, realtimeUrl, type IncomingServerEvent } from '../protocol.ts';
 import { constant, sample, type Distribution, type Rng } from '../random.ts';
-import { noiseSpeech, type SpeechSource } from './speech.ts';
+import { silencePacketsReal } from '../audio/clips.ts';
+import { clipSpeech, noiseSpeech, type SpeechSource } from './speech.ts';
 
 export type SessionOutcome = 'completed' | 'dropped' | 'refused' | 'failed' | 'aborted';
 
@@ -79,6 +80,12 @@ export interface SessionOptions {
   /** Give up waiting for a slot after this long (default: wait for ever, as a browser does). */
   connectTimeoutMs?: number;
   speech?: SpeechSource;
+  /**
+   * Real Opus from a real encoder (default true): its silence and synthesised speech clips, so a
+   * decoding backend hears speech only where there is. false: the stand-in packets (3-byte
+   * silence frames, noise frames) a cheap-mode sim-worker classifies by size without decoding.
+   */
+  realAudio?: boolean;
   perMessageDeflate?: boolean;
   rng?: Rng;
   signal?: AbortSignal;
@@ -101,7 +108,10 @@ class ClientSession {
   private readonly resolve: (r: SessionResult) => void;
   private readonly rng: Rng;
   private readonly chunkMs: number;
-  private readonly speech: SpeechSource;
+  private speech: SpeechSource;
+  private readonly realAudio: boolean;
+  private readonly silence: readonly Uint8Array[];
+  private silenceIndex = 0;
   private readonly writer: OggOpusWriter;
   private readonly audioIn = new OggPacketReader();
   private ws: WebSocket | undefined;
@@ -132,7 +142,9 @@ class ClientSession {
     this.rng = o.rng ?? Math.random;
     this.chunkMs = o.chunkMs ?? FRAME_MS;
     if (this.chunkMs < 20 || this.chunkMs % 20 !== 0) throw new RangeError('chunkMs must be a positive multiple of 20');
-    this.speech = o.speech ?? noiseSpeech();
+    this.realAudio = o.realAudio ?? true;
+    this.speech = o.speech ?? (this.realAudio ? clipSpeech(this.rng) : noiseSpeech());
+    this.silence = this.realAudio ? silencePacketsReal() : [OPUS_SILENCE_20MS];
     this.turns = o.turns ?? (o.durationMs === undefined ? DEFAULT_TURNS : undefined);
     this.writer = new OggOpusWriter(Math.floor(this.rng() * 0xffffffff));
     this.result = { url: o.url, outcome: 'failed', startedAt: Date.now(), durationMs: 0, userTurns: 0, replies: [], serverErrors: [] };
@@ -235,7 +247,7 @@ class ClientSession {
           this.armReplyDeadline();
         }
       } else {
-        packets.push(OPUS_SILENCE_20MS);
+        packets.push(this.silence[this.silenceIndex++ % this.silence.length]!);
         filled += 20;
       }
     }
@@ -252,6 +264,8 @@ class ClientSession {
   private startSpeaking(): void {
     if (this.finished || this.closeRequested) return;
     this.speechLeftMs = Math.max(20, sample(this.o.speechMs ?? DEFAULT_SPEECH, this.rng));
+    // Each utterance starts at the beginning of a (new) clip.
+    if (this.o.speech === undefined && this.realAudio) this.speech = clipSpeech(this.rng);
     this.speechStartAt = undefined;
     this.speechEndAt = undefined;
     this.pendingStt = undefined;
