@@ -36,7 +36,7 @@ export async function startFleetUnderTest(namespace: string, name: string): Prom
   const targets = operatorFleetTargets(name);
   const socket = join(tmpdir(), `umf-${namespace}.sock`);
   const fleet = spawnInNetns(node, [
-    'src/sim/cli/main.ts', 'fleet', '--namespace', namespace, '--selector', targets.podSelector, '--service', targets.service,
+    'src/sim/cli/main.ts', 'fleet', '--namespace', namespace, '--selector', targets.podSelector, '--services-selector', targets.servicesSelector, '--service', targets.service,
     '--control-socket', socket, '--strategy', 'least-connections', '--duration', '900', '--log-level', 'info',
   ]);
   await fleet.waitForOutput(/sim-fleet ready/, 30_000);

@@ -30,6 +30,8 @@ interface Held {
 export interface FleetControlOptions {
   socketPath: string;
   runner: PodRunner;
+  /** The STT/TTS/vLLM pods' runner, when the fleet runs the whole pipeline. */
+  services?: PodRunner;
   /** Where new sessions go (the Service's ready endpoints); the session API answers 409 without it. */
   picker?: TargetPicker;
   session?: SessionTemplate;
@@ -37,6 +39,8 @@ export interface FleetControlOptions {
 
 export interface FleetControlState {
   workers: ReturnType<PodRunner['workers']>;
+  /** STT, TTS and vLLM pods (component, state, open channels). */
+  services: ReturnType<PodRunner['workers']>;
   totals: PodRunner['totals'];
   endpoints: readonly string[];
   sessions: {
@@ -100,6 +104,7 @@ export class FleetControl {
     }
     return {
       workers: this.#o.runner.workers(),
+      services: this.#o.services?.workers() ?? [],
       totals: { ...this.#o.runner.totals },
       endpoints: this.#o.picker?.targets() ?? [],
       sessions: { held: this.#held.size, open: this.#live.open, connecting: this.#live.connecting, outcomes, closeCodes, closeReasons, byUrl, heldByUrl },

@@ -123,7 +123,9 @@ function moshiProcess(server: MoshiServer): PodProcess {
     shutdown: () => server.stop(),
     stats: () => {
       const used = server.usedSlots;
-      return { running: used, queued: 0, activeSessions: used, sessionsTotal: 0, shuttingDown: false, openChannels: used };
+      // sessionsTotal: streams opened (asr_connect / py_connect, refused ones included).
+      const connects = server.metrics.value(server.options.kind === 'stt' ? 'asr_connect' : 'py_connect') ?? 0;
+      return { running: used, queued: 0, activeSessions: used, sessionsTotal: connects, shuttingDown: false, openChannels: used };
     },
   };
 }

@@ -15,7 +15,7 @@ import WebSocket from 'ws';
 import { OggPacketReader } from '../audio/ogg.ts';
 import { OPUS_SILENCE_20MS, isOpusHead, isOpusTags, opusPacketInfo } from '../audio/opus.ts';
 import { OggOpusWriter } from '../audio/stream.ts';
-import { CLOSE_NORMAL, FRAME_MS, REALTIME_SUBPROTOCOL, realtimeUrl, type IncomingServerEvent } from '../protocol.ts';
+import { CLOSE_NORMAL, FRAME_MS, REALTIME_SUBPROTOCOL, httpBaseUrl, realtimeUrl, type IncomingServerEvent } from '../protocol.ts';
 import { constant, sample, type Distribution, type Rng } from '../random.ts';
 import { silencePacketsReal } from '../audio/clips.ts';
 import { clipSpeech, noiseSpeech, type SpeechSource } from './speech.ts';
@@ -50,6 +50,12 @@ export interface SessionResult {
   startedAt: number;
   /** Connect attempt -> upgrade completed; undefined if the upgrade never completed. */
   queuedMs?: number;
+  /**
+   * Why the upgrade waited (longer than 300 ms): `slot` when the server's /v1/health answered
+   * at once meanwhile (Unmute's semaphore holds the handshake), `slow-server` when it did not
+   * either (a blocked event loop, an overloaded process).
+   */
+  queueCause?: 'slot' | 'slow-server';
   /** Upgrade completed -> end (0 when never opened). */
   durationMs: number;
   userTurns: number;
@@ -97,6 +103,8 @@ const DEFAULT_SPEECH: Distribution = { kind: 'uniform', min: 1000, max: 3000 };
 const DEFAULT_REPLY_TIMEOUT_MS = 60_000;
 const DEFAULT_TURNS = 3;
 const MAX_SERVER_ERRORS_KEPT = 10;
+const QUEUE_PROBE_MS = 300;
+const SLOW_HEALTH_MS = 250;
 
 /** Runs one conversation. Never rejects: every way it can end is a SessionResult. */
 export function startSession(opts: SessionOptions): Promise<SessionResult> {
@@ -173,6 +181,7 @@ class ClientSession {
       this.finish('refused', { error: `HTTP ${res.statusCode ?? '?'} instead of a websocket upgrade` });
     });
     ws.on('open', () => this.onOpen());
+    this.later(QUEUE_PROBE_MS, () => this.probeQueue());
     ws.on('message', (data, isBinary) => {
       if (!isBinary) this.onServerEvent(data.toString());
     });
@@ -197,6 +206,19 @@ class ClientSession {
       this.finish('aborted', { error: 'aborted' });
     }
   };
+
+  /** The upgrade is late: ask /v1/health whether the server is merely full or slow altogether. */
+  private probeQueue(): void {
+    if (this.openedAt !== undefined || this.finished) return;
+    const t0 = performance.now();
+    fetch(`${httpBaseUrl(this.o.url)}/v1/health`, { signal: AbortSignal.timeout(5000) })
+      .then((res) => res.arrayBuffer())
+      .catch(() => undefined)
+      .then(() => {
+        if (this.result.queueCause !== undefined) return;
+        this.result.queueCause = performance.now() - t0 < SLOW_HEALTH_MS ? 'slot' : 'slow-server';
+      }, () => undefined);
+  }
 
   private onOpen(): void {
     const now = performance.now();
