@@ -209,7 +209,7 @@ async function outer(argv: string[]): Promise<number> {
     const NS_BASE = 'fleet-baseline';
     for (const ns of [NS_OP, NS_BASE]) await client.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
 
-    const cr = operatorFleet('fleet', NS_OP, SHAPE, TIMING);
+    const cr = operatorFleet('fleet', NS_OP, SHAPE, TIMING, { pipeline: true });
     const base = baselineFleet('baseline', NS_BASE, SHAPE);
     await createAll(client, [cr as KubeObject, base.deployment as KubeObject, base.service as KubeObject]);
 

@@ -20,8 +20,8 @@ describe('the fleet simulation runs the whole pipeline', () => {
 
   beforeAll(async () => {
     ns = await createNamespace('sim-pipe');
-    fleet = await startFleetUnderTest(ns, NAME);
-    await k.createUmd(operatorFleet(NAME, ns, SHAPE, TIMING));
+    fleet = await startFleetUnderTest(ns, NAME, { pipeline: true });
+    await k.createUmd(operatorFleet(NAME, ns, SHAPE, TIMING, { pipeline: true }));
     await waitFor('a backend, STT, TTS and vLLM running', async () => {
       const s = await fleet.control.state();
       const up = new Set(s.services.filter((w) => w.state === 'running').map((w) => w.component));

@@ -90,14 +90,14 @@ export async function run(argv: string[]): Promise<number> {
     namespace: f.namespace,
     labelSelector: f.selector,
     worker,
-    processFor: pipelineProcess({ resolver: resolver.resolve, worker }),
+    processFor: pipelineProcess({ resolver: resolver.resolve, worker, remote: f['services-selector'] !== undefined }),
     logger,
     onEvent: (e) => logger.info(e, `pod ${e.type}`),
   });
   const services =
     f['services-selector'] === undefined
       ? undefined
-      : await startPodRunner({ client, namespace: f.namespace, labelSelector: f['services-selector'], processFor: pipelineProcess({ resolver: resolver.resolve, worker }), logger, onEvent: (e) => logger.info(e, `pod ${e.type}`) });
+      : await startPodRunner({ client, namespace: f.namespace, labelSelector: f['services-selector'], processFor: pipelineProcess({ resolver: resolver.resolve, worker, remote: true }), logger, onEvent: (e) => logger.info(e, `pod ${e.type}`) });
   const endpoints = f.service === undefined ? undefined : await new ServiceEndpoints(client, f.namespace, f.service, { strategy: f.strategy }).start();
   const control =
     f['control-socket'] === undefined

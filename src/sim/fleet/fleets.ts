@@ -31,7 +31,12 @@ export interface OperatorTiming {
 }
 
 /** An UnmuteDeployment whose backends are sim-workers; STT/TTS pods run on the simulated GPU nodes. */
-export function operatorFleet(name: string, namespace: string, shape: FleetShape, timing: OperatorTiming, extra: { gpuMaxTotal?: number; metrics?: Record<string, unknown> } = {}) {
+/**
+ * `extra.pipeline`: the STT, TTS and an in-cluster vLLM are played as simulated servers (batch
+ * sizes and start delays on their pods); without it the backends simulate them in-process.
+ */
+export function operatorFleet(name: string, namespace: string, shape: FleetShape, timing: OperatorTiming, extra: { gpuMaxTotal?: number; metrics?: Record<string, unknown>; pipeline?: boolean } = {}) {
+  const pipeline = extra.pipeline === true;
   return {
     apiVersion: 'unmute.sh/v1alpha1',
     kind: 'UnmuteDeployment',
@@ -47,9 +52,13 @@ export function operatorFleet(name: string, namespace: string, shape: FleetShape
       },
       // The pod runner reads the batch size from an annotation: the operator renders none for it
       // (it lives in the moshi config file), and the CR's slotsPerReplica says the same number.
-      stt: { image: 'sim.invalid/moshi:sim', slotsPerReplica: SIM_SLOTS.stt, podAnnotations: gpuPodAnnotations(shape, SIM_SLOTS.stt) },
-      tts: { image: 'sim.invalid/moshi:sim', slotsPerReplica: SIM_SLOTS.tts, podAnnotations: gpuPodAnnotations(shape, SIM_SLOTS.tts) },
-      llm: { inCluster: { image: 'sim.invalid/vllm:sim', model: 'sim/simulated-llm', podAnnotations: { ...gpuPodAnnotations(shape), [SIM_MAX_NUM_SEQS_ANNOTATION]: '256' } } },
+      ...(pipeline
+        ? {
+            stt: { image: 'sim.invalid/moshi:sim', slotsPerReplica: SIM_SLOTS.stt, podAnnotations: gpuPodAnnotations(shape, SIM_SLOTS.stt) },
+            tts: { image: 'sim.invalid/moshi:sim', slotsPerReplica: SIM_SLOTS.tts, podAnnotations: gpuPodAnnotations(shape, SIM_SLOTS.tts) },
+            llm: { inCluster: { image: 'sim.invalid/vllm:sim', model: 'sim/simulated-llm', podAnnotations: { ...gpuPodAnnotations(shape), [SIM_MAX_NUM_SEQS_ANNOTATION]: '256' } } },
+          }
+        : { stt: { image: 'sim.invalid/moshi:sim' }, tts: { image: 'sim.invalid/moshi:sim' }, llm: { external: { url: 'http://llm.invalid' } } }),
       monitoring: { enabled: false },
       ...(extra.gpuMaxTotal === undefined ? {} : { gpu: { maxTotal: extra.gpuMaxTotal } }),
       autoscaling: {

@@ -65,6 +65,8 @@ export class SliceResolver {
 
 export interface PipelineOptions {
   resolver: Resolver;
+  /** Backends reach the STT/TTS/LLM named in their env (true only when those pods are played too). */
+  remote: boolean;
   /** Sim-worker settings of the backends (cheap mode for large fleets). */
   worker?: Omit<SimWorkerOptions, 'host' | 'port'>;
   /** Model-loading time of the GPU servers once their pod runs (KWOK's start delay usually plays it). */
@@ -112,8 +114,8 @@ export function pipelineProcess(o: PipelineOptions): (pod: PodLike, addr: { ip: 
     const llmUrl = env(pod, 'KYUTAI_LLM_URL');
     const llmModel = env(pod, 'KYUTAI_LLM_MODEL') ?? null;
     const remote =
-      sttUrl !== undefined && ttsUrl !== undefined && llmUrl !== undefined ? remoteServices({ sttUrl, ttsUrl, llmUrl, llmModel, resolver: o.resolver, rng: seededRng(port + ip.length) }) : undefined;
-    return new SimWorker({ ...o.worker, host: ip, port, llmModel, ...(remote !== undefined ? { remote } : {}) });
+      o.remote && sttUrl !== undefined && ttsUrl !== undefined && llmUrl !== undefined ? remoteServices({ sttUrl, ttsUrl, llmUrl, llmModel, resolver: o.resolver, rng: seededRng(port + ip.length) }) : undefined;
+    return new SimWorker({ ...o.worker, host: ip, port, ...(remote !== undefined ? { remote, llmModel } : {}) });
   };
 }
 

@@ -194,7 +194,7 @@ export async function runFleetScenario(o: ScenarioOptions): Promise<ScenarioResu
   const log = o.log ?? (() => {});
   const worker = o.worker ?? CHEAP_WORKER;
   const resolver = await new SliceResolver(o.client, o.namespace).start();
-  const processFor = pipelineProcess({ resolver: resolver.resolve, worker });
+  const processFor = pipelineProcess({ resolver: resolver.resolve, worker, remote: o.servicesSelector !== undefined });
   const runner = await startPodRunner({
     client: o.client,
     namespace: o.namespace,

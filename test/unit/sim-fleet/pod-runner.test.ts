@@ -56,7 +56,7 @@ describe('the benchmark fleets', () => {
   });
 
   it('give the STT/TTS/vLLM pods their batch size and a start of minutes (compressed), from annotations, not operator fields', () => {
-    const cr = unmuteDeployment.parse({ ...operatorFleet('fleet', 'ns', { ...shape, gpuStartDelay: '12s' }, timing), metadata: { name: 'fleet', namespace: 'ns', uid: 'x', generation: 1 } });
+    const cr = unmuteDeployment.parse({ ...operatorFleet('fleet', 'ns', { ...shape, gpuStartDelay: '12s' }, timing, { pipeline: true }), metadata: { name: 'fleet', namespace: 'ns', uid: 'x', generation: 1 } });
     const objects = renderFleet(cr, { capabilities: { prometheusOperator: false, gatewayApi: false, grafanaOperator: false }, replicas: { backend: 2 } });
     const template = (name: string) =>
       (objects.find((o) => o.kind === 'Deployment' && o.metadata.name === name) as unknown as { spec: { template: { metadata: { annotations: Record<string, string> }; spec: NonNullable<PodLike['spec']> } } }).spec.template;
