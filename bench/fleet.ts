@@ -34,7 +34,8 @@ const self = fileURLToPath(import.meta.url);
 
 const TIME_SCALE = 10;
 const SEED = 20240611;
-const SHAPE: FleetShape = { minReplicas: 2, maxReplicas: 20, targetSessionsPerPod: 3, maxSessionsPerPod: 4, podStartDelay: '3s' };
+// GPU pods (STT, TTS, vLLM) load models for ~2 minutes: 12 s compressed.
+const SHAPE: FleetShape = { minReplicas: 2, maxReplicas: 20, targetSessionsPerPod: 3, maxSessionsPerPod: 4, podStartDelay: '3s', gpuStartDelay: '12s' };
 /** A window flag in fleet seconds, or its default. */
 function windowFlag(flag: string, fallback: number): number {
   const arg = process.argv.find((a) => a.startsWith(`--${flag}=`));
@@ -64,6 +65,7 @@ const innerSchema = z.object({
   kubeconfig: z.string(),
   namespace: z.string(),
   podSelector: z.string(),
+  servicesSelector: z.string().optional(),
   service: z.string(),
   deployment: z.string(),
   trace: z.enum(['full', 'quick']),
@@ -85,6 +87,7 @@ async function inner(config: InnerConfig): Promise<void> {
     client,
     namespace: config.namespace,
     podSelector: config.podSelector,
+    ...(config.servicesSelector !== undefined ? { servicesSelector: config.servicesSelector } : {}),
     service: config.service,
     deployment: config.deployment,
     plan,
@@ -95,7 +98,7 @@ async function inner(config: InnerConfig): Promise<void> {
     signal: ac.signal,
     log: (m) => process.stderr.write(`[${config.label}] ${m}\n`),
   });
-  process.stdout.write(`RESULT ${JSON.stringify({ figures: result.figures, timeline: result.timeline, runner: result.runner, wallMs: result.wallMs })}\n`);
+  process.stdout.write(`RESULT ${JSON.stringify({ figures: result.figures, timeline: result.timeline, runner: result.runner, servicesRunner: result.servicesRunner, wallMs: result.wallMs })}\n`);
   process.exit(0);
 }
 
@@ -120,6 +123,7 @@ function table(op: RunFigures, base: RunFigures, meta: { trace: string; wallS: n
   const rows: Array<[string, string, string]> = [
     ['sessions started by the trace', fmt(op.sessions, 0), fmt(base.sessions, 0)],
     ['sessions cut by scaling (1012)', fmt(op.dropped, 0), fmt(base.dropped, 0)],
+    ['sessions lost to STT/TTS/LLM (1011)', fmt(op.droppedByServices, 0), fmt(base.droppedByServices, 0)],
     ['sessions refused (no backend / 500)', fmt(op.refused, 0), fmt(base.refused, 0)],
     ['sessions that queued for a slot', fmt(op.queuedSessions, 0), fmt(base.queuedSessions, 0)],
     ['session-seconds queued (wall)', fmt(op.queuedSeconds), fmt(base.queuedSeconds)],
@@ -146,6 +150,7 @@ interface InnerResult {
   figures: RunFigures;
   timeline: TimelineRow[];
   runner: unknown;
+  servicesRunner?: unknown;
   wallMs: number;
 }
 
@@ -204,7 +209,7 @@ async function outer(argv: string[]): Promise<number> {
     const NS_BASE = 'fleet-baseline';
     for (const ns of [NS_OP, NS_BASE]) await client.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
 
-    const cr = operatorFleet('fleet', NS_OP, SHAPE, TIMING);
+    const cr = operatorFleet('fleet', NS_OP, SHAPE, TIMING, { pipeline: true });
     const base = baselineFleet('baseline', NS_BASE, SHAPE);
     await createAll(client, [cr as KubeObject, base.deployment as KubeObject, base.service as KubeObject]);
 
@@ -238,7 +243,7 @@ async function outer(argv: string[]): Promise<number> {
     const wallS = (performance.now() - t0) / 1000;
     process.stdout.write(timelineTable(op.timeline, bl.timeline) + '\n\n');
     process.stdout.write(table(op.figures, bl.figures, { trace: traceName, wallS }) + '\n');
-    process.stdout.write(`pod runner (operator): ${JSON.stringify(op.runner)}\npod runner (baseline): ${JSON.stringify(bl.runner)}\n`);
+    process.stdout.write(`pod runner (operator): ${JSON.stringify(op.runner)}, STT/TTS/vLLM pods: ${JSON.stringify(op.servicesRunner)}\npod runner (baseline): ${JSON.stringify(bl.runner)}\n`);
     const summary = {
       trace: traceName,
       time_scale: TIME_SCALE,
@@ -247,6 +252,8 @@ async function outer(argv: string[]): Promise<number> {
       wall_s: Math.round(wallS),
       dropped_operator: op.figures.dropped,
       dropped_baseline: bl.figures.dropped,
+      dropped_1011_operator: op.figures.droppedByServices,
+      dropped_1011_baseline: bl.figures.droppedByServices,
       queued_s_operator: op.figures.queuedSeconds,
       queued_s_baseline: bl.figures.queuedSeconds,
       reaction_s_operator: Math.round(op.figures.reactionSeconds * 10) / 10,

@@ -32,11 +32,11 @@ export function startOperatorProcess(namespace: string): NetnsProcess {
 }
 
 /** Operator + pod runner for the UnmuteDeployment `name` in `namespace` (the CR is the test's to create). */
-export async function startFleetUnderTest(namespace: string, name: string): Promise<FleetUnderTest> {
+export async function startFleetUnderTest(namespace: string, name: string, opts: { pipeline?: boolean } = {}): Promise<FleetUnderTest> {
   const targets = operatorFleetTargets(name);
   const socket = join(tmpdir(), `umf-${namespace}.sock`);
   const fleet = spawnInNetns(node, [
-    'src/sim/cli/main.ts', 'fleet', '--namespace', namespace, '--selector', targets.podSelector, '--service', targets.service,
+    'src/sim/cli/main.ts', 'fleet', '--namespace', namespace, '--selector', targets.podSelector, ...(opts.pipeline ? ['--services-selector', targets.servicesSelector] : []), '--service', targets.service,
     '--control-socket', socket, '--strategy', 'least-connections', '--duration', '900', '--log-level', 'info',
   ]);
   await fleet.waitForOutput(/sim-fleet ready/, 30_000);

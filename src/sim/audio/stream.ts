@@ -46,13 +46,15 @@ export class OggOpusWriter {
 export interface AudioChunkInfo {
   /** Audio duration in ms carried by the message (after the headers). */
   audioMs: number;
-  /** Per packet: duration in ms and whether the VAD calls it voiced. */
-  packets: Array<{ ms: number; voiced: boolean }>;
+  /** Per packet: duration in ms, whether the cheap VAD (packet size) calls it voiced, the packet. */
+  packets: Array<{ ms: number; voiced: boolean; data: Uint8Array }>;
 }
 
 /**
- * Server-side reader: follows one Ogg/Opus stream, skipping OpusHead/OpusTags, and classifies
- * every audio packet by size (our VAD stand-in: there is no decoder).
+ * Server-side reader: follows one Ogg/Opus stream, skipping OpusHead/OpusTags. Every audio packet
+ * comes with its duration and a size-based guess of voicing, which only the cheap mode uses (it
+ * holds for the simulator's stand-in packets, not for a real encoder's: real silence is ~20-50
+ * bytes); the full mode decodes the packets instead.
  */
 export class OggOpusReader {
   private readonly ogg = new OggPacketReader();
@@ -77,7 +79,7 @@ export class OggOpusReader {
       if (info === undefined) continue;
       const ms = info.samples48k / 48;
       out.audioMs += ms;
-      out.packets.push({ ms, voiced: info.bytesPerFrame >= this.voicedBytesPerFrame });
+      out.packets.push({ ms, voiced: info.bytesPerFrame >= this.voicedBytesPerFrame, data: p });
     }
     return out;
   }

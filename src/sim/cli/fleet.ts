@@ -10,6 +10,7 @@ import { parseFlags } from '../../cli/flags.ts';
 import { createLogger } from '../../observability/logger.ts';
 import { KubeClient } from '../../runtime/kube-client.ts';
 import { FleetControl } from '../fleet/control.ts';
+import { pipelineProcess, SliceResolver } from '../fleet/pipeline.ts';
 import { startPodRunner } from '../fleet/pod-runner.ts';
 import { CHEAP_SESSION, CHEAP_WORKER, ServiceEndpoints } from '../fleet/scenario.ts';
 import { boolFlag, helpRequested, intFlag } from './flag-types.ts';
@@ -24,6 +25,9 @@ network namespace.
   --kubeconfig PATH        kubeconfig valid inside the netns (default $KUBECONFIG)
   --namespace NS           namespace of the pods
   --selector SEL           label selector of the backend pods
+  --services-selector SEL  label selector of the fleet's STT, TTS and vLLM pods, played as simulated
+                           moshi-server and vLLM (the whole pipeline); without it, backends whose
+                           env names no STT/TTS/LLM simulate them in-process
   --service NAME           backend Service: enables opening sessions through the control socket
   --control-socket PATH    serve the control API on this unix socket
   --strategy S             how sessions opened there pick a backend: round-robin (kube-proxy-like,
@@ -38,6 +42,7 @@ const schema = z.object({
   kubeconfig: z.string().optional(),
   namespace: z.string().min(1),
   selector: z.string().min(1),
+  'services-selector': z.string().min(1).optional(),
   service: z.string().min(1).optional(),
   'control-socket': z.string().min(1).optional(),
   strategy: z.enum(['round-robin', 'least-connections']).default('round-robin'),
@@ -58,6 +63,7 @@ export async function run(argv: string[]): Promise<number> {
       kubeconfig: { type: 'string' },
       namespace: { type: 'string' },
       selector: { type: 'string' },
+      'services-selector': { type: 'string' },
       service: { type: 'string' },
       'control-socket': { type: 'string' },
       strategy: { type: 'string' },
@@ -77,19 +83,26 @@ export async function run(argv: string[]): Promise<number> {
   const client = await KubeClient.fromKubeConfig(kc);
 
   const worker = f.cheap ? { ...CHEAP_WORKER, maxSessions: f['max-sessions'] } : { maxSessions: f['max-sessions'] };
+  // Backends find STT/TTS/LLM pods by the Services in their env, through the EndpointSlices.
+  const resolver = await new SliceResolver(client, f.namespace, logger).start();
   const runner = await startPodRunner({
     client,
     namespace: f.namespace,
     labelSelector: f.selector,
     worker,
+    processFor: pipelineProcess({ resolver: resolver.resolve, worker, remote: f['services-selector'] !== undefined }),
     logger,
     onEvent: (e) => logger.info(e, `pod ${e.type}`),
   });
+  const services =
+    f['services-selector'] === undefined
+      ? undefined
+      : await startPodRunner({ client, namespace: f.namespace, labelSelector: f['services-selector'], processFor: pipelineProcess({ resolver: resolver.resolve, worker, remote: true }), logger, onEvent: (e) => logger.info(e, `pod ${e.type}`) });
   const endpoints = f.service === undefined ? undefined : await new ServiceEndpoints(client, f.namespace, f.service, { strategy: f.strategy }).start();
   const control =
     f['control-socket'] === undefined
       ? undefined
-      : await new FleetControl({ socketPath: f['control-socket'], runner, ...(endpoints ? { picker: endpoints.pool } : {}), session: f.cheap ? CHEAP_SESSION : {} }).listen();
+      : await new FleetControl({ socketPath: f['control-socket'], runner, ...(services ? { services } : {}), ...(endpoints ? { picker: endpoints.pool } : {}), session: f.cheap ? CHEAP_SESSION : {} }).listen();
   logger.info({ namespace: f.namespace, selector: f.selector, service: f.service, socket: f['control-socket'] }, 'sim-fleet ready');
 
   await new Promise<void>((resolve) => {
@@ -104,6 +117,8 @@ export async function run(argv: string[]): Promise<number> {
   await control?.close();
   endpoints?.stop();
   await runner.stop();
+  await services?.stop();
+  resolver.stop();
   logger.info(runner.totals, 'sim-fleet stopped');
   return 0;
 }

@@ -3,7 +3,8 @@
 import { z } from 'zod';
 import { CliError } from '../../cli/errors.ts';
 import { parseFlags } from '../../cli/flags.ts';
-import { distributionFlag } from '../random.ts';
+import { distributionFlag, seededRng } from '../random.ts';
+import { remoteServices } from '../worker/remote.ts';
 import { SimWorker, type SimWorkerOptions } from '../worker/server.ts';
 import { boolFlag, helpRequested, intFlag, numberFlag } from './flag-types.ts';
 import { DEFAULT_SIM_WORKER_CONFIG } from '../worker/config.ts';
@@ -33,6 +34,16 @@ A simulated Unmute backend: /v1/realtime, /v1/health, /v1/voices, /metrics (+ /s
   --stt-slots N               simulated STT batch slots for this worker (default unlimited)
   --tts-slots N               simulated TTS batch slots for this worker (default unlimited)
   --down LIST                 report services down in /v1/health: stt,tts,llm,voice_cloning
+  --stt-url URL               a real (or simulated) moshi STT, as KYUTAI_STT_URL (default: $KYUTAI_STT_URL,
+                              else in-process); its host resolves to every instance (DNS)
+  --tts-url URL               the same for the TTS (KYUTAI_TTS_URL)
+  --llm-url URL               an OpenAI-compatible LLM without /v1 (KYUTAI_LLM_URL)
+  --llm-model NAME            KYUTAI_LLM_MODEL; unset: Unmute's autoselect (a blocking models.list())
+  --decode-audio BOOL         decode the clients' Opus for the STT (default true); false = cheap mode:
+                              no decoder, a packet counts as speech by its size (stand-in packets only)
+  --stall-per-session MS      fault: block the event loop this long at each new session
+  --stall-every MS            fault: block the event loop --stall-ms every MS
+  --stall-ms MS               length of a periodic stall (default 1000)
   --per-message-deflate BOOL  negotiate websocket compression (default false)
   --seed N                    random seed (default 1)
 
@@ -64,6 +75,14 @@ const options = {
   down: { type: 'string' },
   'per-message-deflate': { type: 'string' },
   seed: { type: 'string' },
+  'stt-url': { type: 'string' },
+  'tts-url': { type: 'string' },
+  'llm-url': { type: 'string' },
+  'llm-model': { type: 'string' },
+  'decode-audio': { type: 'string' },
+  'stall-per-session': { type: 'string' },
+  'stall-every': { type: 'string' },
+  'stall-ms': { type: 'string' },
 } as const;
 
 const services = ['stt', 'tts', 'llm', 'voice_cloning'] as const;
@@ -96,6 +115,14 @@ const schema = z.object({
     .optional(),
   'per-message-deflate': boolFlag().optional(),
   seed: intFlag(0).optional(),
+  'stt-url': z.url().optional(),
+  'tts-url': z.url().optional(),
+  'llm-url': z.url().optional(),
+  'llm-model': z.string().min(1).optional(),
+  'decode-audio': boolFlag().optional(),
+  'stall-per-session': numberFlag(0).optional(),
+  'stall-every': numberFlag(0).optional(),
+  'stall-ms': numberFlag(0).default(1000),
 });
 
 export function simWorkerOptionsFromArgv(argv: string[]): SimWorkerOptions {
@@ -131,6 +158,21 @@ export function simWorkerOptionsFromArgv(argv: string[]): SimWorkerOptions {
   set('ttsSlots', f['tts-slots']);
   set('perMessageDeflate', f['per-message-deflate']);
   set('seed', f.seed);
+  set('decodeAudio', f['decode-audio']);
+  set('stallPerSessionMs', f['stall-per-session']);
+  set('stallEveryMs', f['stall-every']);
+  if (f['stall-every'] !== undefined) opts.stallMs = f['stall-ms'];
+  // Unmute's environment variables stand in for the flags, as in its container.
+  const env = process.env;
+  const sttUrl = f['stt-url'] ?? env['KYUTAI_STT_URL'];
+  const ttsUrl = f['tts-url'] ?? env['KYUTAI_TTS_URL'];
+  const llmUrl = f['llm-url'] ?? env['KYUTAI_LLM_URL'];
+  const llmModel = f['llm-model'] ?? env['KYUTAI_LLM_MODEL'] ?? null;
+  set('llmModel', llmModel);
+  if (sttUrl !== undefined || ttsUrl !== undefined || llmUrl !== undefined) {
+    if (sttUrl === undefined || ttsUrl === undefined || llmUrl === undefined) throw new CliError('worker: give all of --stt-url, --tts-url and --llm-url (or none: in-process)');
+    opts.remote = remoteServices({ sttUrl, ttsUrl, llmUrl, llmModel, rng: seededRng(f.seed ?? 1), ...(env['KYUTAI_LLM_API_KEY'] ? { llmApiKey: env['KYUTAI_LLM_API_KEY'] } : {}) });
+  }
   return opts;
 }
 

@@ -30,6 +30,8 @@ interface Held {
 export interface FleetControlOptions {
   socketPath: string;
   runner: PodRunner;
+  /** The STT/TTS/vLLM pods' runner, when the fleet runs the whole pipeline. */
+  services?: PodRunner;
   /** Where new sessions go (the Service's ready endpoints); the session API answers 409 without it. */
   picker?: TargetPicker;
   session?: SessionTemplate;
@@ -37,6 +39,8 @@ export interface FleetControlOptions {
 
 export interface FleetControlState {
   workers: ReturnType<PodRunner['workers']>;
+  /** STT, TTS and vLLM pods (component, state, open channels). */
+  services: ReturnType<PodRunner['workers']>;
   totals: PodRunner['totals'];
   endpoints: readonly string[];
   sessions: {
@@ -45,6 +49,8 @@ export interface FleetControlState {
     connecting: number;
     outcomes: Record<string, number>;
     closeCodes: Record<string, number>;
+    /** Close reasons of sessions the server closed, with their count ("1011 Internal server error ..."). */
+    closeReasons: Record<string, number>;
     /** Open sessions per backend URL. */
     byUrl: Record<string, number>;
     /** Open or waiting for a slot, per backend URL. */
@@ -80,9 +86,14 @@ export class FleetControl {
   state(): FleetControlState {
     const outcomes: Record<string, number> = {};
     const closeCodes: Record<string, number> = {};
+    const closeReasons: Record<string, number> = {};
     for (const r of this.#results) {
       outcomes[r.outcome] = (outcomes[r.outcome] ?? 0) + 1;
-      if (r.closeCode !== undefined && r.closedBy === 'server') closeCodes[String(r.closeCode)] = (closeCodes[String(r.closeCode)] ?? 0) + 1;
+      if (r.closeCode !== undefined && r.closedBy === 'server') {
+        closeCodes[String(r.closeCode)] = (closeCodes[String(r.closeCode)] ?? 0) + 1;
+        const reason = `${r.closeCode} ${r.closeReason ?? ''}`.trim();
+        closeReasons[reason] = (closeReasons[reason] ?? 0) + 1;
+      }
     }
     const byUrl: Record<string, number> = {};
     const heldByUrl: Record<string, number> = {};
@@ -93,9 +104,10 @@ export class FleetControl {
     }
     return {
       workers: this.#o.runner.workers(),
+      services: this.#o.services?.workers() ?? [],
       totals: { ...this.#o.runner.totals },
       endpoints: this.#o.picker?.targets() ?? [],
-      sessions: { held: this.#held.size, open: this.#live.open, connecting: this.#live.connecting, outcomes, closeCodes, byUrl, heldByUrl },
+      sessions: { held: this.#held.size, open: this.#live.open, connecting: this.#live.connecting, outcomes, closeCodes, closeReasons, byUrl, heldByUrl },
     };
   }
 

@@ -2,6 +2,8 @@
 // a few times a second (pods, ready endpoints, sessions the clients hold) and every session's end.
 //
 //   dropped          sessions the server closed with 1012 (a backend stopped under them)
+//   droppedByServices sessions the server closed with 1011: an STT/TTS/LLM stream refused or lost
+//                    (a follower tier scaled down or rolled under them, or out of slots)
 //   queuedSeconds    time clients waited for a slot (upgrade not completed), summed
 //   reaction         per load step: from the step's start until the ready endpoints are as many
 //                    as the load asks for (ready ≥ ceil(sessions / targetSessionsPerPod)), 0 if
@@ -52,6 +54,7 @@ export interface RunFigures {
   sessions: number;
   completed: number;
   dropped: number;
+  droppedByServices: number;
   refused: number;
   failed: number;
   queuedSeconds: number;
@@ -120,6 +123,7 @@ export function measureRun(input: {
     sessions: sessions.length,
     completed: count('completed') + count('aborted'),
     dropped: sessions.filter((s) => s.outcome === 'dropped' && s.closeCode === 1012).length,
+    droppedByServices: sessions.filter((s) => s.outcome === 'dropped' && s.closeCode === 1011).length,
     refused: count('refused'),
     failed: count('failed') + sessions.filter((s) => s.outcome === 'dropped' && s.closeCode !== 1012).length,
     queuedSeconds: round(sessions.reduce((a, s) => a + s.waitedMs, 0) / 1000, 1),

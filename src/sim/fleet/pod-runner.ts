@@ -37,7 +37,13 @@ export interface PodLike extends KubeObject {
   metadata: KubeObject['metadata'] & { deletionGracePeriodSeconds?: number };
   spec?: {
     terminationGracePeriodSeconds?: number;
-    containers?: Array<{ name?: string; ports?: Array<{ name?: string; containerPort?: number }>; lifecycle?: { preStop?: unknown } }>;
+    containers?: Array<{
+      name?: string;
+      ports?: Array<{ name?: string; containerPort?: number }>;
+      lifecycle?: { preStop?: unknown };
+      env?: Array<{ name: string; value?: string }>;
+      args?: string[];
+    }>;
   };
   status?: { phase?: string; podIP?: string };
 }
@@ -69,13 +75,28 @@ export type PodRunnerEvent =
 
 export type StopReason = 'terminated' | 'gone' | 'suspended' | 'runner-stopped';
 
+/** What a pod runs: a sim-worker, or (the pipeline's GPU pods) a simulated moshi-server or vLLM. */
+export interface PodProcess {
+  listen(): Promise<unknown>;
+  /** SIGTERM, as the process inside handles it. */
+  shutdown(): Promise<void>;
+  stats(): PodProcessStats;
+}
+
+export interface PodProcessStats extends SimWorkerStats {
+  /** moshi-server: streams holding a slot. */
+  openChannels?: number;
+}
+
 export interface PodWorkerInfo {
   pod: string;
   uid: string;
   ip: string;
   port: number;
   state: 'starting' | 'running' | 'prestop' | 'stopped';
-  stats: SimWorkerStats | undefined;
+  /** The pod's app.kubernetes.io/component label (backend, stt, tts, llm), if any. */
+  component: string | undefined;
+  stats: PodProcessStats | undefined;
 }
 
 export interface PodRunnerTotals {
@@ -94,6 +115,8 @@ export interface PodRunnerOptions {
   labelSelector: string;
   /** Sim-worker options for every pod (host and port come from the pod). */
   worker?: Omit<SimWorkerOptions, 'host' | 'port'>;
+  /** What each pod runs; default: a sim-worker with `worker`. */
+  processFor?: (pod: PodLike, addr: { ip: string; port: number }) => PodProcess;
   /** Container port name to serve (default: `http`, else the first port). */
   portName?: string;
   /** How often the preStop wait reads the worker's sessions (default 200 ms). */
@@ -107,7 +130,8 @@ interface Slot {
   name: string;
   ip: string;
   port: number;
-  worker: SimWorker | undefined;
+  pod: PodLike;
+  worker: PodProcess | undefined;
   state: PodWorkerInfo['state'];
   /** Aborted when the pod vanishes while in preStop: SIGTERM at once. */
   prestopAbort: AbortController | undefined;
@@ -154,10 +178,18 @@ export class PodRunner {
   }
 
   workers(): PodWorkerInfo[] {
-    return [...this.#slots.values()].map((s) => ({ pod: s.name, uid: s.uid, ip: s.ip, port: s.port, state: s.state, stats: s.worker?.stats() }));
+    return [...this.#slots.values()].map((s) => ({
+      pod: s.name,
+      uid: s.uid,
+      ip: s.ip,
+      port: s.port,
+      state: s.state,
+      component: s.pod.metadata.labels?.['app.kubernetes.io/component'],
+      stats: s.worker?.stats(),
+    }));
   }
 
-  worker(pod: string): SimWorker | undefined {
+  worker(pod: string): PodProcess | undefined {
     return [...this.#slots.values()].find((s) => s.name === pod)?.worker;
   }
 
@@ -217,7 +249,7 @@ export class PodRunner {
     if (slot !== undefined || this.#suspended.has(name)) return;
     const addr = workerAddress(pod, this.#o.portName);
     if (addr === undefined) return;
-    const s: Slot = { uid, name, ...addr, worker: undefined, state: 'starting', prestopAbort: undefined, stopping: undefined, starting: undefined };
+    const s: Slot = { uid, name, ...addr, pod, worker: undefined, state: 'starting', prestopAbort: undefined, stopping: undefined, starting: undefined };
     this.#slots.set(uid, s);
     s.starting = this.#startWorker(s);
   }
@@ -225,7 +257,7 @@ export class PodRunner {
   async #startWorker(s: Slot): Promise<void> {
     // A pod IP can be handed to a new pod right after the old pod is gone: retry a busy address.
     for (let attempt = 0; ; attempt++) {
-      const w = new SimWorker({ ...this.#o.worker, host: s.ip, port: s.port });
+      const w: PodProcess = this.#o.processFor?.(s.pod, { ip: s.ip, port: s.port }) ?? new SimWorker({ ...this.#o.worker, host: s.ip, port: s.port });
       try {
         await w.listen();
         if (s.state !== 'starting') {

@@ -18,15 +18,16 @@ import { TargetPool, type PickStrategy } from '../loadgen/targets.ts';
 import type { SimWorkerOptions } from '../worker/server.ts';
 import { hpaDecide, pruneHpaHistory, type HpaSpec } from './hpa.ts';
 import { measureRun, timelineRows, type MeasureSpec, type RunFigures, type SessionRecord, type TimelineRow, type TimelineSample } from './measure.ts';
+import { pipelineProcess, SliceResolver } from './pipeline.ts';
 import { startPodRunner, type PodRunner, type PodRunnerEvent } from './pod-runner.ts';
 import type { TracePlan } from './trace.ts';
 
 const DEPLOYMENT = { apiVersion: 'apps/v1', kind: 'Deployment' } as const;
 
 /** Sim-worker settings that keep a fleet of simulated backends cheap on CPU (no audio frames). */
-export const CHEAP_WORKER: Omit<SimWorkerOptions, 'host' | 'port'> = { audioFrames: false, additionalOutputsMs: 0, maxSessions: 4 };
-/** Client settings to match: 400 ms audio chunks, Unmute's protocol otherwise. */
-export const CHEAP_SESSION: SessionTemplate = { chunkMs: 400, replyTimeoutMs: 60_000 };
+export const CHEAP_WORKER: Omit<SimWorkerOptions, 'host' | 'port'> = { audioFrames: false, additionalOutputsMs: 0, decodeAudio: false, maxSessions: 4 };
+/** Client settings to match: 400 ms audio chunks of stand-in packets, Unmute's protocol otherwise. */
+export const CHEAP_SESSION: SessionTemplate = { chunkMs: 400, replyTimeoutMs: 60_000, realAudio: false };
 
 /**
  * The backend Service's ready endpoints, kept current by a watch on its EndpointSlices (as
@@ -158,6 +159,8 @@ export interface ScenarioOptions {
   namespace: string;
   /** Label selector of the backend pods. */
   podSelector: string;
+  /** Label selector of the fleet's STT, TTS and vLLM pods, played as simulated servers (the whole pipeline). */
+  servicesSelector?: string;
   /** The Service clients reach the backends through. */
   service: string;
   /** The backend Deployment (scale events; the baseline scales it). */
@@ -182,27 +185,39 @@ export interface ScenarioResult {
   timeline: TimelineRow[];
   samples: TimelineSample[];
   runner: PodRunner['totals'];
+  /** The STT/TTS/vLLM pods' runner, when the pipeline runs. */
+  servicesRunner?: PodRunner['totals'];
   wallMs: number;
 }
 
 export async function runFleetScenario(o: ScenarioOptions): Promise<ScenarioResult> {
   const log = o.log ?? (() => {});
+  const worker = o.worker ?? CHEAP_WORKER;
+  const resolver = await new SliceResolver(o.client, o.namespace).start();
+  const processFor = pipelineProcess({ resolver: resolver.resolve, worker, remote: o.servicesSelector !== undefined });
   const runner = await startPodRunner({
     client: o.client,
     namespace: o.namespace,
     labelSelector: o.podSelector,
-    worker: o.worker ?? CHEAP_WORKER,
+    worker,
+    processFor,
     ...(o.onRunnerEvent ? { onEvent: o.onRunnerEvent } : {}),
   });
+  const services = o.servicesSelector === undefined ? undefined : await startPodRunner({ client: o.client, namespace: o.namespace, labelSelector: o.servicesSelector, processFor });
   const endpoints = await new ServiceEndpoints(o.client, o.namespace, o.service).start();
   const replicas = await new ReplicasWatch(o.client, o.namespace, o.deployment).start();
   let hpa: { stop(): Promise<void> } | undefined;
   let sampler: NodeJS.Timeout | undefined;
   try {
     const warm = o.warmEndpoints ?? o.spec.minReplicas;
-    const warmDeadline = Date.now() + 90_000;
-    while (endpoints.ready() < warm || runner.workers().filter((w) => w.state === 'running').length < warm) {
-      if (Date.now() > warmDeadline) throw new Error(`fewer than ${warm} ready backends after 90 s (ready endpoints ${endpoints.ready()})`);
+    const warmDeadline = Date.now() + 120_000;
+    const servicesUp = (): boolean => {
+      if (services === undefined) return true;
+      const running = new Set(services.workers().filter((w) => w.state === 'running').map((w) => w.component));
+      return running.has('stt') && running.has('tts') && running.has('llm');
+    };
+    while (endpoints.ready() < warm || runner.workers().filter((w) => w.state === 'running').length < warm || !servicesUp()) {
+      if (Date.now() > warmDeadline) throw new Error(`fewer than ${warm} ready backends (or no STT/TTS/LLM) after 120 s (ready endpoints ${endpoints.ready()})`);
       if (o.signal?.aborted) throw new Error('aborted');
       await new Promise((r) => setTimeout(r, 200));
     }
@@ -256,12 +271,14 @@ export async function runFleetScenario(o: ScenarioOptions): Promise<ScenarioResu
     sample();
     const figures = measureRun({ samples, sessions: records, steps: o.plan.steps, spec: o.spec, scaleEvents: replicas.changes, endMs: o.plan.totalMs });
     const timeline = timelineRows(samples, records, o.spec, o.plan.totalMs / 12, o.plan.totalMs);
-    return { figures, timeline, samples, runner: { ...runner.totals }, wallMs: result.wallMs };
+    return { figures, timeline, samples, runner: { ...runner.totals }, ...(services ? { servicesRunner: { ...services.totals } } : {}), wallMs: result.wallMs };
   } finally {
     if (sampler !== undefined) clearTimeout(sampler);
     await hpa?.stop();
     endpoints.stop();
     replicas.stop();
     await runner.stop();
+    await services?.stop();
+    resolver.stop();
   }
 }

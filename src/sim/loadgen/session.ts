@@ -15,9 +15,10 @@ import WebSocket from 'ws';
 import { OggPacketReader } from '../audio/ogg.ts';
 import { OPUS_SILENCE_20MS, isOpusHead, isOpusTags, opusPacketInfo } from '../audio/opus.ts';
 import { OggOpusWriter } from '../audio/stream.ts';
-import { CLOSE_NORMAL, FRAME_MS, REALTIME_SUBPROTOCOL, realtimeUrl, type IncomingServerEvent } from '../protocol.ts';
+import { CLOSE_NORMAL, FRAME_MS, REALTIME_SUBPROTOCOL, httpBaseUrl, realtimeUrl, type IncomingServerEvent } from '../protocol.ts';
 import { constant, sample, type Distribution, type Rng } from '../random.ts';
-import { noiseSpeech, type SpeechSource } from './speech.ts';
+import { silencePacketsReal } from '../audio/clips.ts';
+import { clipSpeech, noiseSpeech, type SpeechSource } from './speech.ts';
 
 export type SessionOutcome = 'completed' | 'dropped' | 'refused' | 'failed' | 'aborted';
 
@@ -49,6 +50,12 @@ export interface SessionResult {
   startedAt: number;
   /** Connect attempt -> upgrade completed; undefined if the upgrade never completed. */
   queuedMs?: number;
+  /**
+   * Why the upgrade waited (longer than 300 ms): `slot` when the server's /v1/health answered
+   * at once meanwhile (Unmute's semaphore holds the handshake), `slow-server` when it did not
+   * either (a blocked event loop, an overloaded process).
+   */
+  queueCause?: 'slot' | 'slow-server';
   /** Upgrade completed -> end (0 when never opened). */
   durationMs: number;
   userTurns: number;
@@ -79,6 +86,12 @@ export interface SessionOptions {
   /** Give up waiting for a slot after this long (default: wait for ever, as a browser does). */
   connectTimeoutMs?: number;
   speech?: SpeechSource;
+  /**
+   * Real Opus from a real encoder (default true): its silence and synthesised speech clips, so a
+   * decoding backend hears speech only where there is. false: the stand-in packets (3-byte
+   * silence frames, noise frames) a cheap-mode sim-worker classifies by size without decoding.
+   */
+  realAudio?: boolean;
   perMessageDeflate?: boolean;
   rng?: Rng;
   signal?: AbortSignal;
@@ -90,6 +103,8 @@ const DEFAULT_SPEECH: Distribution = { kind: 'uniform', min: 1000, max: 3000 };
 const DEFAULT_REPLY_TIMEOUT_MS = 60_000;
 const DEFAULT_TURNS = 3;
 const MAX_SERVER_ERRORS_KEPT = 10;
+const QUEUE_PROBE_MS = 300;
+const SLOW_HEALTH_MS = 250;
 
 /** Runs one conversation. Never rejects: every way it can end is a SessionResult. */
 export function startSession(opts: SessionOptions): Promise<SessionResult> {
@@ -101,7 +116,10 @@ class ClientSession {
   private readonly resolve: (r: SessionResult) => void;
   private readonly rng: Rng;
   private readonly chunkMs: number;
-  private readonly speech: SpeechSource;
+  private speech: SpeechSource;
+  private readonly realAudio: boolean;
+  private readonly silence: readonly Uint8Array[];
+  private silenceIndex = 0;
   private readonly writer: OggOpusWriter;
   private readonly audioIn = new OggPacketReader();
   private ws: WebSocket | undefined;
@@ -132,7 +150,9 @@ class ClientSession {
     this.rng = o.rng ?? Math.random;
     this.chunkMs = o.chunkMs ?? FRAME_MS;
     if (this.chunkMs < 20 || this.chunkMs % 20 !== 0) throw new RangeError('chunkMs must be a positive multiple of 20');
-    this.speech = o.speech ?? noiseSpeech();
+    this.realAudio = o.realAudio ?? true;
+    this.speech = o.speech ?? (this.realAudio ? clipSpeech(this.rng) : noiseSpeech());
+    this.silence = this.realAudio ? silencePacketsReal() : [OPUS_SILENCE_20MS];
     this.turns = o.turns ?? (o.durationMs === undefined ? DEFAULT_TURNS : undefined);
     this.writer = new OggOpusWriter(Math.floor(this.rng() * 0xffffffff));
     this.result = { url: o.url, outcome: 'failed', startedAt: Date.now(), durationMs: 0, userTurns: 0, replies: [], serverErrors: [] };
@@ -161,6 +181,7 @@ class ClientSession {
       this.finish('refused', { error: `HTTP ${res.statusCode ?? '?'} instead of a websocket upgrade` });
     });
     ws.on('open', () => this.onOpen());
+    this.later(QUEUE_PROBE_MS, () => this.probeQueue());
     ws.on('message', (data, isBinary) => {
       if (!isBinary) this.onServerEvent(data.toString());
     });
@@ -185,6 +206,19 @@ class ClientSession {
       this.finish('aborted', { error: 'aborted' });
     }
   };
+
+  /** The upgrade is late: ask /v1/health whether the server is merely full or slow altogether. */
+  private probeQueue(): void {
+    if (this.openedAt !== undefined || this.finished) return;
+    const t0 = performance.now();
+    fetch(`${httpBaseUrl(this.o.url)}/v1/health`, { signal: AbortSignal.timeout(5000) })
+      .then((res) => res.arrayBuffer())
+      .catch(() => undefined)
+      .then(() => {
+        if (this.result.queueCause !== undefined) return;
+        this.result.queueCause = performance.now() - t0 < SLOW_HEALTH_MS ? 'slot' : 'slow-server';
+      }, () => undefined);
+  }
 
   private onOpen(): void {
     const now = performance.now();
@@ -235,7 +269,7 @@ class ClientSession {
           this.armReplyDeadline();
         }
       } else {
-        packets.push(OPUS_SILENCE_20MS);
+        packets.push(this.silence[this.silenceIndex++ % this.silence.length]!);
         filled += 20;
       }
     }
@@ -252,6 +286,8 @@ class ClientSession {
   private startSpeaking(): void {
     if (this.finished || this.closeRequested) return;
     this.speechLeftMs = Math.max(20, sample(this.o.speechMs ?? DEFAULT_SPEECH, this.rng));
+    // Each utterance starts at the beginning of a (new) clip.
+    if (this.o.speech === undefined && this.realAudio) this.speech = clipSpeech(this.rng);
     this.speechStartAt = undefined;
     this.speechEndAt = undefined;
     this.pendingStt = undefined;

@@ -1,5 +1,7 @@
 // What the load generator "says". Each source yields Opus packets; the session frames them into
-// one Ogg/Opus stream (see ../audio). Two sources:
+// one Ogg/Opus stream (see ../audio). Three sources:
+// - clips (default): speech-like clips synthesised and encoded by a real Opus encoder (clips.ts),
+//   from the start of a random clip, looped if the utterance is longer;
 // - noise (default): CELT frames with pseudo-random payloads, voiced for the simulator's VAD, noise
 //   for a real backend (its STT transcribes nothing; Unmute then moves on after its 7 s silence);
 // - a real Ogg/Opus speech file (--speech-file): its packets are re-framed into our stream, so a
@@ -7,7 +9,8 @@
 import { readFileSync } from 'node:fs';
 import { OggPacketReader } from '../audio/ogg.ts';
 import { isOpusHead, isOpusTags, noisePacket, opusPacketInfo } from '../audio/opus.ts';
-import { seededRng } from '../random.ts';
+import { speechClips } from '../audio/clips.ts';
+import { seededRng, type Rng } from '../random.ts';
 
 export interface SpeechSource {
   /** The next speech packet and its duration in ms. */
@@ -27,6 +30,14 @@ export function noiseSpeech(): SpeechSource {
   return {
     next: () => ({ packet: pool[i++ % pool.length]!, ms: 20 }),
   };
+}
+
+/** A random synthesised clip, from its start. */
+export function clipSpeech(rng: Rng): SpeechSource {
+  const clips = speechClips();
+  const clip = clips[Math.floor(rng() * clips.length)]!;
+  let i = 0;
+  return { next: () => ({ packet: clip.packets[i++ % clip.packets.length]!, ms: 20 }) };
 }
 
 /** Audio packets of an Ogg/Opus file, header packets removed. Throws on anything else. */

@@ -42,6 +42,10 @@ export interface LoadReport {
   sessions: Record<SessionOutcome, number> & { total: number; skipped: number; okFraction: number };
   /** Close codes of sessions the server dropped, e.g. {"1011": 2, "1012": 4}. */
   dropCloseCodes: Record<string, number>;
+  /** Per dropped session: close code, close reason and the server's last error text, counted. */
+  dropReasons: Record<string, number>;
+  /** Sessions whose upgrade waited: for a slot (the server answered /v1/health at once) or on a slow server (it did not). */
+  queueCauses: { slot: number; slowServer: number };
   /** HTTP statuses of refused upgrades. */
   httpStatuses: Record<string, number>;
   /** Most frequent client-side errors. */
@@ -56,6 +60,8 @@ export interface LoadReport {
 export function buildReport(results: readonly SessionResult[], opts: { skipped?: number; wallMs: number }): LoadReport {
   const outcomes: Record<SessionOutcome, number> = { completed: 0, dropped: 0, refused: 0, failed: 0, aborted: 0 };
   const dropCloseCodes: Record<string, number> = {};
+  const dropReasons: Record<string, number> = {};
+  const queueCauses = { slot: 0, slowServer: 0 };
   const httpStatuses: Record<string, number> = {};
   const errors: Record<string, number> = {};
   const lat: Record<LatencyKey, number[]> = { queued: [], stt: [], vad: [], llm: [], ttsStart: [], response: [] };
@@ -69,7 +75,14 @@ export function buildReport(results: readonly SessionResult[], opts: { skipped?:
   };
   for (const r of results) {
     outcomes[r.outcome]++;
-    if (r.outcome === 'dropped' && r.closeCode !== undefined) bump(dropCloseCodes, String(r.closeCode));
+    if (r.outcome === 'dropped' && r.closeCode !== undefined) {
+      bump(dropCloseCodes, String(r.closeCode));
+      const error = r.serverErrors.filter((e) => e.type === 'fatal').at(-1)?.message;
+      const reason = r.closeReason === undefined || r.closeReason === '' ? '(no reason)' : JSON.stringify(r.closeReason);
+      bump(dropReasons, `${r.closeCode} ${reason}${error !== undefined && error !== r.closeReason ? `, error ${JSON.stringify(error)}` : ''}`);
+    }
+    if (r.queueCause === 'slot') queueCauses.slot++;
+    else if (r.queueCause === 'slow-server') queueCauses.slowServer++;
     if (r.httpStatus !== undefined) bump(httpStatuses, String(r.httpStatus));
     if (r.error !== undefined && r.outcome !== 'completed') bump(errors, r.error);
     if (r.queuedMs !== undefined) lat.queued.push(r.queuedMs);
@@ -94,6 +107,8 @@ export function buildReport(results: readonly SessionResult[], opts: { skipped?:
   return {
     sessions: { total, ...outcomes, skipped: opts.skipped ?? 0, okFraction: total === 0 ? 0 : Math.round((outcomes.completed / total) * 1000) / 1000 },
     dropCloseCodes,
+    dropReasons,
+    queueCauses,
     httpStatuses,
     errors: topErrors,
     latencyMs: Object.fromEntries(LATENCY_KEYS.map((k) => [k, summarize(lat[k])])) as Record<LatencyKey, Summary>,
@@ -119,6 +134,8 @@ export function formatReport(r: LoadReport): string {
   const lines: string[] = [];
   lines.push(`sessions: ${s.total} (completed ${s.completed}, dropped ${s.dropped}, refused ${s.refused}, failed ${s.failed}, aborted ${s.aborted}${s.skipped > 0 ? `, skipped ${s.skipped}` : ''}), ok fraction ${s.okFraction}`);
   if (Object.keys(r.dropCloseCodes).length > 0) lines.push(`dropped by close code: ${Object.entries(r.dropCloseCodes).map(([k, v]) => `${k}: ${v}`).join(', ')}`);
+  for (const [k, v] of Object.entries(r.dropReasons)) lines.push(`  dropped ${v}: ${k}`);
+  if (r.queueCauses.slot + r.queueCauses.slowServer > 0) lines.push(`upgrades that waited: ${r.queueCauses.slot} for a slot, ${r.queueCauses.slowServer} on a slow server (its /v1/health was slow too)`);
   if (Object.keys(r.httpStatuses).length > 0) lines.push(`refused upgrades by HTTP status: ${Object.entries(r.httpStatuses).map(([k, v]) => `${k}: ${v}`).join(', ')}`);
   if (Object.keys(r.errors).length > 0) lines.push(`errors: ${Object.entries(r.errors).map(([k, v]) => `${k} (${v})`).join('; ')}`);
   lines.push(`replies: ${r.replies.total} (${r.replies.afterUserTurn} after a user turn, ${r.replies.completed} complete), user turns: ${r.userTurns}, wall time ${(r.wallMs / 1000).toFixed(1)} s`);

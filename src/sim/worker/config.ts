@@ -17,7 +17,7 @@ export interface SimWorkerConfig {
   port: number;
   /** Unmute's MAX_CLIENTS semaphore. */
   maxSessions: number;
-  /** Word audio -> its transcription delta (the STT's delay: Unmute's STT_DELAY_SEC is 0.5 s). */
+  /** Word audio -> its transcription delta, rounded to 80 ms model steps (moshi's STT: 6 steps, 0.48 s). */
   sttDelayMs: Distribution;
   /** First audio sent to first STT step, only observed in worker_stt_ttft. */
   sttTtftMs: Distribution;
@@ -35,10 +35,23 @@ export interface SimWorkerConfig {
   ttsMsPerWord: number;
   /** Voiced audio per transcribed user word. */
   userWordMs: number;
-  /** Audio-time of silence after the last voiced frame before the simulated VAD reports a pause. */
+  /** Unvoiced audio after speech before the STT's pause prediction rises (rounded to 80 ms steps). */
   vadSilenceMs: number;
-  /** Payload bytes per Opus frame from which a frame counts as voiced (our silence frames have 2). */
+  /**
+   * Decode the client's Opus and let the STT hear its energy (true, as Unmute), or skip the decoder
+   * (cheap mode): a packet then counts as voiced when its payload reaches `voicedBytesPerFrame`,
+   * which only holds for the simulator's own stand-in packets, not for a real encoder's.
+   */
+  decodeAudio: boolean;
+  /** Cheap mode only: payload bytes per Opus frame from which a frame counts as voiced (stand-in silence has 2). */
   voicedBytesPerFrame: number;
+  /** Fault: block the event loop this long at each new session (ms). */
+  stallPerSessionMs: number;
+  /** Fault: block the event loop `stallMs` every `stallEveryMs` (0 = never). */
+  stallEveryMs: number;
+  stallMs: number;
+  /** KYUTAI_LLM_MODEL; null: Unmute's autoselect_model() (a blocking models.list() until it succeeds). */
+  llmModel: string | null;
   /** Unmute's USER_SILENCE_TIMEOUT: the bot speaks again after this much user silence (0 = never). */
   userSilenceTimeoutMs: number;
   /** Unmute's UNINTERRUPTIBLE_BY_VAD_TIME_SEC. */
@@ -67,7 +80,7 @@ export const DEFAULT_SIM_WORKER_CONFIG: SimWorkerConfig = {
   host: '127.0.0.1',
   port: 0,
   maxSessions: 4,
-  sttDelayMs: ms(500, 0.15),
+  sttDelayMs: { kind: 'constant', value: 480 },
   sttTtftMs: ms(40, 0.3),
   llmTtftMs: ms(250, 0.3),
   ttsTtftMs: ms(320, 0.15),
@@ -76,8 +89,13 @@ export const DEFAULT_SIM_WORKER_CONFIG: SimWorkerConfig = {
   replyWords: { kind: 'uniform', min: 8, max: 30 },
   ttsMsPerWord: 350,
   userWordMs: 400,
-  vadSilenceMs: 600,
+  vadSilenceMs: 480,
+  decodeAudio: true,
   voicedBytesPerFrame: 8,
+  stallPerSessionMs: 0,
+  stallEveryMs: 0,
+  stallMs: 0,
+  llmModel: null,
   userSilenceTimeoutMs: 7000,
   uninterruptibleMs: 3000,
   audioFrames: true,
@@ -109,7 +127,12 @@ export const simWorkerConfigSchema = z.object({
   ttsMsPerWord: positive,
   userWordMs: positive,
   vadSilenceMs: nonNegative,
+  decodeAudio: z.boolean(),
   voicedBytesPerFrame: nonNegative,
+  stallPerSessionMs: nonNegative,
+  stallEveryMs: nonNegative,
+  stallMs: nonNegative,
+  llmModel: z.string().min(1).nullable(),
   userSilenceTimeoutMs: nonNegative,
   uninterruptibleMs: nonNegative,
   audioFrames: z.boolean(),

@@ -61,14 +61,15 @@ function sampleLine(name: string, v: NamedValue): string {
  * `families` in registration order; `createdSeconds` is the Unix time the metrics were created
  * (Python exposes one per metric; ours share the process' start).
  */
-export function renderPythonExposition(families: readonly MetricObjectWithValues<MetricValue<string>>[], createdSeconds: number): string {
+export function renderPythonExposition(families: readonly MetricObjectWithValues<MetricValue<string>>[], createdSeconds: number, opts: { help?: boolean } = {}): string {
   let out = '';
   const created = floatToGoString(createdSeconds);
   for (const f of families) {
     const type = String(f.type);
     const exposedName = f.name;
     const baseName = type === 'counter' ? exposedName.replace(/_total$/, '') : exposedName;
-    out += `# HELP ${exposedName} \n# TYPE ${exposedName} ${type}\n`;
+    const help = opts.help === true ? f.help : '';
+    out += `# HELP ${exposedName} ${help}\n# TYPE ${exposedName} ${type}\n`;
     const values = f.values as NamedValue[];
     if (type === 'histogram') {
       const buckets = values.filter((v) => v.metricName === `${baseName}_bucket`);

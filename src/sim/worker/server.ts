@@ -8,19 +8,39 @@ import type { Duplex } from 'node:stream';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { z } from 'zod';
+import { speechClips } from '../audio/clips.ts';
 import { noisePacket } from '../audio/opus.ts';
 import { CLOSE_SERVICE_RESTART, REALTIME_PATH, REALTIME_SUBPROTOCOL } from '../protocol.ts';
 import { seededRng, type Rng } from '../random.ts';
 import { resolveSimWorkerConfig, type HealthFlags, type SimWorkerConfig, type SimWorkerConfigInput } from './config.ts';
 import { WorkerMetrics } from './metrics.ts';
+import { InProcessLlm, inProcessStt, inProcessTts } from './inprocess.ts';
+import type { InstanceAttempt, LlmClient, SttLink, TtsLink } from './links.ts';
 import { ServicePool } from './service-pool.ts';
 import { SimSession, type HealthStatus } from './session.ts';
+import { blockEventLoop } from './stall.ts';
 import { SIM_VOICES } from './voices.ts';
+
+/**
+ * Where the worker finds its STT, TTS and LLM when they are real servers (simulated moshi-server
+ * and vLLM processes): without it, they are simulated in-process.
+ */
+export interface RemoteServices {
+  /** The instances to try, resolved and shuffled as Unmute's get_instances() does. */
+  stt(): Promise<readonly InstanceAttempt<SttLink>[]>;
+  tts(): Promise<readonly InstanceAttempt<TtsLink>[]>;
+  llm(): LlmClient;
+  /** GET /v1/health's checks of the configured URLs (each up = HTTP 200 within 2 s). */
+  health(): Promise<{ stt_up: boolean; tts_up: boolean; llm_up: boolean }>;
+  close(): void;
+}
 
 export interface SimWorkerOptions extends SimWorkerConfigInput {
   /** Share STT/TTS slots between in-process workers (one STT server behind several backends). */
   sttPool?: ServicePool;
   ttsPool?: ServicePool;
+  /** Real STT/TTS/LLM servers instead of the in-process ones. */
+  remote?: RemoteServices;
   rng?: Rng;
 }
 
@@ -73,19 +93,24 @@ export class SimWorker {
   private readonly queue: Waiting[] = [];
   private readonly sessions = new Set<SimSession>();
   private readonly voicePackets: Uint8Array[];
+  private readonly remote: RemoteServices | undefined;
+  private remoteHealth: { at: number; value: Promise<{ stt_up: boolean; tts_up: boolean; llm_up: boolean }> } | undefined;
+  private stallTimer: NodeJS.Timeout | undefined;
   private running = 0;
   private sessionsTotal = 0;
   private shuttingDown = false;
   private boundPort = 0;
 
   constructor(options: SimWorkerOptions = {}) {
-    const { sttPool, ttsPool, rng, ...config } = options;
+    const { sttPool, ttsPool, rng, remote, ...config } = options;
     this.config = resolveSimWorkerConfig(config);
     this.rng = rng ?? seededRng(this.config.seed);
     this.sttPool = sttPool ?? new ServicePool('stt', this.config.sttSlots);
     this.ttsPool = ttsPool ?? new ServicePool('tts', this.config.ttsSlots);
-    // ~24 kbit/s CELT frames: big enough to count as voiced, cheap to send.
-    this.voicePackets = Array.from({ length: 16 }, () => noisePacket(60, this.rng));
+    this.remote = remote;
+    // The assistant's voice: real Opus (a synthesised clip, encoded once per process) in the full
+    // mode; stand-in CELT frames of a plausible size in the cheap mode.
+    this.voicePackets = this.config.decodeAudio ? speechClips().flatMap((c) => c.packets) : Array.from({ length: 16 }, () => noisePacket(60, this.rng));
     this.wss = new WebSocketServer({
       noServer: true,
       clientTracking: false,
@@ -114,6 +139,7 @@ export class SimWorker {
     const addr = this.http.address();
     if (addr === null || typeof addr === 'string') throw new Error('sim-worker: no TCP address');
     this.boundPort = addr.port;
+    this.armPeriodicStall();
     return this;
   }
 
@@ -149,12 +175,35 @@ export class SimWorker {
     return this.faults();
   }
 
-  /** GET /v1/health's body; every evaluation is observed in worker_health_ok, as in Unmute. */
+  /**
+   * GET /v1/health's body; every evaluation is observed in worker_health_ok, as in Unmute. With
+   * real servers, their checks (cached 0.5 s, as Unmute caches them) and the fault flags must both say up.
+   */
   health(): HealthStatus {
     const h = this.config.health;
-    const status = { tts_up: h.tts_up, stt_up: h.stt_up, llm_up: h.llm_up, voice_cloning_up: h.voice_cloning_up, ok: h.tts_up && h.stt_up && h.llm_up };
+    const r = this.remoteUp;
+    const status = { tts_up: h.tts_up && r.tts_up, stt_up: h.stt_up && r.stt_up, llm_up: h.llm_up && r.llm_up, voice_cloning_up: h.voice_cloning_up, ok: false };
+    status.ok = status.tts_up && status.stt_up && status.llm_up;
     this.metrics.healthOk.observe(status.ok ? 1 : 0);
     return status;
+  }
+
+  /** The last completed check of the real servers (all up until one completed). */
+  private remoteUp = { stt_up: true, tts_up: true, llm_up: true };
+
+  /** Refreshes the real servers' check when older than 0.5 s; resolves with the fresh value. */
+  private async checkRemote(): Promise<void> {
+    if (this.remote === undefined) return;
+    const now = performance.now();
+    if (this.remoteHealth === undefined || now - this.remoteHealth.at > 500) this.remoteHealth = { at: now, value: this.remote.health() };
+    this.remoteUp = await this.remoteHealth.value;
+  }
+
+  private armPeriodicStall(): void {
+    const every = this.config.stallEveryMs;
+    if (every <= 0 || this.config.stallMs <= 0) return;
+    this.stallTimer = setInterval(() => blockEventLoop(this.config.stallMs), every);
+    this.stallTimer.unref();
   }
 
   /**
@@ -164,6 +213,8 @@ export class SimWorker {
   async shutdown(): Promise<void> {
     if (this.shuttingDown) return;
     this.shuttingDown = true;
+    if (this.stallTimer !== undefined) clearInterval(this.stallTimer);
+    this.remote?.close();
     const closed = new Promise<void>((resolve) => this.http.close(() => resolve()));
     for (const w of this.queue.splice(0)) {
       if (!w.socket.destroyed) {
@@ -233,14 +284,20 @@ export class SimWorker {
   }
 
   private startSession(ws: WebSocket, release: () => void): void {
+    const remote = this.remote;
     const session = new SimSession(ws, {
       config: this.config,
       metrics: this.metrics,
       rng: this.rng,
-      stt: this.sttPool,
-      tts: this.ttsPool,
-      health: () => this.health(),
+      sttInstances: async () => (remote !== undefined ? remote.stt() : [inProcessStt(this.config, this.rng, this.sttPool)]),
+      ttsInstances: async () => (remote !== undefined ? remote.tts() : [inProcessTts(this.config, this.rng, this.ttsPool)]),
+      llm: () => remote?.llm() ?? new InProcessLlm(this.config, this.rng),
+      health: async () => {
+        await this.checkRemote();
+        return this.health();
+      },
       voicePackets: this.voicePackets,
+      stallPerSessionMs: () => this.config.stallPerSessionMs,
     });
     this.sessions.add(session);
     void session.done.then(() => {
@@ -265,7 +322,10 @@ export class SimWorker {
     const path = (req.url ?? '/').split('?')[0];
     const method = req.method ?? 'GET';
     if (method === 'GET' && path === '/') return sendJson(res, 200, { message: "You've reached the Unmute backend server." });
-    if (method === 'GET' && path === '/v1/health') return sendJson(res, 200, this.health()); // 200 even when not ok, as Unmute
+    if (method === 'GET' && path === '/v1/health') {
+      await this.checkRemote();
+      return sendJson(res, 200, this.health()); // 200 even when not ok, as Unmute
+    }
     if (method === 'GET' && path === '/v1/voices') return sendJson(res, 200, SIM_VOICES);
     if (method === 'GET' && path === '/metrics') {
       const body = await this.metrics.exposition();

@@ -40,10 +40,10 @@ describe('the unmute-operator command', () => {
 });
 
 describe('the unmute-sim command', () => {
-  it('offers worker, loadtest and fleet', () => {
+  it('offers worker, loadtest, moshi, vllm and fleet', () => {
     const help = spawnSync(node, ['src/sim/cli/main.ts', '--help'], { cwd: root, encoding: 'utf8' });
     expect(help.status).toBe(0);
-    expect(help.stdout.match(/^ {2}\S+/gm)?.map((l) => l.trim())).toEqual(['worker', 'loadtest', 'fleet']);
+    expect(help.stdout.match(/^ {2}\S+/gm)?.map((l) => l.trim())).toEqual(['worker', 'loadtest', 'moshi', 'vllm', 'fleet']);
   });
 });
 

@@ -49,9 +49,22 @@ describe('the benchmark fleets', () => {
     expect(tpl.spec.terminationGracePeriodSeconds).toBe(360);
     expect(operatorFleetTargets('fleet')).toEqual({
       podSelector: 'app.kubernetes.io/name=unmute,app.kubernetes.io/instance=fleet,app.kubernetes.io/component=backend',
+      servicesSelector: 'app.kubernetes.io/instance=fleet,app.kubernetes.io/component in (stt,tts,llm)',
       service: 'fleet-backend',
       deployment: 'fleet-backend',
     });
+  });
+
+  it('give the STT/TTS/vLLM pods their batch size and a start of minutes (compressed), from annotations, not operator fields', () => {
+    const cr = unmuteDeployment.parse({ ...operatorFleet('fleet', 'ns', { ...shape, gpuStartDelay: '12s' }, timing, { pipeline: true }), metadata: { name: 'fleet', namespace: 'ns', uid: 'x', generation: 1 } });
+    const objects = renderFleet(cr, { capabilities: { prometheusOperator: false, gatewayApi: false, grafanaOperator: false }, replicas: { backend: 2 } });
+    const template = (name: string) =>
+      (objects.find((o) => o.kind === 'Deployment' && o.metadata.name === name) as unknown as { spec: { template: { metadata: { annotations: Record<string, string> }; spec: NonNullable<PodLike['spec']> } } }).spec.template;
+    expect(template('fleet-stt').metadata.annotations).toMatchObject({ 'sim.unmute.sh/batch-size': '64', 'pod-ready.stage.kwok.x-k8s.io/delay': '12s' });
+    expect(template('fleet-tts').metadata.annotations).toMatchObject({ 'sim.unmute.sh/batch-size': '16' });
+    expect(template('fleet-llm').spec.containers![0]!.args).toEqual(['--model', 'sim/simulated-llm', '--port', '8000']);
+    const backendEnv = Object.fromEntries((template('fleet-backend').spec.containers![0]!.env ?? []).map((e) => [e.name, e.value]));
+    expect(backendEnv).toMatchObject({ KYUTAI_STT_URL: 'ws://fleet-stt.ns.svc:8080', KYUTAI_LLM_MODEL: 'sim/simulated-llm' });
   });
 
   it('give the baseline no serving label and no preStop: the ReplicaSet picks victims, SIGTERM cuts', () => {

@@ -62,16 +62,21 @@ export class TestClient {
     this.send({ type: 'session.update', session: { instructions: { type: 'smalltalk' }, voice: 'v', allow_recording: false } });
   }
 
-  /** Streams 80 ms chunks in real time: silence, or noise while speaking. */
-  startAudio(): void {
+  /**
+   * Streams 80 ms chunks in real time: silence, or speech while speaking. Default: the stand-in
+   * packets (3-byte digital silence, noise frames); or given packets (e.g. a real encoder's).
+   */
+  startAudio(audio: { silence?: readonly Uint8Array[]; speech?: readonly Uint8Array[] } = {}): void {
+    let s = 0;
+    let v = 0;
     const tick = (): void => {
       if (this.ws.readyState !== WebSocket.OPEN) return;
       const packets: Uint8Array[] = [];
       for (let i = 0; i < 4; i++) {
         if (this.speechLeft > 0) {
-          packets.push(NOISE[i]!);
+          packets.push(audio.speech ? audio.speech[v++ % audio.speech.length]! : NOISE[i]!);
           this.speechLeft -= 20;
-        } else packets.push(OPUS_SILENCE_20MS);
+        } else packets.push(audio.silence ? audio.silence[s++ % audio.silence.length]! : OPUS_SILENCE_20MS);
       }
       this.send({ type: 'input_audio_buffer.append', audio: Buffer.from(this.writer.write(packets)).toString('base64') });
       this.timer = setTimeout(tick, 80);
