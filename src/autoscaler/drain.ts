@@ -2,24 +2,27 @@
 // so a restarted operator picks up a drain where the previous one left it.
 import { ANNOTATION_DRAINING_SINCE, ANNOTATION_POD_DELETION_COST, LABEL_SERVING, SERVING } from '../api/v1alpha1/labels.ts';
 import { isReady, isTerminating, podPhase, type PodView } from '../runtime/views.ts';
-import type { BackendPod } from './policy.ts';
-import type { ReadingStore } from './session-readings.ts';
+import type { ComponentPod } from './pool.ts';
+import type { ReadingStore } from './readings.ts';
 
 /** ReplicaSets delete the pods with the lowest cost first. */
 export const DELETION_COST_REMOVE = '-2147483648';
 /** Draining but busy: below every serving pod (default 0), above pods that are ready to go. */
 export const DELETION_COST_DRAINING = '-1000000000';
 
-/** The pod as the policy sees it: serving or draining, with a fresh session count or none. */
-export function toBackendPod(pod: PodView, readings: ReadingStore, nowMs: number, staleMs: number): BackendPod {
+/** The pod as the policy sees it: serving or draining, with a fresh load reading or none. */
+export function toComponentPod(pod: PodView, readings: ReadingStore, nowMs: number, staleMs: number): ComponentPod {
   const name = pod.metadata.name ?? '';
   const label = pod.metadata.labels?.[LABEL_SERVING];
   const full = label === SERVING.full;
-  const draining = label !== SERVING.inRotation && !full;
+  // No label: a pod of an operator version before its component drained; the plan labels it in rotation.
+  const draining = label !== undefined && label !== SERVING.inRotation && !full;
+  const leaving = label === SERVING.outdated;
   const since = Date.parse(pod.metadata.annotations?.[ANNOTATION_DRAINING_SINCE] ?? '');
   const reading = readings.fresh(name, nowMs, staleMs);
   const last = readings.last(name);
   const ready = isReady(pod);
+  const started = startupSeconds(pod);
   return {
     name,
     serving: !draining,
@@ -27,12 +30,26 @@ export function toBackendPod(pod: PodView, readings: ReadingStore, nowMs: number
     drainingSinceMs: draining && Number.isFinite(since) ? since : undefined,
     phase: podPhase(pod),
     terminating: isTerminating(pod),
-    sessions: reading?.sessions,
+    load: reading?.load,
     observedAtMs: reading?.observedAtMs,
-    ...(last === undefined ? {} : { lastSessions: last.sessions }),
+    ...(last === undefined ? {} : { lastLoad: last.load }),
+    ...(started === undefined ? {} : { startupSeconds: started }),
     removing: draining && pod.metadata.annotations?.[ANNOTATION_POD_DELETION_COST] === DELETION_COST_REMOVE,
     ...(ready === undefined ? {} : { ready }),
+    ...(leaving ? { leaving } : {}),
   };
+}
+
+/**
+ * Seconds from the pod's creation to its Ready condition, when it became Ready once and stayed
+ * (a later readiness flap would say nothing about how long start-up takes).
+ */
+function startupSeconds(pod: PodView): number | undefined {
+  const ready = pod.status?.conditions?.find((c) => c.type === 'Ready' && c.status === 'True');
+  const created = Date.parse(pod.metadata.creationTimestamp ?? '');
+  const at = Date.parse(ready?.lastTransitionTime ?? '');
+  if (!Number.isFinite(created) || !Number.isFinite(at) || at < created) return undefined;
+  return (at - created) / 1000;
 }
 
 export interface PodPatch {
@@ -48,7 +65,7 @@ export interface PodPatch {
  */
 export function drainPatches(
   decision: { drain: string[]; undrain: string[]; remove: string[] },
-  pods: BackendPod[],
+  pods: ComponentPod[],
   nowIso: string,
 ): PodPatch[] {
   const byName = new Map(pods.map((p) => [p.name, p]));

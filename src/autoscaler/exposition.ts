@@ -21,14 +21,22 @@ export function parseSampleValue(token: string | undefined): SampleValue {
   return { ok: true, value };
 }
 
-/** Collects the value tokens of one metric's samples from text fed in chunks. */
+/**
+ * Collects the value tokens of one metric's samples from text fed in chunks. `one`: the metric must
+ * appear exactly once (an unlabelled gauge); `sum`: every series of it is added up (a labelled one).
+ */
 export class GaugeScanner {
   readonly #metric: string;
+  readonly #series: 'one' | 'sum';
   #partial = '';
   readonly #tokens: Array<string | undefined> = [];
 
-  constructor(metric: string) {
+  readonly #absentIsZero: boolean;
+
+  constructor(metric: string, series: 'one' | 'sum' = 'one', opts: { absentIsZero?: boolean | undefined } = {}) {
     this.#metric = metric;
+    this.#series = series;
+    this.#absentIsZero = opts.absentIsZero === true;
   }
 
   push(chunk: string): void {
@@ -42,12 +50,16 @@ export class GaugeScanner {
   end(): SampleValue {
     if (this.#partial !== '') this.#line(this.#partial);
     this.#partial = '';
-    if (this.#tokens.length === 0) return { ok: false, problem: `${this.#metric} is missing from /metrics` };
-    if (this.#tokens.length > 1) return { ok: false, problem: `${this.#metric} appears ${this.#tokens.length} times` };
-    const v = parseSampleValue(this.#tokens[0]);
-    if (!v.ok) return { ok: false, problem: `${this.#metric} ${v.problem}` };
-    if (v.value < 0) return { ok: false, problem: `${this.#metric} is negative (${v.value})` };
-    return v;
+    if (this.#tokens.length === 0) return this.#absentIsZero ? { ok: true, value: 0 } : { ok: false, problem: `${this.#metric} is missing from /metrics` };
+    if (this.#series === 'one' && this.#tokens.length > 1) return { ok: false, problem: `${this.#metric} appears ${this.#tokens.length} times` };
+    let total = 0;
+    for (const token of this.#tokens) {
+      const v = parseSampleValue(token);
+      if (!v.ok) return { ok: false, problem: `${this.#metric} ${v.problem}` };
+      if (v.value < 0) return { ok: false, problem: `${this.#metric} is negative (${v.value})` };
+      total += v.value;
+    }
+    return { ok: true, value: total };
   }
 
   #line(raw: string): void {
@@ -82,8 +94,8 @@ function closingBrace(s: string): number {
 }
 
 /** Reads `metric` from a whole exposition (tests, small bodies). */
-export function readGauge(exposition: string, metric: string): SampleValue {
-  const scanner = new GaugeScanner(metric);
+export function readGauge(exposition: string, metric: string, series: 'one' | 'sum' = 'one'): SampleValue {
+  const scanner = new GaugeScanner(metric, series);
   scanner.push(exposition);
   return scanner.end();
 }

@@ -1,71 +1,90 @@
-// The autoscaler's I/O: reads the live sessions of every backend pod from the fleet's session
-// source (the pods' own /metrics, or Prometheus). Everything after this is pure (plan.ts).
-import { SESSIONS_COMPONENT } from '../api/v1alpha1/components.ts';
+// The autoscaler's I/O: reads the load of every live pod of a component from the fleet's source
+// (the pods' own /metrics, or Prometheus) with the metric its descriptor names. Everything after
+// this is pure (plan.ts).
+import type { AnyComponent } from '../api/v1alpha1/components.ts';
 import { LABEL_APP_COMPONENT } from '../api/v1alpha1/labels.ts';
 import type { UnmuteDeployment } from '../api/v1alpha1/unmute-deployment.ts';
 import { isTerminating, podPhase, type PodView } from '../runtime/views.ts';
-import { toBackendPod } from './drain.ts';
-import type { BackendPod } from './policy.ts';
-import type { ReadingStore, SessionSource } from './session-readings.ts';
+import { toComponentPod } from './drain.ts';
+import type { ComponentPod } from './pool.ts';
+import type { LoadMetric, LoadSource, ReadingStore } from './readings.ts';
 
-export interface SessionsObservation {
-  pods: BackendPod[];
+export interface LoadObservation {
+  pods: ComponentPod[];
   /** Pod name → why its reading failed (only pods without a fresh reading). */
   errors: Map<string, string>;
+  /** Load of the pods read (sessions of the backends, streams or requests of the others). */
   active: number;
   unknownPods: number;
 }
 
 /**
- * Far more sessions than a backend can hold (running plus waiting) is a broken exposition, not a
- * load: such a reading is unknown, so it can neither pin the fleet at maxReplicas nor overflow status.
+ * Far more than a pod can hold (running plus waiting) is a broken exposition, not a load: such a
+ * reading is unknown, so it can neither pin the fleet at maxReplicas nor overflow status.
  */
 export const SANITY_FACTOR = 100;
 
-/** Live pods of the sessions component (backends), in cache order. */
-export function sessionPods(pods: PodView[]): PodView[] {
-  return pods.filter((p) => p.metadata.labels?.[LABEL_APP_COMPONENT] === SESSIONS_COMPONENT && !isTerminating(p));
+/** Live pods of a component, in cache order. */
+export function componentPods(pods: PodView[], component: string): PodView[] {
+  return pods.filter((p) => p.metadata.labels?.[LABEL_APP_COMPONENT] === component && !isTerminating(p));
+}
+
+export function loadMetric(c: AnyComponent): LoadMetric | undefined {
+  if (c.load === undefined) return undefined;
+  return {
+    component: c.name,
+    name: c.load.metric,
+    plus: c.load.plusMetric,
+    series: c.load.plusMetric === undefined ? 'one' : 'sum',
+    ...(c.load.absentIsZero ? { absentIsZero: true } : {}),
+  };
 }
 
 /**
- * Reads every running backend and merges the answers into `store` (last good reading per pod).
- * A pod whose last good reading is older than metricsStaleSeconds is unknown, never zero.
+ * Reads every running pod of `component` and merges the answers into `store` (last good reading per
+ * pod). A pod whose last good reading is older than metricsStaleSeconds is unknown, never zero.
+ * With `retain: false` (a partial read) pods not read keep their readings.
  */
-export async function gatherSessions(
+export async function gatherLoad(
   fleet: UnmuteDeployment,
+  component: AnyComponent,
   pods: PodView[],
-  source: SessionSource,
+  source: LoadSource,
   store: ReadingStore,
   nowMs: () => number,
   signal?: AbortSignal,
   opts: { retain: boolean } = { retain: true },
-): Promise<SessionsObservation> {
-  const backends = sessionPods(pods);
-  const readable = backends.filter((p) => podPhase(p) === 'Running');
-  const { readings, errors } = await source.read(
-    readable.map((p) => ({ pod: p.metadata.name ?? '', ip: p.status?.podIP, port: fleet.spec.backend.port })),
-    signal,
-  );
-  const bound = fleet.spec.backend.maxSessionsPerPod * SANITY_FACTOR;
-  for (const [pod, r] of readings) {
-    if (r.sessions <= bound) continue;
-    readings.delete(pod);
-    errors.set(pod, `worker_active_sessions is ${r.sessions}, above ${bound} (${SANITY_FACTOR} × maxSessionsPerPod): not a real reading`);
+): Promise<LoadObservation> {
+  const metric = loadMetric(component);
+  const live = componentPods(pods, component.name);
+  const errors = new Map<string, string>();
+  if (metric !== undefined) {
+    const readable = live.filter((p) => podPhase(p) === 'Running');
+    const read = await source.read(
+      readable.map((p) => ({ pod: p.metadata.name ?? '', ip: p.status?.podIP, port: component.port, metric })),
+      signal,
+    );
+    const bound = (component.load?.slotsPerReplica ?? 1) * SANITY_FACTOR;
+    for (const [pod, r] of read.readings) {
+      if (r.load <= bound) continue;
+      read.readings.delete(pod);
+      read.errors.set(pod, `${metric.name} is ${r.load}, above ${bound} (${SANITY_FACTOR} × the ${component.name} slots per pod): not a real reading`);
+    }
+    store.update(read.readings);
+    for (const [pod, err] of read.errors) errors.set(pod, err);
   }
-  store.update(readings);
-  // Only a read of every backend knows which pods are gone.
-  if (opts.retain) store.retain(backends.map((p) => p.metadata.name ?? ''));
+  if (opts.retain) store.retain(live.map((p) => p.metadata.name ?? ''));
   const now = nowMs();
   const staleMs = fleet.spec.autoscaling.metricsStaleSeconds * 1000;
-  const observed = backends.map((p) => toBackendPod(p, store, now, staleMs));
+  const observed = live.map((p) => toComponentPod(p, store, now, staleMs));
   let active = 0;
   let unknownPods = 0;
   for (const p of observed) {
-    // A pod that never ran holds no session and has nothing to read.
+    // A pod that never ran holds nothing and has nothing to read.
     if (p.phase === 'Pending') continue;
-    if (p.sessions === undefined) unknownPods++;
-    else active += p.sessions;
+    if (p.load === undefined) unknownPods++;
+    else active += p.load;
   }
-  for (const p of observed) if (p.sessions !== undefined) errors.delete(p.name);
+  for (const p of observed) if (p.load !== undefined) errors.delete(p.name);
   return { pods: observed, errors, active, unknownPods };
 }

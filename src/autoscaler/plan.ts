@@ -1,17 +1,26 @@
 // One plan per reconcile, as a pure function of what was gathered: replicas per component, the pod
-// patches that drain or bring back backends, the events and scale counts to record, the sessions
-// status shows, and when to look again. The reconciler applies the plan; it decides nothing itself.
+// patches that drain or bring back pods (backends and the GPU components the autoscaler sizes) or
+// move full backends out of rotation, the events and scale counts to record, the sessions status
+// shows, and when to look again. The reconciler applies the plan; it decides nothing itself.
 import { SESSIONS_COMPONENT, fleetComponents, type ComponentName } from '../api/v1alpha1/components.ts';
 import { LABEL_APP_COMPONENT, LABEL_SERVING, SERVING } from '../api/v1alpha1/labels.ts';
 import type { UnmuteDeployment } from '../api/v1alpha1/unmute-deployment.ts';
 import { isUnschedulable, type PodView } from '../runtime/views.ts';
 import { drainPatches, type PodPatch } from './drain.ts';
+import type { LoadObservation } from './gather.ts';
+import { poolPods, type ComponentPod, type PoolDecision } from './pool.ts';
+import { planRollout, type RolloutPlan } from './rollout.ts';
+import { decide, pruneHistory, type FollowerDecision, type FollowerInput, type PolicyDecision, type Recommendation } from './policy.ts';
 import { acceptUntil, freeSlots, hotPods, rotationChanges, type RotationChanges } from './rotation.ts';
-import type { SessionsObservation } from './gather.ts';
-import { decide, pruneHistory, type BackendPod, type FollowerTier, type PolicyDecision, type Recommendation } from './policy.ts';
 
 /** Sessions are refreshed this often in status when autoscaling is off. */
 export const STATUS_REFRESH_MS = 30_000;
+/** While a rollout replaces pods, loads are read this often: an old pod drained first is removed soon after it empties. */
+export const ROLLOUT_REFRESH_MS = 5_000;
+/** Start-up of a GPU pod assumed before any of its pods was seen starting. */
+export const DEFAULT_STARTUP_SECONDS = 120;
+/** How far back the session rate looks. */
+const RATE_WINDOW_MS = 60_000;
 
 export interface PlannedEvent {
   type: 'Normal' | 'Warning';
@@ -27,15 +36,31 @@ export interface ScaleEvent {
   reason: string;
 }
 
+/** The fleet's load at one pass: backend sessions, and what each sized component held. */
+export interface LoadSample {
+  atMs: number;
+  sessions: number;
+  load: Partial<Record<ComponentName, number>>;
+}
+
+/** What the plan remembers between passes (kept by FleetAutoscaler). */
+export interface FleetMemory {
+  /** Recommendations of each stabilisation window; undefined before the first decision of this process. */
+  history: Partial<Record<ComponentName, Recommendation[]>> | undefined;
+  samples: LoadSample[];
+}
+
 export interface PlanInput {
   fleet: UnmuteDeployment;
   nowMs: number;
   pods: PodView[];
-  sessions: SessionsObservation;
+  /** Loads read this pass, per component (the backends always; the components the autoscaler sizes). */
+  observations: Partial<Record<ComponentName, LoadObservation>>;
   /** spec.replicas of each component's Deployment as cached (undefined: not created yet). */
   deployedReplicas: Partial<Record<ComponentName, number>>;
-  /** Recommendations of the stabilisation window; undefined before the first decision of this process. */
-  history: Recommendation[] | undefined;
+  /** The pod-template hash each Deployment runs (rollout.ts); absent before the first apply. */
+  templateHashes?: Partial<Record<ComponentName, string>>;
+  memory: FleetMemory;
 }
 
 export interface FleetPlan {
@@ -43,6 +68,8 @@ export interface FleetPlan {
   replicas: Partial<Record<ComponentName, number>>;
   /** Applied to pods before the Deployments, so the ReplicaSet sees deletion costs before replicas drop. */
   podPatches: PodPatch[];
+  /** Rollouts and the GPU budget: gates to lift, old pods to delete, what each component has of old pods. */
+  rollout: RolloutPlan;
   /** Backends one session from full, or full: the rotation controller reads them fast. */
   hot: string[];
   events: PlannedEvent[];
@@ -51,11 +78,12 @@ export interface FleetPlan {
   /** The autoscaler's decision; undefined when autoscaling is off. */
   decision: PolicyDecision | undefined;
   /** Every live backend as the policy saw it (sessions, drain state). */
-  backends: BackendPod[];
-  /** `pod: why` for each backend without a fresh reading. */
+  backends: ComponentPod[];
+  /** Pods draining per component, with when their drain started. */
+  draining: Array<{ component: ComponentName; pod: string; sinceMs: number | undefined }>;
+  /** `pod: why` for each pod without a fresh reading. */
   readErrors: string[];
-  /** The window's recommendations to remember for the next pass. */
-  history: Recommendation[];
+  memory: FleetMemory;
   requeueAfterMs: number | undefined;
 }
 
@@ -87,41 +115,90 @@ function rotationPatches(changes: RotationChanges): PodPatch[] {
   ];
 }
 
+/** New sessions per second over the last minute, from the samples (0 when flat or falling). */
+export function sessionRate(samples: LoadSample[], now: LoadSample): number {
+  const old = samples.find((s) => s.atMs >= now.atMs - RATE_WINDOW_MS);
+  if (old === undefined || now.atMs <= old.atMs) return 0;
+  return Math.max(0, (now.sessions - old.sessions) / ((now.atMs - old.atMs) / 1000));
+}
+
+/** The most streams (or requests) per session a component held in the samples; undefined before any busy sample. */
+export function perSession(samples: LoadSample[], component: ComponentName): number | undefined {
+  let most: number | undefined;
+  for (const s of samples) {
+    const load = s.load[component];
+    // Few sessions say little about the ratio (one speaking assistant of two is 50 %).
+    if (load === undefined || s.sessions < 4) continue;
+    most = Math.max(most ?? 0, load / s.sessions);
+  }
+  return most;
+}
+
 export function planFleet(input: PlanInput): FleetPlan {
-  const { fleet, nowMs, sessions, pods } = input;
+  const { fleet, nowMs, pods } = input;
   const { spec } = fleet;
-  const readErrors = [...sessions.errors.entries()].map(([pod, err]) => `${pod}: ${err}`);
+  const empty: LoadObservation = { pods: [], errors: new Map(), active: 0, unknownPods: 0 };
+  const backendsSeen = input.observations[SESSIONS_COMPONENT] ?? empty;
+  const readErrors = Object.values(input.observations).flatMap((o) => [...(o?.errors ?? new Map<string, string>()).entries()].map(([pod, err]) => `${pod}: ${err}`));
   const backendReplicas = baselineReplicas(fleet, input.deployedReplicas[SESSIONS_COMPONENT]);
 
   const until = acceptUntil(fleet);
-  const routing = (exclude: ReadonlySet<string>) => (spec.backend.routing.loadAware ? rotationChanges(sessions.pods, until, exclude) : { toFull: [], toRotation: [] });
-  const hot = spec.backend.routing.loadAware ? hotPods(sessions.pods, until) : [];
-  const free = freeSlots(sessions.pods, until);
+  const routing = (exclude: ReadonlySet<string>) => (spec.backend.routing.loadAware ? rotationChanges(backendsSeen.pods, until, exclude) : { toFull: [], toRotation: [] });
+  const hot = spec.backend.routing.loadAware ? hotPods(backendsSeen.pods, until) : [];
+  const free = freeSlots(backendsSeen.pods, until);
+  const drainingOf = (component: ComponentName, observed: LoadObservation) =>
+    observed.pods.filter((p) => !p.serving && !p.terminating).map((p) => ({ component, pod: p.name, sinceMs: p.drainingSinceMs }));
+  const rollout = planRollout({ fleet, nowMs, pods, templateHashes: input.templateHashes ?? {}, observations: input.observations });
+  // Every component that drains shows its draining pods (drained by the autoscaler or first by a rollout).
+  const allDraining = () =>
+    (Object.entries(input.observations) as [ComponentName, LoadObservation][]).flatMap(([name, observed]) => drainingOf(name, observed));
 
   if (!spec.autoscaling.enabled) {
-    const inService = sessions.pods.filter((p) => p.serving && !p.terminating && p.phase === 'Running').length;
+    const inService = backendsSeen.pods.filter((p) => p.serving && !p.terminating && p.phase === 'Running').length;
     return {
       replicas: { [SESSIONS_COMPONENT]: backendReplicas },
-      podPatches: rotationPatches(routing(new Set())),
+      podPatches: [...rollout.podPatches, ...rotationPatches(routing(new Set()))],
+      rollout,
       hot,
-      events: [],
+      events: rollout.events,
       scaleEvents: [],
-      sessions: { active: sessions.active, capacity: inService * spec.backend.maxSessionsPerPod, unknownPods: sessions.unknownPods, free },
+      sessions: { active: backendsSeen.active, capacity: inService * spec.backend.maxSessionsPerPod, unknownPods: backendsSeen.unknownPods, free },
       decision: undefined,
-      backends: sessions.pods,
+      backends: backendsSeen.pods,
+      draining: allDraining(),
       readErrors,
-      history: [],
-      requeueAfterMs: sessions.pods.some((p) => p.phase === 'Running') ? STATUS_REFRESH_MS : undefined,
+      memory: { history: undefined, samples: [] },
+      requeueAfterMs: rolling(rollout) ? ROLLOUT_REFRESH_MS : backendsSeen.pods.some((p) => p.phase === 'Running') ? STATUS_REFRESH_MS : undefined,
     };
   }
 
   const components = fleetComponents(spec);
-  const followers: Partial<Record<ComponentName, FollowerTier>> = {};
+  const seed = (replicas: number, observed: LoadObservation): Recommendation[] => [
+    { atMs: nowMs, serving: Math.max(0, replicas - poolPods(observed.pods, replicas).draining.length) },
+  ];
+  // What runs now counts as a recommendation made now: after a restart each window starts over,
+  // so a restarted operator does not shrink anything before one window has passed.
+  const history: Partial<Record<ComponentName, Recommendation[]>> = input.memory.history ?? { [SESSIONS_COMPONENT]: seed(backendReplicas, backendsSeen) };
+  const sample: LoadSample = { atMs: nowMs, sessions: backendsSeen.active, load: {} };
+  const followers: Partial<Record<ComponentName, FollowerInput>> = {};
   let fixedGpus = 0;
   for (const c of components) {
     const current = input.deployedReplicas[c.name] ?? c.replicas;
-    if (c.scaling === 'follower' && c.load !== undefined) {
-      followers[c.name] = { replicas: current, slotsPerReplica: c.load.slotsPerReplica, gpusPerReplica: c.gpusPerReplica };
+    const observed = input.observations[c.name];
+    if (c.scaling === 'follower' && c.load !== undefined && observed !== undefined) {
+      // Streams per session only from a complete reading of running pods: none running, or one unread, says nothing.
+      if (observed.unknownPods === 0 && observed.pods.some((p) => p.phase === 'Running')) sample.load[c.name] = observed.active;
+      const measured = Math.max(0, ...observed.pods.map((p) => p.startupSeconds ?? 0));
+      const settings = c.settings as { startupSeconds?: number | undefined };
+      followers[c.name] = {
+        replicas: current,
+        pods: observed.pods,
+        slotsPerReplica: c.load.slotsPerReplica,
+        gpusPerReplica: c.gpusPerReplica,
+        history: history[c.name] ?? seed(current, observed),
+        startupSeconds: settings.startupSeconds ?? (measured > 0 ? measured : DEFAULT_STARTUP_SECONDS),
+        perSession: perSession([...input.memory.samples, sample], c.name),
+      };
     } else if (c.scaling === 'fixed') {
       fixedGpus += c.gpusPerReplica * c.replicas;
     }
@@ -129,57 +206,82 @@ export function planFleet(input: PlanInput): FleetPlan {
   const gpuComponents = new Set(components.filter((c) => c.gpu !== undefined).map((c) => c.name as string));
   const pendingGpuPods = pods.filter((p) => isUnschedulable(p) && gpuComponents.has(p.metadata.labels?.[LABEL_APP_COMPONENT] ?? '')).length;
 
-  // What runs now counts as a recommendation made now: after a restart the window starts over,
-  // so a restarted operator does not shrink the fleet before one window has passed.
-  const history = input.history ?? [{ atMs: nowMs, serving: Math.max(0, backendReplicas - sessions.pods.filter((p) => !p.serving).length) }];
   const decision = decide({
     nowMs,
     spec: spec.autoscaling,
     maxSessionsPerPod: spec.backend.maxSessionsPerPod,
     replicas: backendReplicas,
-    pods: sessions.pods,
-    history,
+    pods: backendsSeen.pods,
+    history: history[SESSIONS_COMPONENT] ?? [],
     followers,
     fixedGpus,
     gpuBudget: spec.gpu.maxTotal,
     pendingGpuPods,
     acceptUntil: until,
+    sessionRate: sessionRate(input.memory.samples, sample),
   });
 
   const events: PlannedEvent[] = [];
   const scaleEvents: ScaleEvent[] = [];
-  if (decision.drain.length > 0) {
-    events.push({ type: 'Normal', reason: 'DrainStarted', message: `taking ${decision.drain.join(', ')} out of service: ${decision.reason}` });
-    scaleEvents.push({ component: SESSIONS_COMPONENT, direction: 'down', reason: 'drain' });
+  // Rollout patches first: a drain of the same pod decided by the pool below wins.
+  const podPatches: PodPatch[] = [...rollout.podPatches];
+  events.push(...rollout.events);
+  const replicas: Partial<Record<ComponentName, number>> = { [SESSIONS_COMPONENT]: decision.replicas };
+  const nowIso = new Date(nowMs).toISOString();
+  const pools: Array<[ComponentName, PoolDecision, ComponentPod[]]> = [
+    [SESSIONS_COMPONENT, decision, backendsSeen.pods],
+    ...(Object.entries(decision.followers) as [ComponentName, FollowerDecision][]).map(
+      ([name, d]): [ComponentName, PoolDecision, ComponentPod[]] => [name, d, followers[name]?.pods ?? []],
+    ),
+  ];
+  for (const [name, d, poolMembers] of pools) {
+    if (name !== SESSIONS_COMPONENT) replicas[name] = d.replicas;
+    podPatches.push(...drainPatches(d, poolMembers, nowIso));
+    const what = name === SESSIONS_COMPONENT ? 'backend' : name;
+    if (d.drain.length > 0) {
+      events.push({ type: 'Normal', reason: 'DrainStarted', message: `taking ${d.drain.join(', ')} out of service: ${d.reason}` });
+      scaleEvents.push({ component: name, direction: 'down', reason: 'drain' });
+    }
+    if (d.remove.length > 0) events.push({ type: 'Normal', reason: 'DrainCompleted', message: `removing drained ${what} pod(s) ${d.remove.join(', ')}` });
+    if (d.direction === 'up') {
+      events.push({ type: 'Normal', reason: 'ScaledUp', message: `${what} → ${d.serving}: ${d.reason}` });
+      scaleEvents.push({ component: name, direction: 'up', reason: d.undrain.length > 0 ? 'undrain' : 'load' });
+    }
   }
-  if (decision.remove.length > 0) {
-    events.push({ type: 'Normal', reason: 'DrainCompleted', message: `removing drained backend(s) ${decision.remove.join(', ')}` });
-  }
-  if (decision.direction === 'up') {
-    events.push({ type: 'Normal', reason: 'ScaledUp', message: `backends → ${decision.serving}: ${decision.reason}` });
-    scaleEvents.push({ component: SESSIONS_COMPONENT, direction: 'up', reason: decision.undrain.length > 0 ? 'undrain' : 'load' });
-  }
+  const backendActions = new Set([...decision.drain, ...decision.undrain, ...decision.remove]);
+  podPatches.push(...rotationPatches(routing(backendActions)));
 
+  const window = spec.autoscaling.scaleDownStabilizationSeconds;
+  const nextHistory: Partial<Record<ComponentName, Recommendation[]>> = {
+    [SESSIONS_COMPONENT]: pruneHistory([...(history[SESSIONS_COMPONENT] ?? []), decision.recommendation], nowMs, window),
+  };
+  for (const [name, d] of Object.entries(decision.followers) as [ComponentName, NonNullable<PolicyDecision['followers'][ComponentName]>][]) {
+    nextHistory[name] = pruneHistory([...(followers[name]?.history ?? []), d.recommendation], nowMs, window);
+  }
+  const keepMs = Math.max(window * 1000, RATE_WINDOW_MS);
   return {
-    replicas: { ...decision.followers, [SESSIONS_COMPONENT]: decision.replicas },
-    podPatches: [
-      ...drainPatches(decision, sessions.pods, new Date(nowMs).toISOString()),
-      ...rotationPatches(routing(new Set([...decision.drain, ...decision.undrain, ...decision.remove]))),
-    ],
+    replicas,
+    podPatches,
+    rollout,
     hot,
     events,
     scaleEvents,
     sessions: { ...decision.sessions, free },
     decision,
-    backends: sessions.pods,
+    backends: backendsSeen.pods,
+    draining: allDraining(),
     readErrors,
-    history: pruneHistory([...history, decision.recommendation], nowMs, spec.autoscaling.scaleDownStabilizationSeconds),
-    requeueAfterMs: spec.autoscaling.intervalSeconds * 1000,
+    memory: { history: nextHistory, samples: [...input.memory.samples.filter((s) => s.atMs >= nowMs - keepMs), sample] },
+    requeueAfterMs: Math.min(spec.autoscaling.intervalSeconds * 1000, rolling(rollout) ? ROLLOUT_REFRESH_MS : Infinity),
   };
 }
+
+const rolling = (r: RolloutPlan) => Object.keys(r.components).length > 0 || r.gpus.gated > 0;
 
 /** True when the plan changes something worth a log line. */
 export function planActs(plan: FleetPlan): boolean {
   const d = plan.decision;
-  return d !== undefined && (d.drain.length + d.undrain.length + d.remove.length > 0 || d.direction !== 'none');
+  if (d === undefined) return false;
+  const pools = [d, ...Object.values(d.followers)];
+  return pools.some((p) => p !== undefined && (p.drain.length + p.undrain.length + p.remove.length > 0 || p.direction !== 'none'));
 }

@@ -3,7 +3,7 @@
 // back when one ends. Unmute makes a caller beyond a backend's slots wait, silently, for a slot on
 // that very backend, while round-robin Services and gateways keep sending new callers there. Pure.
 import type { UnmuteDeployment } from '../api/v1alpha1/unmute-deployment.ts';
-import type { BackendPod } from './policy.ts';
+import type { ComponentPod } from './pool.ts';
 
 export function acceptUntil(fleet: UnmuteDeployment): number {
   const b = fleet.spec.backend;
@@ -11,7 +11,7 @@ export function acceptUntil(fleet: UnmuteDeployment): number {
 }
 
 /** In rotation or full: running, not draining, not on its way out. */
-const inService = (p: BackendPod) => p.serving && !p.terminating && p.phase === 'Running';
+const inService = (p: ComponentPod) => p.serving && !p.terminating && p.phase === 'Running';
 
 export interface RotationChanges {
   /** In rotation and now holding acceptUntil sessions: take them out. */
@@ -25,22 +25,22 @@ export interface RotationChanges {
  * nobody can read must not stay out of rotation for good. Pods in `exclude` (drained, undrained or
  * removed by the same plan) are left to that decision.
  */
-export function rotationChanges(pods: BackendPod[], until: number, exclude: ReadonlySet<string> = new Set()): RotationChanges {
+export function rotationChanges(pods: ComponentPod[], until: number, exclude: ReadonlySet<string> = new Set()): RotationChanges {
   const out: RotationChanges = { toFull: [], toRotation: [] };
   for (const p of pods) {
     if (!inService(p) || exclude.has(p.name)) continue;
-    if (!p.full && p.sessions !== undefined && p.sessions >= until) out.toFull.push(p.name);
-    else if (p.full && (p.sessions === undefined || p.sessions < until)) out.toRotation.push(p.name);
+    if (!p.full && p.load !== undefined && p.load >= until) out.toFull.push(p.name);
+    else if (p.full && (p.load === undefined || p.load < until)) out.toRotation.push(p.name);
   }
   return out;
 }
 
 /** Free slots on backends in rotation with a fresh reading: what a new caller can get at once. */
-export function freeSlots(pods: BackendPod[], until: number): number {
-  return pods.filter((p) => inService(p) && !p.full && p.sessions !== undefined).reduce((n, p) => n + Math.max(0, until - (p.sessions ?? 0)), 0);
+export function freeSlots(pods: ComponentPod[], until: number): number {
+  return pods.filter((p) => inService(p) && !p.full && p.load !== undefined).reduce((n, p) => n + Math.max(0, until - (p.load ?? 0)), 0);
 }
 
 /** Backends one session from full, or full: read these fast, so a change is acted on within a second. */
-export function hotPods(pods: BackendPod[], until: number): string[] {
-  return pods.filter((p) => inService(p) && (p.full || (p.sessions !== undefined && p.sessions >= until - 1))).map((p) => p.name);
+export function hotPods(pods: ComponentPod[], until: number): string[] {
+  return pods.filter((p) => inService(p) && (p.full || (p.load !== undefined && p.load >= until - 1))).map((p) => p.name);
 }

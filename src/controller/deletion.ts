@@ -5,28 +5,27 @@
 // Pure: the reconciler gathers the sessions and carries out the answer.
 import { ANNOTATION_SKIP_DRAIN } from '../api/v1alpha1/labels.ts';
 import type { UnmuteDeployment } from '../api/v1alpha1/unmute-deployment.ts';
-import { DRAIN_SETTLE_MS, type BackendPod } from '../autoscaler/policy.ts';
+import { emptySinceDrain, type ComponentPod } from '../autoscaler/pool.ts';
 
 export type DeletionStep =
   | { done: true; reason: 'SkipDrain' | 'Drained' | 'DrainTimeout'; message: string }
   | { done: false; drain: string[]; message: string; requeueAfterMs: number };
 
-export function deletionStep(fleet: UnmuteDeployment, backends: BackendPod[], deletedAtMs: number, nowMs: number): DeletionStep {
+export function deletionStep(fleet: UnmuteDeployment, backends: ComponentPod[], deletedAtMs: number, nowMs: number): DeletionStep {
   if (fleet.metadata.annotations?.[ANNOTATION_SKIP_DRAIN] === 'true') {
     return { done: true, reason: 'SkipDrain', message: `${ANNOTATION_SKIP_DRAIN} is set: deleted without draining` };
   }
   const live = backends.filter((p) => !p.terminating && (p.phase === 'Running' || p.phase === 'Unknown'));
   const deadlineMs = deletedAtMs + fleet.spec.autoscaling.drainTimeoutSeconds * 1000;
   // Empty only counts from a reading taken after the pod left rotation and the change settled.
-  const empty = (p: BackendPod) => !p.serving && p.sessions === 0 && p.drainingSinceMs !== undefined && p.observedAtMs !== undefined && p.observedAtMs >= p.drainingSinceMs + DRAIN_SETTLE_MS;
-  const busy = live.filter((p) => !empty(p));
+  const busy = live.filter((p) => p.serving || !emptySinceDrain(p));
   if (busy.length === 0) return { done: true, reason: 'Drained', message: `every backend drained: deleting the fleet` };
   if (nowMs >= deadlineMs) {
-    const left = busy.reduce((n, p) => n + (p.sessions ?? 0), 0);
+    const left = busy.reduce((n, p) => n + (p.load ?? 0), 0);
     return { done: true, reason: 'DrainTimeout', message: `drain timeout (${fleet.spec.autoscaling.drainTimeoutSeconds}s) reached with ${left} session(s) left on ${busy.length} backend(s): deleting the fleet` };
   }
-  const sessions = busy.reduce((n, p) => n + (p.sessions ?? 0), 0);
-  const unknown = busy.filter((p) => p.sessions === undefined).length;
+  const sessions = busy.reduce((n, p) => n + (p.load ?? 0), 0);
+  const unknown = busy.filter((p) => p.load === undefined).length;
   return {
     done: false,
     drain: live.filter((p) => p.serving).map((p) => p.name),

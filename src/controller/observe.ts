@@ -51,14 +51,6 @@ export function observeComponent(
   };
 }
 
-/** Backends that are draining, not yet gone (a full backend is out of rotation too, but not draining). */
-export function drainingPodNames(pods: PodView[]): string[] {
-  return podsOf(pods, SESSIONS_COMPONENT)
-    .filter((p) => !isTerminating(p) && p.metadata.labels?.[LABEL_SERVING] !== SERVING.inRotation && p.metadata.labels?.[LABEL_SERVING] !== SERVING.full)
-    .map((p) => p.metadata.name ?? '')
-    .sort();
-}
-
 /** Backends that exist and are not terminating (the scale subresource's status.replicas). */
 export function liveBackends(pods: PodView[]): number {
   return podsOf(pods, SESSIONS_COMPONENT).filter((p) => !isTerminating(p)).length;

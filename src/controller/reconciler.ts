@@ -3,7 +3,15 @@
 // decision is made by pure functions (validate.ts, autoscaler/plan.ts, render/, status.ts); this
 // file only gathers their inputs and carries out their outputs.
 import { SESSIONS_COMPONENT, fleetComponents, type ComponentName } from '../api/v1alpha1/components.ts';
-import { FINALIZER_DRAIN, LABEL_APP_COMPONENT, childName, fleetSelector, selectorLabels } from '../api/v1alpha1/labels.ts';
+import {
+  ANNOTATION_TEMPLATE_HASH,
+  FINALIZER_DRAIN,
+  LABEL_APP_COMPONENT,
+  SCHEDULING_GATE_GPU_BUDGET,
+  childName,
+  fleetSelector,
+  selectorLabels,
+} from '../api/v1alpha1/labels.ts';
 import { API_VERSION, KIND, unmuteDeploymentStatus, type UnmuteDeployment, type UnmuteDeploymentStatus } from '../api/v1alpha1/unmute-deployment.ts';
 import type { FleetAutoscaler } from '../autoscaler/fleet-autoscaler.ts';
 import { drainPatches, type PodPatch } from '../autoscaler/drain.ts';
@@ -16,13 +24,13 @@ import { applyIfChanged, applyStatus } from '../runtime/apply.ts';
 import type { ObjectCache } from '../runtime/cache.ts';
 import type { Clock } from '../runtime/clock.ts';
 import type { ReconcileContext, ReconcileResult } from '../runtime/controller.ts';
-import { describeError, findKubeApiError, isConflict, isNotFound } from '../runtime/errors.ts';
+import { describeError, findKubeApiError, isConflict, isInvalid, isNotFound } from '../runtime/errors.ts';
 import type { EventRecorder } from '../runtime/events.ts';
 import type { KubeClient } from '../runtime/kube-client.ts';
 import type { KubeObject, TypeRef } from '../runtime/object.ts';
 import { POD, isTerminating, type DeploymentView, type EndpointSliceView, type PodView } from '../runtime/views.ts';
 import { SECRET, refKey } from './kinds.ts';
-import { drainingPodNames, liveBackends, observeComponent, type ObservedComponent } from './observe.ts';
+import { liveBackends, observeComponent, type ObservedComponent } from './observe.ts';
 import { repairPatch } from './repair.ts';
 import { deletionStep } from './deletion.ts';
 import { ownershipOf } from './ownership.ts';
@@ -110,8 +118,15 @@ export class UnmuteDeploymentReconciler {
 
     const world = this.#read(fleet);
     const deployedReplicas = Object.fromEntries(Object.entries(world.deployments).map(([c, d]) => [c, d.spec?.replicas]));
-    const plan = await this.#d.autoscaler.plan(fleet, { pods: world.pods, deployedReplicas }, ctx.signal);
+    const templateHashes = Object.fromEntries(
+      Object.entries(world.deployments).flatMap(([c, d]) => {
+        const hash = d.spec?.template.metadata?.annotations?.[ANNOTATION_TEMPLATE_HASH];
+        return hash === undefined ? [] : [[c, hash]];
+      }),
+    );
+    const plan = await this.#d.autoscaler.plan(fleet, { pods: world.pods, deployedReplicas, templateHashes }, ctx.signal);
     await this.#patchPods(fleet, plan.podPatches, ctx);
+    await this.#carryOutRollout(fleet, world, plan, ctx);
     const d = plan.decision;
     if (d !== undefined && planActs(plan)) {
       ctx.logger.info({ serving: d.serving, replicas: d.replicas, drain: d.drain, undrain: d.undrain, remove: d.remove, reason: d.reason }, 'scaling decision');
@@ -205,7 +220,8 @@ export class UnmuteDeploymentReconciler {
         ? {}
         : { autoscaling: { decision: d, readErrors: plan.readErrors, ...(scaled ? { lastScale: { time: now.toISOString().replace(/\.\d+Z$/, 'Z'), reason: d.reason } } : {}) } }),
       sessions: plan.sessions,
-      drainingPods: drainingPodNames(world.pods),
+      drainingPods: plan.draining.map((d) => d.pod).sort(),
+      rollouts: plan.rollout.components,
       monitoring: { enabled: fleet.spec.monitoring.enabled, prometheusOperator: this.#d.capabilities.prometheusOperator },
     });
   }
@@ -248,6 +264,34 @@ export class UnmuteDeploymentReconciler {
   }
 
   /** Pod labels and annotations (drain state), before any Deployment changes. */
+  /** Lifts GPU-budget gates and deletes old pods drained first, as the rollout plan says. */
+  async #carryOutRollout(fleet: UnmuteDeployment, world: FleetWorld, plan: FleetPlan, ctx: ReconcileContext): Promise<void> {
+    const { namespace } = fleet.metadata;
+    const write = { signal: ctx.signal, fieldManager: FIELD_MANAGER };
+    for (const { name, uid } of plan.rollout.deletePods) {
+      try {
+        // The uid precondition: never a new pod that took the name meanwhile.
+        await this.#d.client.delete(POD, name, namespace, { signal: ctx.signal, preconditions: { uid } });
+      } catch (err) {
+        if (!isNotFound(err) && !isConflict(err)) throw err;
+      }
+    }
+    for (const name of plan.rollout.ungate) {
+      const gates = world.pods.find((p) => p.metadata.name === name)?.spec?.schedulingGates ?? [];
+      const kept = gates.filter((g) => g.name !== SCHEDULING_GATE_GPU_BUDGET);
+      try {
+        // The test makes the write lose to any other change of the gates meanwhile (the next pass looks again).
+        await this.#d.client.patch(POD, name, namespace, [
+          { op: 'test', path: '/spec/schedulingGates', value: gates },
+          { op: 'replace', path: '/spec/schedulingGates', value: kept },
+        ], 'json', write);
+      } catch (err) {
+        if (!isNotFound(err) && !isConflict(err) && !isInvalid(err)) throw err;
+      }
+    }
+    if (plan.rollout.ungate.length > 0) ctx.logger.info({ pods: plan.rollout.ungate, gpusHeld: plan.rollout.gpus.held }, 'GPU budget: gates lifted');
+  }
+
   async #patchPods(fleet: UnmuteDeployment, patches: PodPatch[], ctx: ReconcileContext): Promise<void> {
     for (const patch of patches) {
       try {
@@ -392,7 +436,6 @@ export class UnmuteDeploymentReconciler {
     const { namespace, name } = fleet.metadata;
     for (const e of plan.scaleEvents) this.#d.fleetMetrics.recordScaleEvent(namespace, name, e.component, e.direction, e.reason);
     const now = this.#d.clock.now();
-    const drainingSince = new Map(plan.backends.map((p) => [p.name, p.drainingSinceMs]));
     this.#d.fleetMetrics.update({
       namespace,
       name,
@@ -400,7 +443,7 @@ export class UnmuteDeploymentReconciler {
         Object.entries(observed).map(([c, o]) => [c, { desired: o.desiredReplicas, ready: o.readyReplicas, gpusRequested: o.gpusPerPod * o.desiredReplicas, pendingPods: o.pendingPods }]),
       ),
       sessions: { active: status.sessions?.active ?? 0, capacity: status.sessions?.capacity ?? 0, unknownPods: status.sessions?.unknownPods ?? 0, free: status.sessions?.free ?? 0 },
-      drainingPods: (status.drainingPods ?? []).map((pod) => ({ pod, sinceSeconds: Math.max(0, (now - (drainingSince.get(pod) ?? now)) / 1000) })),
+      drainingPods: plan.draining.map((d) => ({ component: d.component, pod: d.pod, sinceSeconds: Math.max(0, (now - (d.sinceMs ?? now)) / 1000) })),
       ...(fleet.spec.gpu.maxTotal === undefined ? {} : { gpuBudget: fleet.spec.gpu.maxTotal }),
       autoscalerAtMax: plan.decision?.limited !== undefined && plan.decision.limited.reason !== 'GpuPodsPending',
     });

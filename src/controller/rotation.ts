@@ -5,7 +5,8 @@
 // instead of at the next autoscaling interval. It renders, applies and writes status nothing.
 import { LABEL_SERVING, SERVING, fleetSelector } from '../api/v1alpha1/labels.ts';
 import type { FleetAutoscaler } from '../autoscaler/fleet-autoscaler.ts';
-import { sessionPods } from '../autoscaler/gather.ts';
+import { componentPods } from '../autoscaler/gather.ts';
+import { SESSIONS_COMPONENT } from '../api/v1alpha1/components.ts';
 import { acceptUntil, freeSlots, hotPods, rotationChanges } from '../autoscaler/rotation.ts';
 import type { ObjectCache } from '../runtime/cache.ts';
 import type { ReconcileContext, ReconcileResult } from '../runtime/controller.ts';
@@ -58,7 +59,10 @@ export class RotationReconciler {
     const parsed = parseUnmuteDeployment(raw);
     if (!parsed.ok || !parsed.fleet.spec.backend.routing.loadAware) return;
     const fleet = parsed.fleet;
-    const pods = sessionPods(this.#d.ownPods(fleet.metadata.name, this.#d.pods.list({ namespace: fleet.metadata.namespace, labelSelector: fleetSelector(fleet.metadata.name) })));
+    const pods = componentPods(
+      this.#d.ownPods(fleet.metadata.name, this.#d.pods.list({ namespace: fleet.metadata.namespace, labelSelector: fleetSelector(fleet.metadata.name) })),
+      SESSIONS_COMPONENT,
+    );
     const sessions = await this.#d.autoscaler.readHot(fleet, pods, hot, ctx.signal);
     const until = acceptUntil(fleet);
     const changes = rotationChanges(sessions.pods, until);

@@ -1,9 +1,9 @@
 // Wires the UnmuteDeployment controller: informers for every kind it reads, the watches that map
 // their events to UnmuteDeployment keys, and the reconciler.
-import { PodSessionSource } from '../autoscaler/pod-session-source.ts';
-import { PrometheusSessionSource } from '../autoscaler/prometheus-session-source.ts';
+import { PodLoadSource } from '../autoscaler/pod-load-source.ts';
+import { PrometheusLoadSource } from '../autoscaler/prometheus-load-source.ts';
 import { FleetAutoscaler } from '../autoscaler/fleet-autoscaler.ts';
-import type { SessionSource } from '../autoscaler/session-readings.ts';
+import type { LoadSource } from '../autoscaler/readings.ts';
 import { FleetMetrics } from '../monitoring/fleet-metrics.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { RuntimeMetrics } from '../observability/metrics.ts';
@@ -79,16 +79,16 @@ export async function setupUnmuteDeploymentController(o: ControllerSetupOptions)
   const endpointSlices = inform<EndpointSliceView>(ENDPOINT_SLICE, MANAGED_SELECTOR);
 
   // One pod source per timeout value in use (spec.autoscaling.metrics.timeoutSeconds).
-  const podSources = new Map<number, SessionSource>();
+  const podSources = new Map<number, LoadSource>();
   const podSource = (timeoutSeconds: number) => {
     let source = podSources.get(timeoutSeconds);
     if (source === undefined) {
-      source = new PodSessionSource({ timeoutMs: timeoutSeconds * 1000, concurrency: o.scrapeConcurrency, now: () => o.clock.now() });
+      source = new PodLoadSource({ timeoutMs: timeoutSeconds * 1000, concurrency: o.scrapeConcurrency, now: () => o.clock.now() });
       podSources.set(timeoutSeconds, source);
     }
     return source;
   };
-  const prometheusSources = new Map<string, SessionSource>();
+  const prometheusSources = new Map<string, LoadSource>();
   const autoscaler = new FleetAutoscaler({
     now: () => o.clock.now(),
     sourceFor: (cr) => {
@@ -97,7 +97,7 @@ export async function setupUnmuteDeploymentController(o: ControllerSetupOptions)
       const key = `${cr.metadata.namespace}/${cr.metadata.name}/${m.prometheus.url}/${m.prometheus.query}`;
       let source = prometheusSources.get(key);
       if (source === undefined) {
-        source = new PrometheusSessionSource({
+        source = new PrometheusLoadSource({
           url: m.prometheus.url,
           queryTemplate: m.prometheus.query,
           namespace: cr.metadata.namespace,

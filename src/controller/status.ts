@@ -3,6 +3,7 @@
 import { describeComponent, minimumReplicas, type ComponentName } from '../api/v1alpha1/components.ts';
 import type { Condition, UnmuteDeployment, UnmuteDeploymentStatus } from '../api/v1alpha1/unmute-deployment.ts';
 import type { PolicyDecision } from '../autoscaler/policy.ts';
+import type { ComponentRollout } from '../autoscaler/rollout.ts';
 import { setCondition } from '../runtime/conditions.ts';
 import type { ObservedComponent } from './observe.ts';
 
@@ -45,6 +46,8 @@ export interface StatusInput {
   /** Live sessions, capacity in rotation and backends without a reading. */
   sessions?: { active: number; capacity: number; unknownPods: number };
   drainingPods: string[];
+  /** Components with pods of an older template (rollout.ts). */
+  rollouts?: Partial<Record<ComponentName, ComponentRollout>>;
   monitoring: { enabled: boolean; prometheusOperator: boolean };
 }
 
@@ -95,12 +98,14 @@ export function computeStatus(input: StatusInput): UnmuteDeploymentStatus {
   const unschedulable = { gpu: [] as string[], other: [] as string[] };
   let gpusRequested = 0;
   for (const [name, c] of Object.entries(input.components) as [ComponentName, ObservedComponent][]) {
+    const rollout = input.rollouts?.[name];
     components[name] = {
       desiredReplicas: c.desiredReplicas,
       readyReplicas: c.readyReplicas,
       updatedReplicas: c.updatedReplicas,
       ...(c.endpoints === undefined ? {} : { endpoints: c.endpoints }),
       ...(c.gpusPerPod > 0 ? { gpusRequested: c.gpusPerPod * c.desiredReplicas } : {}),
+      ...(rollout === undefined ? {} : { outdatedPods: rollout.outdated, outdatedLoad: Math.round(rollout.outdatedLoad) }),
     };
     gpusRequested += c.gpusPerPod * c.desiredReplicas;
     if (c.unschedulablePods > 0) (c.gpusPerPod > 0 ? unschedulable.gpu : unschedulable.other).push(`${c.unschedulablePods} ${name}`);
@@ -112,8 +117,13 @@ export function computeStatus(input: StatusInput): UnmuteDeploymentStatus {
     if (c.readyReplicas < required) short.push(`${name} ${c.readyReplicas}/${required}`);
     // Only a Deployment that exists can roll out. Old pods still present count as rolling: ready and
     // updated can both reach `desired` while the previous ReplicaSet is still being scaled down.
-    if (c.exists && (!c.rolloutObserved || c.updatedReplicas < c.desiredReplicas || c.readyReplicas !== c.desiredReplicas || c.totalReplicas > c.updatedReplicas)) {
-      rolling.push(name);
+    if (rollout !== undefined) {
+      const what = name === 'backend' ? 'session(s)' : name === 'llm' ? 'request(s)' : 'stream(s)';
+      rolling.push(
+        `${name}: ${rollout.updated} new pod(s), ${rollout.outdated} old pod(s) holding ${Math.round(rollout.outdatedLoad)} ${what}${rollout.drainFirst ? ', no GPU room to surge: draining one old pod at a time first' : ''}`,
+      );
+    } else if (c.exists && (!c.rolloutObserved || c.updatedReplicas < c.desiredReplicas || c.readyReplicas !== c.desiredReplicas || c.totalReplicas > c.updatedReplicas)) {
+      rolling.push(`${name}: replicas not yet ready and updated`);
     }
   }
 
@@ -128,9 +138,9 @@ export function computeStatus(input: StatusInput): UnmuteDeploymentStatus {
 
   const draining = input.drainingPods.length;
   if (rolling.length > 0) {
-    set(CONDITION_PROGRESSING, 'True', 'RollingOut', `replicas not yet ready and updated: ${rolling.join(', ')}`);
+    set(CONDITION_PROGRESSING, 'True', 'RollingOut', rolling.join('; '));
   } else if (draining > 0) {
-    set(CONDITION_PROGRESSING, 'True', 'Draining', `${draining} backend(s) finishing their sessions before removal`);
+    set(CONDITION_PROGRESSING, 'True', 'Draining', `${draining} pod(s) finishing their sessions or streams before removal: ${input.drainingPods.join(', ')}`);
   } else if (failed.length > 0) {
     set(CONDITION_PROGRESSING, 'False', failureReason, 'nothing moves towards the spec until the objects that failed can be applied');
   } else {

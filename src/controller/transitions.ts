@@ -3,7 +3,7 @@
 import type { Condition } from '../api/v1alpha1/unmute-deployment.ts';
 import type { PlannedEvent } from '../autoscaler/plan.ts';
 import type { PolicyDecision } from '../autoscaler/policy.ts';
-import { CONDITION_METRICS_AVAILABLE, CONDITION_READY, CONDITION_SCALING_LIMITED } from './status.ts';
+import { CONDITION_METRICS_AVAILABLE, CONDITION_PROGRESSING, CONDITION_READY, CONDITION_SCALING_LIMITED } from './status.ts';
 
 const find = (conditions: readonly Condition[], type: string) => conditions.find((c) => c.type === type);
 
@@ -13,6 +13,11 @@ export function transitionEvents(before: readonly Condition[], after: readonly C
   const ready = find(after, CONDITION_READY);
   if (ready !== undefined && (wasReady?.status !== ready.status || wasReady.reason !== ready.reason)) {
     out.push({ type: ready.status === 'True' ? 'Normal' : 'Warning', reason: ready.reason, message: ready.message || ready.reason });
+  }
+  const wasRolling = find(before, CONDITION_PROGRESSING);
+  const progressing = find(after, CONDITION_PROGRESSING);
+  if (wasRolling?.reason === 'RollingOut' && progressing !== undefined && progressing.reason !== 'RollingOut') {
+    out.push({ type: 'Normal', reason: 'RolloutCompleted', message: 'every component runs its current pod template; the old pods finished their work and are gone' });
   }
   if (decision === undefined) return out;
   const wasAvailable = find(before, CONDITION_METRICS_AVAILABLE)?.status !== 'False';

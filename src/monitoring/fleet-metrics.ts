@@ -54,7 +54,8 @@ export interface FleetSnapshot {
   /** Keyed by component (backend, stt, tts, llm, voice-cloning, frontend, redis); absent ones are cleared. */
   components: Partial<Record<string, ComponentSnapshot>>;
   sessions: { active: number; capacity: number; unknownPods: number; free: number };
-  drainingPods: Array<{ pod: string; sinceSeconds: number }>;
+  /** Pods out of their Service finishing what they hold, per component. */
+  drainingPods: Array<{ component: string; pod: string; sinceSeconds: number }>;
   /** spec.gpu.maxTotal; absent when the fleet has no budget. */
   gpuBudget?: number;
   autoscalerAtMax: boolean;
@@ -99,8 +100,8 @@ export class FleetMetrics {
     this.#sessionsCapacity = gauge(METRIC_SESSIONS_CAPACITY, 'Serving backends times backend.maxSessionsPerPod.');
     this.#sessionsFree = gauge(METRIC_SESSIONS_FREE, 'Free session slots on backends in rotation: a new caller starts at once while above 0.');
     this.#sessionsUnknown = gauge(METRIC_SESSIONS_UNKNOWN_PODS, 'Backends whose session count could not be read.');
-    this.#draining = gauge(METRIC_DRAINING_PODS, 'Backends out of rotation, waiting for their sessions to end.');
-    this.#drainDuration = gauge(METRIC_DRAIN_DURATION, 'Seconds since a draining backend was taken out of rotation.', [...tier, 'pod']);
+    this.#draining = gauge(METRIC_DRAINING_PODS, 'Pods out of their Service, waiting for their sessions (backends) or streams and requests (STT, TTS, LLM) to end.');
+    this.#drainDuration = gauge(METRIC_DRAIN_DURATION, 'Seconds since a draining pod was taken out of its Service.', [...tier, 'pod']);
     this.#gpuBudget = gauge(METRIC_GPU_BUDGET, 'Most GPUs the UnmuteDeployment may request (spec.gpu.maxTotal).', ['namespace', 'fleet']);
     this.#atMax = gauge(METRIC_AUTOSCALER_AT_MAX, '1 when the autoscaler wants more backends than maxReplicas or the GPU budget allow.');
     this.#scaleEvents = new Counter({
@@ -136,8 +137,11 @@ export class FleetMetrics {
     set(this.#sessionsCapacity, backend, s.sessions.capacity);
     set(this.#sessionsFree, backend, s.sessions.free);
     set(this.#sessionsUnknown, backend, s.sessions.unknownPods);
-    set(this.#draining, backend, s.drainingPods.length);
-    for (const d of s.drainingPods) set(this.#drainDuration, { ...backend, pod: d.pod }, d.sinceSeconds);
+    // Every component that can drain has a series (0 when none drains), so a panel never shows "no data" for calm.
+    const drainingCount = new Map<string, number>([[SESSIONS_COMPONENT, 0]]);
+    for (const d of s.drainingPods) drainingCount.set(d.component, (drainingCount.get(d.component) ?? 0) + 1);
+    for (const [component, n] of drainingCount) set(this.#draining, { ...fleet, component }, n);
+    for (const d of s.drainingPods) set(this.#drainDuration, { ...fleet, component: d.component, pod: d.pod }, d.sinceSeconds);
     set(this.#atMax, backend, s.autoscalerAtMax ? 1 : 0);
     if (s.gpuBudget !== undefined) set(this.#gpuBudget, fleet, s.gpuBudget);
 

@@ -7,9 +7,20 @@ import type { IDeploymentStrategy } from 'kubernetes-models/apps/v1/DeploymentSt
 import type { IContainer } from 'kubernetes-models/v1/Container';
 import type { IPodSecurityContext } from 'kubernetes-models/v1/PodSecurityContext';
 import type { IVolume } from 'kubernetes-models/v1/Volume';
+import { createHash } from 'node:crypto';
+import type { IPodTemplateSpec } from 'kubernetes-models/v1/PodTemplateSpec';
 import type { AnyComponent } from '../api/v1alpha1/components.ts';
-import { LABEL_SERVING, SERVING, childName, componentLabels, selectorLabels } from '../api/v1alpha1/labels.ts';
+import {
+  ANNOTATION_TEMPLATE_HASH,
+  LABEL_SERVING,
+  SCHEDULING_GATE_GPU_BUDGET,
+  SERVING,
+  childName,
+  componentLabels,
+  selectorLabels,
+} from '../api/v1alpha1/labels.ts';
 import type { UnmuteDeployment } from '../api/v1alpha1/unmute-deployment.ts';
+import { drainWaitCommand } from './drain-wait.ts';
 import { omitUndefined, podPlacement } from './pod.ts';
 import type { Desired } from './types.ts';
 
@@ -21,7 +32,6 @@ export interface WorkloadParts {
   strategy?: IDeploymentStrategy;
   /** Pod-level security context; seccomp RuntimeDefault when undefined. */
   podSecurityContext?: IPodSecurityContext;
-  terminationGracePeriodSeconds?: number;
   /** Annotations the operator sets on the pods; they win over the user's podAnnotations. */
   podAnnotations?: Record<string, string>;
 }
@@ -37,6 +47,27 @@ export function renderDeployment(fleet: UnmuteDeployment, component: AnyComponen
   const serving: Record<string, string> = component.service.selectsServing ? { [LABEL_SERVING]: SERVING.inRotation } : {};
   // The schema refuses user keys the operator owns (common.ts), so nothing of theirs is overwritten here.
   const annotations = { ...settings.podAnnotations, ...parts.podAnnotations };
+  // A pod that drains waits in preStop for its own load to end, whatever stops it; the grace period bounds the wait.
+  const drainWait = component.service.selectsServing ? drainWaitCommand(component) : undefined;
+  const [first, ...rest] = parts.containers;
+  const containers = drainWait === undefined || first === undefined ? parts.containers : [{ ...first, lifecycle: { preStop: { exec: { command: drainWait } } } }, ...rest];
+  const grace = drainWait !== undefined && 'drainGracePeriodSeconds' in settings ? settings.drainGracePeriodSeconds : undefined;
+  const gated = component.gpu !== undefined && fleet.spec.gpu.maxTotal !== undefined;
+  const template: IPodTemplateSpec = {
+    metadata: omitUndefined({
+      labels: { ...settings.podLabels, ...labels, ...serving },
+      annotations: Object.keys(annotations).length > 0 ? annotations : undefined,
+    }),
+    spec: omitUndefined({
+      ...podPlacement(settings, component.gpu),
+      schedulingGates: gated ? [{ name: SCHEDULING_GATE_GPU_BUDGET }] : undefined,
+      terminationGracePeriodSeconds: grace,
+      securityContext: parts.podSecurityContext ?? { seccompProfile: { type: 'RuntimeDefault' } },
+      containers,
+      volumes: parts.volumes,
+    }),
+  };
+  template.metadata = { ...template.metadata, annotations: { ...template.metadata?.annotations, [ANNOTATION_TEMPLATE_HASH]: templateHash(template) } };
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
@@ -46,19 +77,12 @@ export function renderDeployment(fleet: UnmuteDeployment, component: AnyComponen
       selector: { matchLabels: selectorLabels(name, component.name) },
       strategy: parts.strategy,
       revisionHistoryLimit: REVISION_HISTORY_LIMIT,
-      template: {
-        metadata: omitUndefined({
-          labels: { ...settings.podLabels, ...labels, ...serving },
-          annotations: Object.keys(annotations).length > 0 ? annotations : undefined,
-        }),
-        spec: omitUndefined({
-          ...podPlacement(settings, component.gpu),
-          terminationGracePeriodSeconds: parts.terminationGracePeriodSeconds,
-          securityContext: parts.podSecurityContext ?? { seccompProfile: { type: 'RuntimeDefault' } },
-          containers: parts.containers,
-          volumes: parts.volumes,
-        }),
-      },
+      template,
     }),
   };
+}
+
+/** A short, stable digest of a pod template (its JSON, as rendered: key order is fixed by the renderer). */
+export function templateHash(template: IPodTemplateSpec): string {
+  return createHash('sha256').update(JSON.stringify(template)).digest('hex').slice(0, 10);
 }

@@ -1,12 +1,12 @@
 // A filled world for fast controller tests (cert-manager's context-builder habit): real caches
 // holding the objects a case needs, a recording API client that answers like the API server for
-// the calls a reconcile makes, a session source with fixed readings, and the real reconciler.
+// the calls a reconcile makes, a load source with fixed readings, and the real reconciler.
 // Tests assert the resulting writes, status and events; no cluster is involved.
 import { Registry } from 'prom-client';
-import { childName, componentLabels, FINALIZER_DRAIN, fleetLabels, LABEL_SERVING } from '../../src/api/v1alpha1/labels.ts';
+import { ANNOTATION_TEMPLATE_HASH, childName, componentLabels, FINALIZER_DRAIN, fleetLabels, LABEL_SERVING, SCHEDULING_GATE_GPU_BUDGET } from '../../src/api/v1alpha1/labels.ts';
 import type { ComponentName } from '../../src/api/v1alpha1/components.ts';
 import { FleetAutoscaler } from '../../src/autoscaler/fleet-autoscaler.ts';
-import type { ReadTarget, SessionReading, SessionSource } from '../../src/autoscaler/session-readings.ts';
+import type { LoadReading, LoadSource, ReadTarget } from '../../src/autoscaler/readings.ts';
 import { OWNED_KINDS, OPTIONAL_OWNED_KINDS, refKey } from '../../src/controller/kinds.ts';
 import { FleetMetrics } from '../../src/monitoring/fleet-metrics.ts';
 import type { ClusterCapabilities } from '../../src/render/types.ts';
@@ -95,20 +95,20 @@ export class RecordingClient implements FleetClient {
 }
 
 /** Fixed readings per pod; a pod with an Error value fails its read. */
-export class FixedSessionSource implements SessionSource {
+export class FixedLoadSource implements LoadSource {
   readonly values = new Map<string, number | Error>();
   readonly #now: () => number;
   constructor(now: () => number) {
     this.#now = now;
   }
   async read(targets: ReadTarget[]) {
-    const readings = new Map<string, SessionReading>();
+    const readings = new Map<string, LoadReading>();
     const errors = new Map<string, string>();
     for (const t of targets) {
       const v = this.values.get(t.pod);
       if (v === undefined) errors.set(t.pod, 'no reading configured');
       else if (v instanceof Error) errors.set(t.pod, v.message);
-      else readings.set(t.pod, { sessions: v, observedAtMs: this.#now() });
+      else readings.set(t.pod, { load: v, observedAtMs: this.#now() });
     }
     return { readings, errors };
   }
@@ -121,6 +121,9 @@ export interface RecordedEvent {
   message: string;
 }
 
+/** Components whose Service selects serving pods (their descriptors say selectsServing). */
+const DRAINABLE = new Set<ComponentName>(['backend', 'stt', 'tts', 'llm']);
+
 export const NAMESPACE = 'voice';
 export const NAME = 'demo';
 export const UID = '11111111-2222-3333-4444-555555555555';
@@ -129,7 +132,7 @@ export class FleetWorld {
   nowMs = Date.UTC(2026, 0, 1);
   readonly clock = { now: () => this.nowMs, schedule: () => () => undefined };
   readonly client = new RecordingClient((kind, name) => (kind === 'Deployment' ? this.deployments.getByName(NAMESPACE, name) : undefined));
-  readonly sessions = new FixedSessionSource(() => this.nowMs);
+  readonly loads = new FixedLoadSource(() => this.nowMs);
   readonly events: RecordedEvent[] = [];
   readonly registry = new Registry();
   readonly fleets = new ObjectCache<KubeObject>({ logger: silentLogger() });
@@ -153,7 +156,7 @@ export class FleetWorld {
       pods: this.pods,
       endpointSlices: this.slices,
       capabilities,
-      autoscaler: new FleetAutoscaler({ now: () => this.nowMs, sourceFor: () => this.sessions }),
+      autoscaler: new FleetAutoscaler({ now: () => this.nowMs, sourceFor: () => this.loads }),
       events: { event: (regarding, type, reason, message) => void this.events.push({ regarding: `${regarding.kind}/${regarding.metadata.name}`, type, reason, message }) },
       fleetMetrics: new FleetMetrics(this.registry),
       clock: this.clock,
@@ -181,12 +184,13 @@ export class FleetWorld {
   }
 
   /** A component Deployment as the Deployment controller reports it. */
-  withDeployment(component: ComponentName, replicas: number, ready = replicas): this {
+  /** A Deployment as the cache holds it; `templateHash` is the pod-template hash it runs (rollout.ts). */
+  withDeployment(component: ComponentName, replicas: number, ready = replicas, templateHash?: string): this {
     const d: DeploymentView = {
       apiVersion: 'apps/v1',
       kind: 'Deployment',
       metadata: { name: childName(NAME, component), namespace: NAMESPACE, generation: 1, labels: componentLabels(NAME, component), ownerReferences: [this.#owner()] },
-      spec: { replicas, selector: {}, template: {} },
+      spec: { replicas, selector: {}, template: templateHash === undefined ? {} : { metadata: { annotations: { [ANNOTATION_TEMPLATE_HASH]: templateHash } } } },
       status: { replicas, readyReplicas: ready, updatedReplicas: replicas, observedGeneration: 1 },
     };
     this.#objects.deployments.push(d);
@@ -194,22 +198,31 @@ export class FleetWorld {
     return this;
   }
 
-  /** A running pod of a component; backends are serving unless told otherwise. */
+  /** A running pod of a component; pods of components that drain are serving unless told otherwise. */
   withPod(
     component: ComponentName,
     name: string,
-    opts: { serving?: boolean; annotations?: Record<string, string>; phase?: 'Pending' | 'Running'; unschedulable?: boolean; sessions?: number | Error; foreign?: boolean } = {},
+    opts: {
+      serving?: boolean;
+      annotations?: Record<string, string>;
+      phase?: 'Pending' | 'Running';
+      unschedulable?: boolean;
+      load?: number | Error;
+      foreign?: boolean;
+      /** Behind the GPU-budget scheduling gate (Pending, no IP). */
+      gated?: boolean;
+    } = {},
   ): this {
     const labels: Record<string, string> = { ...componentLabels(NAME, component) };
     // Pods of the fleet are created by its ReplicaSets; a "foreign" one was made by hand with its labels.
     const owner = { apiVersion: 'apps/v1', kind: 'ReplicaSet', name: `${childName(NAME, component)}-5d9f7c`, uid: `rs-${component}`, controller: true };
-    if (component === 'backend') labels[LABEL_SERVING] = opts.serving === false ? 'false' : 'true';
-    const phase = opts.phase ?? (opts.unschedulable ? 'Pending' : 'Running');
+    if (DRAINABLE.has(component)) labels[LABEL_SERVING] = opts.serving === false ? 'false' : 'true';
+    const phase = opts.phase ?? (opts.unschedulable || opts.gated ? 'Pending' : 'Running');
     const pod: PodView = {
       apiVersion: 'v1',
       kind: 'Pod',
       metadata: { name, namespace: NAMESPACE, uid: `pod-${name}`, labels, ...(opts.annotations ? { annotations: opts.annotations } : {}), ...(opts.foreign ? {} : { ownerReferences: [owner] }) },
-      spec: { containers: [] },
+      spec: { containers: [], ...(opts.gated ? { schedulingGates: [{ name: SCHEDULING_GATE_GPU_BUDGET }] } : {}) },
       status: {
         phase,
         ...(phase === 'Running' ? { podIP: `10.250.0.${this.#objects.pods.length + 1}`, conditions: [{ type: 'Ready', status: 'True' }] } : {}),
@@ -218,7 +231,7 @@ export class FleetWorld {
     };
     this.#objects.pods.push(pod);
     this.pods.replace(this.#objects.pods, '1');
-    if (opts.sessions !== undefined) this.sessions.values.set(name, opts.sessions);
+    if (opts.load !== undefined) this.loads.values.set(name, opts.load);
     return this;
   }
 

@@ -159,7 +159,7 @@ export function startOperatorExporter(fleet: { namespace: string; name: string }
           llm: { desired: 1, ready: 1, gpusRequested: 1, pendingPods: 0 },
         },
         sessions: { active: Math.floor(wobble(t, 7) * backends * 4), capacity: backends * 4, unknownPods: t % 2, free: backends * 4 - Math.floor(wobble(t, 7) * backends * 4) },
-        drainingPods: [{ pod: `${fleet.name}-backend-old`, sinceSeconds: 30 + t }],
+        drainingPods: [{ component: 'backend', pod: `${fleet.name}-backend-old`, sinceSeconds: 30 + t }],
         gpuBudget: 8,
         autoscalerAtMax: t % 4 === 0,
       });

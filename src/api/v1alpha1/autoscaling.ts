@@ -47,21 +47,21 @@ export const autoscaling = z
       .describe('A draining backend is removed when empty, or after this long at the latest.'),
     followers: z
       .object({
-        stt: z.boolean().default(true).describe('Scale STT replicas to sessions / stt.slotsPerReplica.'),
-        tts: z.boolean().default(true).describe('Scale TTS replicas to sessions / tts.slotsPerReplica.'),
-        llm: z.boolean().default(true).describe('Scale an in-cluster LLM to sessions / llm.inCluster.sessionsPerReplica.'),
-        headroomFraction: z
+        stt: z.boolean().default(true).describe('Scale STT on its open streams (asr_open_channels), draining the emptiest pods on the way down.'),
+        tts: z.boolean().default(true).describe('Scale TTS on its open streams (py_open_channels), draining the emptiest pods on the way down.'),
+        llm: z.boolean().default(true).describe('Scale an in-cluster LLM on its running and waiting requests, draining the emptiest pods on the way down.'),
+        targetUtilization: z
           .number()
-          .min(0)
-          .max(10)
-          .default(0.25)
-          .describe('Extra slots kept on STT/TTS/LLM as a fraction of the session capacity of the backends.'),
+          .min(0.1)
+          .max(1)
+          .default(0.8)
+          .describe('Fraction of a GPU pod\'s slots the autoscaler aims to use; the rest absorbs bursts while a new pod loads its model.'),
       })
       .prefault({})
-      .describe('GPU tiers that follow the backend session capacity.'),
+      .describe('GPU components sized on their own load (streams, requests), with a floor from the backends and headroom for their start-up time.'),
     metrics: z
       .object({
-        source: z.enum(['Pods', 'Prometheus']).default('Pods').describe('Read each backend pod directly, or ask Prometheus.'),
+        source: z.enum(['Pods', 'Prometheus']).default('Pods').describe('Read each pod\'s load directly (its /metrics), or ask Prometheus.'),
         prometheus: prometheusMetricsSource.optional().describe('Where and what to ask when source is Prometheus.'),
         timeoutSeconds: z.int().min(1).max(60).default(2).describe('Timeout of one metrics read.'),
       })

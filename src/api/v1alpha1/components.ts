@@ -45,6 +45,11 @@ export interface LoadSignal {
   metric: string;
   /** Added to `metric` when set (vLLM's waiting requests). */
   plusMetric?: string;
+  /**
+   * The metric's absence from /metrics means 0: moshi-server registers each metric on first use,
+   * so a server that never held a stream answers an empty exposition.
+   */
+  absentIsZero?: boolean;
   slotsPerReplica: number;
 }
 
@@ -134,9 +139,11 @@ const DESCRIBERS: { [N in ComponentName]: Describe<N> } = {
       replicas: spec.stt.replicas,
       port: spec.stt.port,
       gpu: gpuNeed(spec, spec.stt.gpu),
-      service: { headless: true, selectsServing: false },
+      // Headless, and only pods in rotation: a drained pod leaves the DNS answer the backend resolves.
+      service: { headless: true, selectsServing: true },
       metricsPath: METRICS_PATH,
-      load: { metric: 'asr_open_channels', slotsPerReplica: spec.stt.slotsPerReplica },
+      load: { metric: 'asr_open_channels', absentIsZero: true, slotsPerReplica: spec.stt.slotsPerReplica },
+      disruptionBudget: true,
       scaling: followerScaling(spec, spec.autoscaling.followers.stt),
       essential: true,
     }),
@@ -145,9 +152,11 @@ const DESCRIBERS: { [N in ComponentName]: Describe<N> } = {
       replicas: spec.tts.replicas,
       port: spec.tts.port,
       gpu: gpuNeed(spec, spec.tts.gpu),
-      service: { headless: true, selectsServing: false },
+      // Headless, and only pods in rotation: a drained pod leaves the DNS answer the backend resolves.
+      service: { headless: true, selectsServing: true },
       metricsPath: METRICS_PATH,
-      load: { metric: 'py_open_channels', slotsPerReplica: spec.tts.slotsPerReplica },
+      load: { metric: 'py_open_channels', absentIsZero: true, slotsPerReplica: spec.tts.slotsPerReplica },
+      disruptionBudget: true,
       scaling: followerScaling(spec, spec.autoscaling.followers.tts),
       essential: true,
     }),
@@ -158,9 +167,10 @@ const DESCRIBERS: { [N in ComponentName]: Describe<N> } = {
       replicas: llm.replicas,
       port: llm.port,
       gpu: gpuNeed(spec, llm.gpu),
-      service: { headless: false, selectsServing: false },
+      service: { headless: false, selectsServing: true },
       metricsPath: METRICS_PATH,
       load: { metric: 'vllm:num_requests_running', plusMetric: 'vllm:num_requests_waiting', slotsPerReplica: llm.sessionsPerReplica },
+      disruptionBudget: true,
       scaling: followerScaling(spec, spec.autoscaling.followers.llm),
       essential: true,
     });

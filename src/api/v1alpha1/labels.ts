@@ -25,6 +25,8 @@ export const SERVING = {
   full: 'full',
   /** Draining: leaves when its sessions ended. */
   draining: 'false',
+  /** Of an older pod template, drained before its replacement can have its GPU (a rollout without GPU room to surge). */
+  outdated: 'outdated',
 } as const;
 /** Marks the headless Service that exists only to be scraped (it selects draining pods too). */
 export const LABEL_METRICS_SERVICE = 'unmute.sh/metrics';
@@ -33,6 +35,17 @@ export const ANNOTATION_DRAINING_SINCE = 'unmute.sh/draining-since';
 export const ANNOTATION_POD_DELETION_COST = 'controller.kubernetes.io/pod-deletion-cost';
 export const ANNOTATION_SAFE_TO_EVICT = 'cluster-autoscaler.kubernetes.io/safe-to-evict';
 export const ANNOTATION_DO_NOT_DISRUPT = 'karpenter.sh/do-not-disrupt';
+/**
+ * Hash of the pod template the operator rendered, on the template itself: a pod whose value differs
+ * from its Deployment's is of an older revision (a rollout is under way).
+ */
+export const ANNOTATION_TEMPLATE_HASH = 'unmute.sh/template-hash';
+/**
+ * Scheduling gate on GPU pods of a fleet with a GPU budget: the operator lifts it only while the
+ * GPUs its pods hold (draining and terminating ones included) leave room, so no pod, surge or
+ * replacement, ever takes a GPU beyond the budget.
+ */
+export const SCHEDULING_GATE_GPU_BUDGET = 'unmute.sh/gpu-budget';
 
 /** Value of app.kubernetes.io/managed-by on everything the operator creates; its caches select on it. */
 export const MANAGED_BY = 'unmute-operator';

@@ -93,6 +93,18 @@ const gpuTierFields = (defaultSlots: number, what: string) => ({
     .max(7200)
     .default(900)
     .describe('How long the server may take to download and load its model before it counts as failed.'),
+  startupSeconds: z
+    .int()
+    .min(1)
+    .max(7200)
+    .optional()
+    .describe('How long a new pod takes to serve, for the autoscaler\'s headroom; measured from the pods\' own start-up when unset (120 s before any pod started).'),
+  drainGracePeriodSeconds: z
+    .int()
+    .min(30)
+    .max(86400)
+    .default(3600)
+    .describe('Grace period of a pod stopped by something else than the autoscaler (rollout, node drain): its preStop hook waits this long at most for its streams to end.'),
   ...containerFields,
   ...placementFields,
 });
@@ -123,6 +135,18 @@ const llmInCluster = z
       .max(7200)
       .default(1200)
       .describe('How long vLLM may take to download and load the model before it counts as failed.'),
+    startupSeconds: z
+      .int()
+      .min(1)
+      .max(7200)
+      .optional()
+      .describe('How long a new pod takes to serve, for the autoscaler\'s headroom; measured from the pods\' own start-up when unset (120 s before any pod started).'),
+    drainGracePeriodSeconds: z
+      .int()
+      .min(30)
+      .max(86400)
+      .default(3600)
+      .describe('Grace period of a pod stopped by something else than the autoscaler (rollout, node drain): its preStop hook waits this long at most for its requests to end.'),
     ...containerFields,
     ...placementFields,
   })
@@ -307,6 +331,8 @@ const componentStatus = z.object({
   updatedReplicas: z.int().min(0).optional(),
   endpoints: z.int().min(0).optional().describe('Ready addresses behind the component Service.'),
   gpusRequested: z.int().min(0).optional(),
+  outdatedPods: z.int().min(0).optional().describe('During a rollout: pods of the previous pod template still finishing their work.'),
+  outdatedLoad: z.int().min(0).optional().describe('During a rollout: sessions, streams or requests still on the outdated pods.'),
 });
 
 export const unmuteDeploymentStatus = z.object({

@@ -59,33 +59,11 @@ function healthProbeCommand(port: number): string[] {
   return ['python3', '-c', script];
 }
 
-/**
- * preStop waits until the process reports no session (or the grace period ends): the safety net
- * when something other than the autoscaler stops the pod (rollout, node drain, eviction).
- * By then the pod is already out of the Service endpoints, so no new session arrives.
- */
-function drainWaitCommand(port: number): string[] {
-  const script = [
-    'import time, urllib.request',
-    'while True:',
-    '    try:',
-    `        text = urllib.request.urlopen("http://127.0.0.1:${port}/metrics", timeout=3).read().decode()`,
-    '        lines = [l for l in text.splitlines() if l.startswith("worker_active_sessions ")]',
-    '        if not lines or float(lines[0].split()[1]) <= 0:',
-    '            break',
-    '    except Exception:',
-    '        break',
-    '    time.sleep(2)',
-  ].join('\n');
-  return ['python3', '-c', script];
-}
-
 export function backendWorkload(fleet: UnmuteDeployment, c: Component<'backend'>, scrapeAnnotations: Record<string, string>): WorkloadParts {
   const b = c.settings;
   return {
-    // Never take a serving pod away before its replacement is ready; old pods drain in preStop.
+    // Never take a serving pod away before its replacement is ready; old pods drain in preStop (workload.ts).
     strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: '25%', maxUnavailable: 0 } },
-    terminationGracePeriodSeconds: b.drainGracePeriodSeconds,
     podAnnotations: {
       ...scrapeAnnotations,
       // A pod holding conversations must not be moved by a node autoscaler.
@@ -102,7 +80,6 @@ export function backendWorkload(fleet: UnmuteDeployment, c: Component<'backend'>
         resources: resources(b.resources, DEFAULT_RESOURCES, undefined),
         readinessProbe: { exec: { command: healthProbeCommand(c.port) }, periodSeconds: 5, timeoutSeconds: 4, failureThreshold: 3 },
         livenessProbe: { httpGet: { path: '/metrics', port: c.portName }, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 6 },
-        lifecycle: { preStop: { exec: { command: drainWaitCommand(c.port) } } },
         // Port 80 in Unmute's image: bind it without running privileged.
         securityContext: containerSecurityContext(c.port < 1024 ? ['NET_BIND_SERVICE'] : []),
       }),

@@ -4,7 +4,7 @@
 // Deployment (the baseline), and a sampler records the timeline the figures come from.
 // Bounded: the trace has a fixed length and every wait has a deadline.
 import { performance } from 'node:perf_hooks';
-import { PodSessionSource } from '../../autoscaler/pod-session-source.ts';
+import { PodLoadSource } from '../../autoscaler/pod-load-source.ts';
 import { silentLogger, type Logger } from '../../observability/logger.ts';
 import { systemClock } from '../../runtime/clock.ts';
 import { createInformer, type Informer } from '../../runtime/informer.ts';
@@ -23,6 +23,8 @@ import { startPodRunner, type PodRunner, type PodRunnerEvent } from './pod-runne
 import type { TracePlan } from './trace.ts';
 
 const DEPLOYMENT = { apiVersion: 'apps/v1', kind: 'Deployment' } as const;
+/** The baseline reads what the operator reads from a backend: Unmute's session gauge. */
+const BACKEND_SESSIONS = { component: 'backend', name: 'worker_active_sessions', series: 'one' } as const;
 
 /** Sim-worker settings that keep a fleet of simulated backends cheap on CPU (no audio frames). */
 export const CHEAP_WORKER: Omit<SimWorkerOptions, 'host' | 'port'> = { audioFrames: false, additionalOutputsMs: 0, decodeAudio: false, maxSessions: 4 };
@@ -114,7 +116,7 @@ export function startHpaLoop(o: {
   spec: HpaLoopOptions;
   log?: (msg: string) => void;
 }): { stop(): Promise<void> } {
-  const source = new PodSessionSource({ timeoutMs: 1000, concurrency: 16, now: () => Date.now() });
+  const source = new PodLoadSource({ timeoutMs: 1000, concurrency: 16, now: () => Date.now() });
   let history: Array<{ atMs: number; replicas: number }> = [];
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
@@ -125,11 +127,11 @@ export function startHpaLoop(o: {
     const pods = o.runner.pods().filter((p) => p.metadata.deletionTimestamp == null && p.status?.phase === 'Running' && p.status.podIP);
     const targets = pods.map((p) => {
       const port = (p.spec?.containers ?? []).flatMap((c) => c.ports ?? [])[0]?.containerPort ?? o.port ?? 80;
-      return { pod: p.metadata.name ?? '', ip: p.status?.podIP, port };
+      return { pod: p.metadata.name ?? '', ip: p.status?.podIP, port, metric: BACKEND_SESSIONS };
     });
     const { readings } = await source.read(targets);
     const now = Date.now();
-    const d = hpaDecide({ nowMs: now, spec: o.spec, currentReplicas: current, readings: [...readings.values()].map((r) => r.sessions), history });
+    const d = hpaDecide({ nowMs: now, spec: o.spec, currentReplicas: current, readings: [...readings.values()].map((r) => r.load), history });
     history = pruneHpaHistory([...history, d.recommendation], now, o.spec.scaleDownStabilizationMs);
     if (d.replicas !== current) {
       o.log?.(`hpa: ${current} -> ${d.replicas} (${d.reason})`);

@@ -13,10 +13,10 @@ describe('the components of a fleet', () => {
     expect(fleetComponents(anUnmuteDeployment({ voiceCloning: { image: 'x', enabled: false } }).spec).map((c) => c.name)).not.toContain('voice-cloning');
   });
 
-  it('give STT and TTS headless Services and the backend a Service over serving pods only', () => {
+  it('give STT and TTS headless Services, and every component that drains a Service over serving pods only', () => {
     const spec = anUnmuteDeployment().spec;
-    expect(describeComponent(spec, 'stt')?.service).toEqual({ headless: true, selectsServing: false });
-    expect(describeComponent(spec, 'tts')?.service).toEqual({ headless: true, selectsServing: false });
+    expect(describeComponent(spec, 'stt')?.service).toEqual({ headless: true, selectsServing: true });
+    expect(describeComponent(spec, 'tts')?.service).toEqual({ headless: true, selectsServing: true });
     expect(describeComponent(spec, 'backend')?.service).toEqual({ headless: false, selectsServing: true });
   });
 

@@ -1,29 +1,29 @@
 // The plan: one pure answer per pass, from the gathered sessions and pods.
 import { describe, expect, it } from 'vitest';
 import { componentLabels, LABEL_SERVING } from '../../../src/api/v1alpha1/labels.ts';
-import type { SessionsObservation } from '../../../src/autoscaler/gather.ts';
+import type { LoadObservation } from '../../../src/autoscaler/gather.ts';
 import { baselineReplicas, initialReplicas, planFleet, type PlanInput, STATUS_REFRESH_MS } from '../../../src/autoscaler/plan.ts';
-import type { BackendPod } from '../../../src/autoscaler/policy.ts';
+import type { ComponentPod } from '../../../src/autoscaler/pool.ts';
 import type { PodView } from '../../../src/runtime/views.ts';
 import { anUnmuteDeployment } from '../../support/factories.ts';
 
 const NOW = 1_000_000;
 
-const backend = (name: string, sessions: number | undefined, over: Partial<BackendPod> = {}): BackendPod => ({
+const backend = (name: string, load: number | undefined, over: Partial<ComponentPod> = {}): ComponentPod => ({
   name,
   serving: true,
   phase: 'Running',
   terminating: false,
-  sessions,
+  load,
   observedAtMs: NOW,
   ...over,
 });
 
-const observed = (pods: BackendPod[], errors: [string, string][] = []): SessionsObservation => ({
+const observed = (pods: ComponentPod[], errors: [string, string][] = []): LoadObservation => ({
   pods,
   errors: new Map(errors),
-  active: pods.reduce((n, p) => n + (p.sessions ?? 0), 0),
-  unknownPods: pods.filter((p) => p.sessions === undefined).length,
+  active: pods.reduce((n, p) => n + (p.load ?? 0), 0),
+  unknownPods: pods.filter((p) => p.load === undefined).length,
 });
 
 const podView = (name: string, component: string, phase: string, extra: Partial<PodView['status']> = {}): PodView => ({
@@ -34,7 +34,7 @@ const podView = (name: string, component: string, phase: string, extra: Partial<
 });
 
 function plan(spec: Record<string, unknown>, over: Partial<PlanInput> = {}) {
-  return planFleet({ fleet: anUnmuteDeployment(spec), nowMs: NOW, pods: [], sessions: observed([]), deployedReplicas: {}, history: [], ...over });
+  return planFleet({ fleet: anUnmuteDeployment(spec), nowMs: NOW, pods: [], observations: {}, deployedReplicas: {}, memory: { history: {}, samples: [] }, ...over });
 }
 
 const autoscaling = (over: Record<string, unknown> = {}) => ({ autoscaling: { enabled: true, minReplicas: 1, maxReplicas: 10, scaleDownStabilizationSeconds: 0, ...over } });
@@ -43,7 +43,7 @@ describe('planning without autoscaling', () => {
   it('runs the spec replicas, reports serving capacity and refreshes status while backends run', () => {
     const p = plan(
       { backend: { replicas: 3 } },
-      { pods: [podView('a', 'backend', 'Running'), podView('b', 'backend', 'Pending')], sessions: observed([backend('a', 2), backend('b', undefined, { phase: 'Pending' })]) },
+      { pods: [podView('a', 'backend', 'Running'), podView('b', 'backend', 'Pending')], observations: { backend: observed([backend('a', 2), backend('b', undefined, { phase: 'Pending' })]) } },
     );
     expect(p.replicas).toEqual({ backend: 3 });
     expect(p.decision).toBeUndefined();
@@ -55,20 +55,21 @@ describe('planning without autoscaling', () => {
 
 describe('planning with autoscaling', () => {
   it('scales up at once, with an event and a scale count', () => {
-    const p = plan(autoscaling(), { deployedReplicas: { backend: 1 }, sessions: observed([backend('a', 4)]) });
+    const p = plan(autoscaling(), { deployedReplicas: { backend: 1 }, observations: { backend: observed([backend('a', 4)]) } });
     expect(p.replicas.backend).toBe(2);
     expect(p.events).toEqual([expect.objectContaining({ reason: 'ScaledUp' })]);
     expect(p.scaleEvents).toEqual([{ component: 'backend', direction: 'up', reason: 'load' }]);
   });
 
   it('never shrinks on the first pass of a process: what runs seeds the stabilisation window', () => {
-    const input = { deployedReplicas: { backend: 3 }, sessions: observed([backend('a', 0), backend('b', 0), backend('c', 0)]) };
-    expect(plan(autoscaling(), { ...input, history: undefined }).podPatches).toEqual([]);
-    expect(plan(autoscaling(), { ...input, history: [] }).podPatches.map((x) => x.name)).toEqual(['a', 'b']);
+    const input = { deployedReplicas: { backend: 3 }, observations: { backend: observed([backend('a', 0), backend('b', 0), backend('c', 0)]) } };
+    expect(plan(autoscaling(), { ...input, memory: { history: undefined, samples: [] } }).podPatches).toEqual([]);
+    expect(plan(autoscaling(), { ...input, memory: { history: {}, samples: [] } }).podPatches.map((x) => x.name)).toEqual(['a', 'b']);
   });
 
   it('gives the follower components replicas and leaves the fixed ones to their spec', () => {
-    const p = plan({ ...autoscaling({ followers: { stt: true, tts: false } }), stt: { slotsPerReplica: 8 } }, { deployedReplicas: { backend: 4 }, sessions: observed([backend('a', 3), backend('b', 3), backend('c', 3), backend('d', 3)]) });
+    const p = plan({ ...autoscaling({ followers: { stt: true, tts: false } }), stt: { slotsPerReplica: 8 } }, { deployedReplicas: { backend: 4 }, observations: { backend: observed([backend('a', 3), backend('b', 3), backend('c', 3), backend('d', 3)]), stt: observed([]) } });
+    // No STT pod read yet: one stream per session, 4 × 3 / (8 slots × 80 %) = 1.9 → 2.
     expect(p.replicas).toMatchObject({ backend: 4, stt: 2 });
     expect(p.replicas.tts).toBeUndefined();
   });
@@ -76,19 +77,19 @@ describe('planning with autoscaling', () => {
   it('counts only GPU components as waiting for a GPU', () => {
     const unschedulable = { conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable' }] };
     const pods = [podView('b', 'backend', 'Pending', unschedulable), podView('s', 'stt', 'Pending', unschedulable)];
-    const p = plan(autoscaling(), { pods, deployedReplicas: { backend: 1 }, sessions: observed([backend('a', 1)]) });
+    const p = plan(autoscaling(), { pods, deployedReplicas: { backend: 1 }, observations: { backend: observed([backend('a', 1)]) } });
     expect(p.decision?.limited).toEqual({ reason: 'GpuPodsPending', message: '1 pod(s) wait for a GPU node' });
   });
 
   it('lists the pods it could not read', () => {
-    const p = plan(autoscaling(), { deployedReplicas: { backend: 2 }, sessions: observed([backend('a', 1), backend('b', undefined)], [['b', 'timeout']]) });
+    const p = plan(autoscaling(), { deployedReplicas: { backend: 2 }, observations: { backend: observed([backend('a', 1), backend('b', undefined)], [['b', 'timeout']]) } });
     expect(p.readErrors).toEqual(['b: timeout']);
     expect(p.decision?.metricsAvailable).toBe(false);
   });
 
   it('remembers recommendations only inside the window', () => {
-    const p = plan(autoscaling({ scaleDownStabilizationSeconds: 60 }), { history: [{ atMs: NOW - 120_000, serving: 9 }], deployedReplicas: { backend: 1 }, sessions: observed([backend('a', 1)]) });
-    expect(p.history).toEqual([{ atMs: NOW, serving: 1 }]);
+    const p = plan(autoscaling({ scaleDownStabilizationSeconds: 60 }), { memory: { history: { backend: [{ atMs: NOW - 120_000, serving: 9 }] }, samples: [] }, deployedReplicas: { backend: 1 }, observations: { backend: observed([backend('a', 1)]) } });
+    expect(p.memory.history).toEqual({ backend: [{ atMs: NOW, serving: 1 }] });
   });
 });
 

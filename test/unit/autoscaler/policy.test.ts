@@ -1,19 +1,33 @@
 import { describe, expect, it } from 'vitest';
 import { autoscaling } from '../../../src/api/v1alpha1/autoscaling.ts';
-import { DRAIN_SETTLE_MS, decide, pruneHistory, type BackendPod, type PolicyInput, type Recommendation } from '../../../src/autoscaler/policy.ts';
+import { DRAIN_SETTLE_MS, decide, pruneHistory, type ComponentPod, type FollowerInput, type PolicyInput, type Recommendation } from '../../../src/autoscaler/policy.ts';
 
 const spec = (over: Record<string, unknown> = {}) =>
   autoscaling.parse({ enabled: true, minReplicas: 1, maxReplicas: 50, scaleDownStabilizationSeconds: 60, ...over });
 
-const running = (name: string, sessions: number | undefined, over: Partial<BackendPod> = {}): BackendPod => ({
+const running = (name: string, load: number | undefined, over: Partial<ComponentPod> = {}): ComponentPod => ({
   name,
   serving: true,
   phase: 'Running',
   terminating: false,
-  sessions,
+  load,
   observedAtMs: 0,
   ...over,
 });
+
+/** A GPU component the autoscaler sizes: `n` running pods with the given loads. */
+function follower(loads: Array<number | undefined>, over: Partial<FollowerInput> = {}): FollowerInput {
+  return {
+    replicas: loads.length,
+    pods: loads.map((l, i) => running(`stt-${i}`, l)),
+    slotsPerReplica: 10,
+    gpusPerReplica: 1,
+    history: [],
+    startupSeconds: 120,
+    perSession: 1,
+    ...over,
+  };
+}
 
 function input(over: Partial<PolicyInput>): PolicyInput {
   return {
@@ -39,7 +53,7 @@ function input(over: Partial<PolicyInput>): PolicyInput {
 function simulateFleet(load: number[], opts: { tickMs?: number; spec?: ReturnType<typeof spec>; gapTicks?: Set<number> } = {}) {
   const tickMs = opts.tickMs ?? 5000;
   const s = opts.spec ?? spec();
-  type Pod = BackendPod & { sessionsTrue: number };
+  type Pod = ComponentPod & { sessionsTrue: number };
   let pods: Pod[] = [];
   let replicas = s.minReplicas;
   let history: Recommendation[] = [];
@@ -70,7 +84,7 @@ function simulateFleet(load: number[], opts: { tickMs?: number; spec?: ReturnTyp
       }
     }
     for (const p of pods) {
-      p.sessions = opts.gapTicks?.has(t) && p.name === pods[0]?.name ? undefined : p.sessionsTrue;
+      p.load = opts.gapTicks?.has(t) && p.name === pods[0]?.name ? undefined : p.sessionsTrue;
       p.observedAtMs = now;
     }
     const d = decide(input({ nowMs: now, spec: s, replicas, pods, history }));
@@ -99,7 +113,7 @@ function simulateFleet(load: number[], opts: { tickMs?: number; spec?: ReturnTyp
   return { cut, directions, servingSeries, replicas, reason };
 }
 
-function rank(p: BackendPod, remove: string[]): number {
+function rank(p: ComponentPod, remove: string[]): number {
   if (p.phase === 'Pending') return 0;
   if (remove.includes(p.name)) return 1;
   if (!p.serving) return 2;
@@ -153,10 +167,10 @@ describe('autoscaling policy', () => {
 
   it('still scales up on partial data, counting a pod that stopped answering as busy at the target per pod', () => {
     // 4 + 4 read, b read before (1) but not now: counted at 3 (the target) → 11 sessions → 4 backends.
-    const d = decide(input({ replicas: 3, pods: [running('a', 4), running('b', undefined, { lastSessions: 1 }), running('c', 4)] }));
+    const d = decide(input({ replicas: 3, pods: [running('a', 4), running('b', undefined, { lastLoad: 1 }), running('c', 4)] }));
     expect(d.serving).toBe(4);
     expect(d.reason).toContain('counting 1 unread backend(s) as 3 sessions');
-    const more = decide(input({ replicas: 3, pods: [running('a', 9), running('b', undefined, { lastSessions: 1 }), running('c', 4)] }));
+    const more = decide(input({ replicas: 3, pods: [running('a', 9), running('b', undefined, { lastLoad: 1 }), running('c', 4)] }));
     expect(more.serving).toBe(6);
   });
 
@@ -167,12 +181,12 @@ describe('autoscaling policy', () => {
   });
 
   it('counts an unread pod at its last good reading when that was higher than the target', () => {
-    const d = decide(input({ replicas: 2, pods: [running('a', 2), running('b', undefined, { lastSessions: 7 })] }));
+    const d = decide(input({ replicas: 2, pods: [running('a', 2), running('b', undefined, { lastLoad: 7 })] }));
     expect(d.serving).toBe(3);
   });
 
   it('holds a fleet whose every pod stopped answering: neither down nor up to maxReplicas', () => {
-    const pods = [running('a', undefined, { lastSessions: 2 }), running('b', undefined, { lastSessions: 0 }), running('c', undefined, { lastSessions: 3 })];
+    const pods = [running('a', undefined, { lastLoad: 2 }), running('b', undefined, { lastLoad: 0 }), running('c', undefined, { lastLoad: 3 })];
     const d = decide(input({ replicas: 3, pods }));
     expect(d.serving).toBe(3);
     expect(d.direction).toBe('none');
@@ -211,32 +225,6 @@ describe('autoscaling policy', () => {
     // One not yet created and one Pending go by lowering replicas; one running pod drains.
     expect(d.drain).toHaveLength(1);
     expect(d.replicas).toBe(2);
-  });
-
-  it('keeps followers within the GPU budget and says the fleet is limited', () => {
-    const d = decide(
-      input({
-        replicas: 10,
-        pods: Array.from({ length: 10 }, (_, i) => running(`p${i}`, 4)),
-        followers: { stt: { replicas: 1, slotsPerReplica: 16, gpusPerReplica: 1 }, tts: { replicas: 1, slotsPerReplica: 16, gpusPerReplica: 1 } },
-        gpuBudget: 4,
-      }),
-    );
-    expect(d.limited?.reason).toBe('GpuBudget');
-    expect((d.followers.stt ?? 0) + (d.followers.tts ?? 0)).toBeLessThanOrEqual(4);
-    expect(d.serving).toBeLessThan(14);
-  });
-
-  it('sizes STT and TTS on sessions with headroom', () => {
-    const d = decide(
-      input({
-        replicas: 16,
-        pods: Array.from({ length: 16 }, (_, i) => running(`p${i}`, 3)),
-        followers: { stt: { replicas: 1, slotsPerReplica: 64, gpusPerReplica: 1 }, tts: { replicas: 1, slotsPerReplica: 16, gpusPerReplica: 1 } },
-      }),
-    );
-    // 16 backends x 3 sessions x 1.25 = 60 slots: one STT of 64, four TTS of 16.
-    expect(d.followers).toEqual({ stt: 1, tts: 4 });
   });
 
   it('reports maxReplicas as the limit when the load wants more', () => {
@@ -293,7 +281,7 @@ describe('autoscaling policy', () => {
 
 describe('autoscaling policy: removal and the ReplicaSet', () => {
   const drainedAt = 1_000_000 - 10_000;
-  const empty = (name: string, over: Partial<BackendPod> = {}) =>
+  const empty = (name: string, over: Partial<ComponentPod> = {}) =>
     running(name, 0, { serving: false, drainingSinceMs: drainedAt, observedAtMs: 1_000_000, ...over });
 
   it('does not lower replicas twice for a drained pod the ReplicaSet has not deleted yet', () => {
@@ -322,3 +310,84 @@ describe('autoscaling policy: removal and the ReplicaSet', () => {
     expect(later.replicas).toBe(2);
   });
 });
+
+describe('followers (STT, TTS, LLM): sized on their own load, drained on the way down', () => {
+  // Two backends at the default target of 3: a floor of ceil(2 × 3 × 1 / 8) = 1 pod of 10 slots at 80 %.
+  const backends = () => ({ replicas: 2, pods: [running('a', 3), running('b', 3)] });
+
+  it('sizes on the streams the pods hold, at the target utilisation', () => {
+    const d = decide(input({ ...backends(), followers: { stt: follower([9, 9]) } }));
+    // 18 streams at 8 per pod (80 % of 10) → 3 pods.
+    expect(d.followers.stt).toMatchObject({ serving: 3, replicas: 3, direction: 'up', load: 18 });
+  });
+
+  it('keeps a floor from the backends when the followers read low (the backends are the earlier signal)', () => {
+    const d = decide(input({ replicas: 8, pods: Array.from({ length: 8 }, (_, i) => running(`p${i}`, 3)), followers: { stt: follower([0]) } }));
+    // 8 backends × 3 sessions × 1 stream per session / 8 → 3 pods, although STT holds nothing yet.
+    expect(d.followers.stt?.serving).toBe(3);
+  });
+
+  it('adds what arrives while a new pod loads its model: rate × start-up × streams per session', () => {
+    const calm = decide(input({ ...backends(), followers: { tts: follower([4], { perSession: 0.5 }) } }));
+    expect(calm.followers.tts?.serving).toBe(1);
+    // 0.1 sessions/s × 120 s × 0.5 streams = 6 more streams: (4 + 6) / 8 → 2 pods.
+    const ramp = decide(input({ ...backends(), sessionRate: 0.1, followers: { tts: follower([4], { perSession: 0.5 }) } }));
+    expect(ramp.followers.tts?.serving).toBe(2);
+    // A slower start-up needs more headroom: 0.1 × 600 × 0.5 = 30 → (4 + 30) / 8 → 5 pods.
+    const slow = decide(input({ ...backends(), sessionRate: 0.1, followers: { tts: follower([4], { perSession: 0.5, startupSeconds: 600 }) } }));
+    expect(slow.followers.tts?.serving).toBe(5);
+  });
+
+  it('drains the emptiest pod once the window allows, and removes it only when a settled reading says 0', () => {
+    const d = decide(input({ ...backends(), followers: { stt: follower([5, 1, 3]) } }));
+    expect(d.followers.stt).toMatchObject({ serving: 2, drain: ['stt-1'], remove: [], replicas: 3 });
+
+    const now = 1_000_000;
+    const draining = (load: number, sinceMs: number) => running('stt-1', load, { serving: false, drainingSinceMs: sinceMs, observedAtMs: now });
+    const busy = decide(input({ ...backends(), followers: { stt: follower([5, 3], { replicas: 3, pods: [running('stt-0', 5), draining(1, now - 60_000), running('stt-2', 3)] }) } }));
+    expect(busy.followers.stt).toMatchObject({ remove: [], replicas: 3, draining: 1 });
+    // Empty, but read right after leaving the Service: a stream may still have been on its way.
+    const unsettled = decide(input({ ...backends(), followers: { stt: follower([], { replicas: 3, pods: [running('stt-0', 5), draining(0, now - 500), running('stt-2', 3)] }) } }));
+    expect(unsettled.followers.stt?.remove).toEqual([]);
+    const empty = decide(input({ ...backends(), followers: { stt: follower([], { replicas: 3, pods: [running('stt-0', 5), draining(0, now - 60_000), running('stt-2', 3)] }) } }));
+    expect(empty.followers.stt).toMatchObject({ remove: ['stt-1'], replicas: 2 });
+  });
+
+  it('brings a draining pod back before asking for a new one', () => {
+    const pods = [running('stt-0', 8), running('stt-1', 2, { serving: false, drainingSinceMs: 990_000 })];
+    const d = decide(input({ ...backends(), followers: { stt: follower([], { replicas: 2, pods }) } }));
+    expect(d.followers.stt).toMatchObject({ undrain: ['stt-1'], serving: 2, replicas: 2 });
+  });
+
+  it('never shrinks on an unknown reading, and counts a pod read before at its last reading', () => {
+    const held = decide(input({ ...backends(), followers: { stt: follower([0, undefined, 0]) } }));
+    expect(held.followers.stt).toMatchObject({ serving: 3, drain: [] });
+    expect(held.followers.stt?.reason).toContain('scale-down held');
+    const stalled = decide(input({ ...backends(), followers: { stt: follower([8], { replicas: 2, pods: [running('stt-0', 8), running('stt-1', undefined, { lastLoad: 8 })] }) } }));
+    // 8 read + 8 assumed = 16 → 2 pods: a stalled busy pod is not taken for an empty one.
+    expect(stalled.followers.stt?.serving).toBe(2);
+  });
+
+  it('counts draining GPU pods against the budget and caps the backends to what the followers can serve', () => {
+    const pods = [running('stt-0', 8), running('stt-1', 8), running('stt-2', 4, { serving: false, drainingSinceMs: 990_000 })];
+    const d = decide(
+      input({
+        replicas: 10,
+        pods: Array.from({ length: 10 }, (_, i) => running(`p${i}`, 4)),
+        followers: { stt: follower([], { replicas: 3, pods }) },
+        gpuBudget: 4,
+      }),
+    );
+    expect(d.limited?.reason).toBe('GpuBudget');
+    const stt = d.followers.stt!;
+    // The draining pod holds a GPU until it is gone: serving + draining stays within 4.
+    expect(stt.serving + stt.draining).toBeLessThanOrEqual(4);
+    expect(stt.replicas).toBeLessThanOrEqual(4);
+  });
+
+  it('keeps one pod at least: every conversation passes through it', () => {
+    const d = decide(input({ replicas: 1, pods: [running('a', 0)], followers: { llm: follower([0, 0]) }, spec: spec({ scaleDownStabilizationSeconds: 0 }) }));
+    expect(d.followers.llm?.serving).toBe(1);
+  });
+});
+

@@ -1,16 +1,16 @@
 // Load-aware routing: full backends leave rotation and come back when a slot frees.
 import { describe, expect, it } from 'vitest';
 import { LABEL_SERVING } from '../../../src/api/v1alpha1/labels.ts';
-import type { SessionsObservation } from '../../../src/autoscaler/gather.ts';
+import type { LoadObservation } from '../../../src/autoscaler/gather.ts';
 import { planFleet } from '../../../src/autoscaler/plan.ts';
-import { decide, type BackendPod, type PolicyInput } from '../../../src/autoscaler/policy.ts';
+import { decide, type ComponentPod, type PolicyInput } from '../../../src/autoscaler/policy.ts';
 import { acceptUntil, freeSlots, hotPods, rotationChanges } from '../../../src/autoscaler/rotation.ts';
 import { autoscaling } from '../../../src/api/v1alpha1/autoscaling.ts';
 import { anUnmuteDeployment } from '../../support/factories.ts';
 
 const NOW = 1_000_000;
-const pod = (name: string, sessions: number | undefined, over: Partial<BackendPod> = {}): BackendPod => ({ name, serving: true, phase: 'Running', terminating: false, sessions, observedAtMs: NOW, ...over });
-const observed = (pods: BackendPod[]): SessionsObservation => ({ pods, errors: new Map(), active: pods.reduce((n, p) => n + (p.sessions ?? 0), 0), unknownPods: 0 });
+const pod = (name: string, load: number | undefined, over: Partial<ComponentPod> = {}): ComponentPod => ({ name, serving: true, phase: 'Running', terminating: false, load, observedAtMs: NOW, ...over });
+const observed = (pods: ComponentPod[]): LoadObservation => ({ pods, errors: new Map(), active: pods.reduce((n, p) => n + (p.load ?? 0), 0), unknownPods: 0 });
 
 describe('rotation', () => {
   it('takes a backend at acceptUntil out and puts a full one back when a session ends', () => {
@@ -37,7 +37,7 @@ describe('rotation', () => {
 
 describe('planning with load-aware routing', () => {
   it('patches the serving label of backends that fill up or free a slot, also without autoscaling', () => {
-    const plan = planFleet({ fleet: anUnmuteDeployment({ backend: { replicas: 2 } }), nowMs: NOW, pods: [], sessions: observed([pod('a', 4), pod('b', 2, { full: true })]), deployedReplicas: {}, history: [] });
+    const plan = planFleet({ fleet: anUnmuteDeployment({ backend: { replicas: 2 } }), nowMs: NOW, pods: [], observations: { backend: observed([pod('a', 4), pod('b', 2, { full: true })]) }, deployedReplicas: {}, memory: { history: {}, samples: [] } });
     expect(plan.podPatches).toEqual([
       { name: 'a', labels: { [LABEL_SERVING]: 'full' }, annotations: {} },
       { name: 'b', labels: { [LABEL_SERVING]: 'true' }, annotations: {} },
@@ -51,9 +51,9 @@ describe('planning with load-aware routing', () => {
       fleet: anUnmuteDeployment({ backend: { routing: { loadAware: false } } }),
       nowMs: NOW,
       pods: [],
-      sessions: observed([pod('a', 4)]),
+      observations: { backend: observed([pod('a', 4)]) },
       deployedReplicas: {},
-      history: [],
+      memory: { history: {}, samples: [] },
     });
     expect(plan.podPatches).toEqual([]);
     expect(plan.hot).toEqual([]);
@@ -61,13 +61,13 @@ describe('planning with load-aware routing', () => {
 
   it('never marks full a backend the same plan drains', () => {
     const fleet = anUnmuteDeployment({ autoscaling: { enabled: true, minReplicas: 1, scaleDownStabilizationSeconds: 0 } });
-    const plan = planFleet({ fleet, nowMs: NOW, pods: [], sessions: observed([pod('a', 0), pod('b', 0)]), deployedReplicas: { backend: 2 }, history: [] });
+    const plan = planFleet({ fleet, nowMs: NOW, pods: [], observations: { backend: observed([pod('a', 0), pod('b', 0)]) }, deployedReplicas: { backend: 2 }, memory: { history: {}, samples: [] } });
     expect(plan.podPatches.map((p) => [p.name, p.labels[LABEL_SERVING]])).toEqual([['a', 'false']]);
   });
 });
 
 describe('scaling up for room in rotation', () => {
-  const input = (pods: BackendPod[], over: Partial<PolicyInput> = {}): PolicyInput => ({
+  const input = (pods: ComponentPod[], over: Partial<PolicyInput> = {}): PolicyInput => ({
     nowMs: NOW,
     spec: autoscaling.parse({ enabled: true, minReplicas: 1, maxReplicas: 10, targetSessionsPerPod: 3 }),
     maxSessionsPerPod: 4,

@@ -1,7 +1,14 @@
 // The reconcile against filled caches and a recording client: what it writes, in which order, what
 // status says and which events it records. Each case is a sentence about behaviour a user relies on.
 import { describe, expect, it } from 'vitest';
-import { ANNOTATION_DRAINING_SINCE, ANNOTATION_POD_DELETION_COST, LABEL_SERVING } from '../../../src/api/v1alpha1/labels.ts';
+import {
+  ANNOTATION_DRAINING_SINCE,
+  ANNOTATION_POD_DELETION_COST,
+  ANNOTATION_TEMPLATE_HASH,
+  LABEL_SERVING,
+  SCHEDULING_GATE_GPU_BUDGET,
+  SERVING,
+} from '../../../src/api/v1alpha1/labels.ts';
 import { DELETION_COST_DRAINING, DELETION_COST_REMOVE } from '../../../src/autoscaler/drain.ts';
 import { ANNOTATION_SKIP_DRAIN, FINALIZER_DRAIN } from '../../../src/api/v1alpha1/labels.ts';
 import { ANNOTATION_ADOPT } from '../../../src/controller/ownership.ts';
@@ -20,7 +27,7 @@ describe('reconciling a fleet', () => {
     await world.reconcile();
     expect(world.client.applied('Deployment').map((d) => d.metadata.name)).toEqual(['demo-backend', 'demo-stt', 'demo-tts']);
     expect(world.client.applied('Service').map((d) => d.metadata.name)).toEqual(['demo-backend', 'demo-stt', 'demo-tts']);
-    expect(world.client.applied('PodDisruptionBudget').map((d) => d.metadata.name)).toEqual(['demo-backend']);
+    expect(world.client.applied('PodDisruptionBudget').map((d) => d.metadata.name)).toEqual(['demo-backend', 'demo-stt', 'demo-tts']);
     expect(world.client.writes.filter((w) => w.subresource === 'status')).toHaveLength(1);
     expect(world.client.writes.at(-1)?.subresource).toBe('status');
     expect(world.condition('Ready')).toMatchObject({ status: 'False', reason: 'ComponentsNotReady' });
@@ -74,9 +81,9 @@ describe('autoscaling a fleet', () => {
     const world = new FleetWorld()
       .withFleet(autoscaled())
       .withDeployment('backend', 3)
-      .withPod('backend', 'demo-backend-a', { sessions: 2 })
-      .withPod('backend', 'demo-backend-b', { sessions: 0 })
-      .withPod('backend', 'demo-backend-c', { sessions: 1 });
+      .withPod('backend', 'demo-backend-a', { load: 2 })
+      .withPod('backend', 'demo-backend-b', { load: 0 })
+      .withPod('backend', 'demo-backend-c', { load: 1 });
     // A (re)started operator never shrinks on its first pass: what runs seeds the window.
     await world.reconcile();
     expect(world.client.writes.filter((w) => w.verb === 'patch')).toEqual([]);
@@ -97,8 +104,8 @@ describe('autoscaling a fleet', () => {
     world
       .withFleet(autoscaled())
       .withDeployment('backend', 2)
-      .withPod('backend', 'demo-backend-a', { sessions: 2 })
-      .withPod('backend', 'demo-backend-b', { serving: false, annotations: { [ANNOTATION_DRAINING_SINCE]: since }, sessions: 0 });
+      .withPod('backend', 'demo-backend-a', { load: 2 })
+      .withPod('backend', 'demo-backend-b', { serving: false, annotations: { [ANNOTATION_DRAINING_SINCE]: since }, load: 0 });
     await world.reconcile();
     const patch = world.client.writes.find((w) => w.verb === 'patch' && w.name === 'demo-backend-b');
     expect(patch?.body).toMatchObject({ metadata: { annotations: { [ANNOTATION_POD_DELETION_COST]: DELETION_COST_REMOVE } } });
@@ -110,8 +117,8 @@ describe('autoscaling a fleet', () => {
     const world = new FleetWorld()
       .withFleet(autoscaled())
       .withDeployment('backend', 2)
-      .withPod('backend', 'demo-backend-a', { sessions: 0 })
-      .withPod('backend', 'demo-backend-b', { sessions: new Error('connect ECONNREFUSED') });
+      .withPod('backend', 'demo-backend-a', { load: 0 })
+      .withPod('backend', 'demo-backend-b', { load: new Error('connect ECONNREFUSED') });
     await world.reconcile();
     expect(world.client.writes.filter((w) => w.verb === 'patch')).toEqual([]);
     expect(world.condition('MetricsAvailable')).toMatchObject({ status: 'False', reason: 'SessionsUnknown' });
@@ -123,8 +130,8 @@ describe('autoscaling a fleet', () => {
     const world = new FleetWorld()
       .withFleet(autoscaled())
       .withDeployment('backend', 2)
-      .withPod('backend', 'demo-backend-a', { sessions: 1e308 })
-      .withPod('backend', 'demo-backend-b', { sessions: 1 });
+      .withPod('backend', 'demo-backend-a', { load: 1e308 })
+      .withPod('backend', 'demo-backend-b', { load: 1 });
     await world.reconcile();
     expect(replicasOf(world, 'demo-backend')).toBe(2);
     expect(world.condition('MetricsAvailable')?.message).toContain('demo-backend-a: worker_active_sessions is 1e+308, above 400');
@@ -136,18 +143,18 @@ describe('autoscaling a fleet', () => {
     const world = new FleetWorld()
       .withFleet({ ...autoscaled({ followers: { stt: true, tts: false } }), stt: { slotsPerReplica: 4 }, tts: { replicas: 2 } })
       .withDeployment('backend', 4)
-      .withPod('backend', 'demo-backend-a', { sessions: 3 })
-      .withPod('backend', 'demo-backend-b', { sessions: 3 })
-      .withPod('backend', 'demo-backend-c', { sessions: 3 })
-      .withPod('backend', 'demo-backend-d', { sessions: 3 });
+      .withPod('backend', 'demo-backend-a', { load: 3 })
+      .withPod('backend', 'demo-backend-b', { load: 3 })
+      .withPod('backend', 'demo-backend-c', { load: 3 })
+      .withPod('backend', 'demo-backend-d', { load: 3 });
     await world.reconcile();
-    // 4 backends × 3 sessions × 1.25 headroom / 4 slots = 3.75 → 4 STT pods.
+    // No STT pod read yet: one stream per session. 4 backends × 3 sessions / (4 slots × 80 %) = 3.75 → 4 STT pods.
     expect(replicasOf(world, 'demo-stt')).toBe(4);
     expect(replicasOf(world, 'demo-tts')).toBe(2);
   });
 
   it('requeues at the autoscaling interval', async () => {
-    const world = new FleetWorld().withFleet(autoscaled({ intervalSeconds: 7 })).withDeployment('backend', 1).withPod('backend', 'demo-backend-a', { sessions: 1 });
+    const world = new FleetWorld().withFleet(autoscaled({ intervalSeconds: 7 })).withDeployment('backend', 1).withPod('backend', 'demo-backend-a', { load: 1 });
     expect(await world.reconcile()).toEqual({ requeueAfterMs: 7000 });
   });
 
@@ -199,9 +206,9 @@ describe('objects and pods the fleet does not own', () => {
     const world = new FleetWorld()
       .withFleet(autoscaled())
       .withDeployment('backend', 2)
-      .withPod('backend', 'demo-backend-a', { sessions: 3 })
-      .withPod('backend', 'demo-backend-b', { sessions: 2 })
-      .withPod('backend', 'hand-made', { sessions: 0, foreign: true });
+      .withPod('backend', 'demo-backend-a', { load: 3 })
+      .withPod('backend', 'demo-backend-b', { load: 2 })
+      .withPod('backend', 'hand-made', { load: 0, foreign: true });
     await world.reconcile();
     expect(world.events.filter((e) => e.reason === 'ForeignPod').map((e) => e.message)).toEqual([
       'pod hand-made carries this fleet\'s labels but no ReplicaSet of the fleet owns it: not counted, never drained; remove its labels or delete it',
@@ -226,8 +233,8 @@ describe('the fleet\'s finalizer and its deletion', () => {
     world
       .withFleet(autoscaled(), { deletedAt: new Date(world.nowMs - 10_000).toISOString() })
       .withDeployment('backend', 2)
-      .withPod('backend', 'demo-backend-a', { sessions: 2 })
-      .withPod('backend', 'demo-backend-b', { sessions: 0 });
+      .withPod('backend', 'demo-backend-a', { load: 2 })
+      .withPod('backend', 'demo-backend-b', { load: 0 });
     const result = await world.reconcile();
     expect(world.client.writes.filter((w) => w.verb === 'patch').map((w) => w.name)).toEqual(['demo-backend-a', 'demo-backend-b']);
     expect(world.client.applied('Deployment')).toEqual([]);
@@ -239,7 +246,7 @@ describe('the fleet\'s finalizer and its deletion', () => {
 
   it('lets the deletion go on once every backend reads empty after the drain settled', async () => {
     const world = new FleetWorld();
-    const drained = { serving: false, annotations: { 'unmute.sh/draining-since': new Date(world.nowMs - 30_000).toISOString() }, sessions: 0 };
+    const drained = { serving: false, annotations: { 'unmute.sh/draining-since': new Date(world.nowMs - 30_000).toISOString() }, load: 0 };
     world.withFleet({}, { deletedAt: new Date(world.nowMs - 30_000).toISOString() }).withPod('backend', 'demo-backend-a', drained).withPod('backend', 'demo-backend-b', drained);
     await world.reconcile();
     expect(world.client.applied('UnmuteDeployment')[0]?.metadata).toEqual({ name: 'demo', namespace: 'voice', finalizers: [] });
@@ -248,7 +255,7 @@ describe('the fleet\'s finalizer and its deletion', () => {
 
   it('gives up waiting at drainTimeoutSeconds, with a Warning', async () => {
     const world = new FleetWorld();
-    world.withFleet({ autoscaling: { drainTimeoutSeconds: 60 } }, { deletedAt: new Date(world.nowMs - 61_000).toISOString() }).withPod('backend', 'demo-backend-a', { sessions: 3 });
+    world.withFleet({ autoscaling: { drainTimeoutSeconds: 60 } }, { deletedAt: new Date(world.nowMs - 61_000).toISOString() }).withPod('backend', 'demo-backend-a', { load: 3 });
     await world.reconcile();
     expect(world.client.applied('UnmuteDeployment')[0]?.metadata.finalizers).toEqual([]);
     expect(world.events).toEqual([expect.objectContaining({ type: 'Warning', reason: 'DeletionDrainTimeout' })]);
@@ -256,7 +263,7 @@ describe('the fleet\'s finalizer and its deletion', () => {
 
   it('deletes at once when the fleet carries the skip-drain annotation', async () => {
     const world = new FleetWorld();
-    world.withFleet({}, { deletedAt: new Date(world.nowMs).toISOString(), annotations: { [ANNOTATION_SKIP_DRAIN]: 'true' } }).withPod('backend', 'demo-backend-a', { sessions: 3 });
+    world.withFleet({}, { deletedAt: new Date(world.nowMs).toISOString(), annotations: { [ANNOTATION_SKIP_DRAIN]: 'true' } }).withPod('backend', 'demo-backend-a', { load: 3 });
     await world.reconcile();
     expect(world.client.applied('UnmuteDeployment')[0]?.metadata.finalizers).toEqual([]);
     expect(world.client.writes.filter((w) => w.verb === 'patch')).toEqual([]);
@@ -273,3 +280,67 @@ describe('monitoring objects', () => {
     expect(world.client.applied('PrometheusRule')).toHaveLength(1);
   });
 });
+
+describe('rolling out and the GPU budget', () => {
+  const budget = { gpu: { maxTotal: 2 } };
+
+  it('lifts the gate of a new GPU pod while the budget has room, with a guarded JSON patch', async () => {
+    const world = new FleetWorld()
+      .withFleet(budget)
+      .withDeployment('backend', 1)
+      .withDeployment('stt', 1)
+      .withDeployment('tts', 1)
+      .withPod('stt', 'demo-stt-a', { load: 0 })
+      .withPod('tts', 'demo-tts-a', { gated: true });
+    await world.reconcile();
+    const ungate = world.client.writes.find((w) => w.verb === 'patch' && w.patchType === 'json');
+    expect(ungate).toMatchObject({
+      name: 'demo-tts-a',
+      body: [
+        { op: 'test', path: '/spec/schedulingGates', value: [{ name: SCHEDULING_GATE_GPU_BUDGET }] },
+        { op: 'replace', path: '/spec/schedulingGates', value: [] },
+      ],
+    });
+  });
+
+  it('drains the emptiest old GPU pod first when the new one has no room, and says so', async () => {
+    const old = { [ANNOTATION_TEMPLATE_HASH]: 'old' };
+    const world = new FleetWorld()
+      .withFleet(budget)
+      .withDeployment('backend', 1)
+      .withDeployment('stt', 2, 2, 'new')
+      .withDeployment('tts', 0)
+      .withPod('stt', 'demo-stt-a', { annotations: old, load: 3 })
+      .withPod('stt', 'demo-stt-b', { annotations: old, load: 1 })
+      .withPod('stt', 'demo-stt-c', { annotations: { [ANNOTATION_TEMPLATE_HASH]: 'new' }, gated: true });
+    await world.reconcile();
+    const drain = world.client.writes.find((w) => w.verb === 'patch' && w.name === 'demo-stt-b');
+    expect(drain?.body).toMatchObject({ metadata: { labels: { [LABEL_SERVING]: SERVING.outdated } } });
+    expect(world.events.map((e) => e.reason)).toContain('RolloutDrainFirst');
+    expect(world.condition('Progressing')).toMatchObject({ reason: 'RollingOut' });
+    expect(world.condition('Progressing')?.message).toContain('stt: 1 new pod(s), 2 old pod(s) holding 4 stream(s), no GPU room to surge');
+    expect((world.client.status()?.['components'] as Record<string, unknown>)['stt']).toMatchObject({ outdatedPods: 2, outdatedLoad: 4 });
+    expect(world.client.writes.some((w) => w.verb === 'delete')).toBe(false);
+  });
+
+  it('deletes an old pod drained first once it reads empty after the settle time, with its uid as precondition', async () => {
+    const world = new FleetWorld();
+    const drained = {
+      serving: false,
+      annotations: { [ANNOTATION_TEMPLATE_HASH]: 'old', [ANNOTATION_DRAINING_SINCE]: new Date(world.nowMs - 30_000).toISOString() },
+      load: 0,
+    };
+    world
+      .withFleet(budget)
+      .withDeployment('backend', 1)
+      .withDeployment('stt', 2, 2, 'new')
+      .withDeployment('tts', 0)
+      .withPod('stt', 'demo-stt-a', { annotations: { [ANNOTATION_TEMPLATE_HASH]: 'old' }, load: 3 })
+      .withPod('stt', 'demo-stt-b', drained)
+      .withPod('stt', 'demo-stt-c', { annotations: { [ANNOTATION_TEMPLATE_HASH]: 'new' }, gated: true });
+    world.pods.get(`${'voice'}/demo-stt-b`)!.metadata.labels![LABEL_SERVING] = SERVING.outdated;
+    await world.reconcile();
+    expect(world.client.writes.filter((w) => w.verb === 'delete' && w.kind === 'Pod').map((w) => w.name)).toEqual(['demo-stt-b']);
+  });
+});
+

@@ -46,6 +46,7 @@ const decision = (over: Partial<PolicyDecision> = {}): PolicyDecision => ({
   drain: [],
   undrain: [],
   remove: [],
+  draining: 0,
   followers: {},
   recommendation: { atMs: 0, serving: 2 },
   sessions: { active: 5, capacity: 8, unknownPods: 0 },

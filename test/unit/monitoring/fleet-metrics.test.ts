@@ -23,7 +23,7 @@ function aSnapshot(overrides: Partial<FleetSnapshot> = {}): FleetSnapshot {
       tts: { desired: 1, ready: 1, gpusRequested: 1, pendingPods: 0 },
     },
     sessions: { active: 5, capacity: 8, unknownPods: 0, free: 3 },
-    drainingPods: [{ pod: 'demo-backend-x', sinceSeconds: 42 }],
+    drainingPods: [{ component: 'backend', pod: 'demo-backend-x', sinceSeconds: 42 }],
     gpuBudget: 4,
     autoscalerAtMax: false,
     ...overrides,

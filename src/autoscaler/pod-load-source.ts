@@ -1,30 +1,31 @@
-// Reads worker_active_sessions from every backend pod directly (pod IP, /metrics): seconds-fresh,
-// no Prometheus in the loop. Bounded concurrency, a deadline per pod covering the whole body, and a
-// size cap: a pod's answer can neither stall the pass nor fill the operator's memory.
+// Reads each pod's load (worker_active_sessions of a backend, asr_open_channels of STT,
+// py_open_channels of TTS, running + waiting requests of vLLM) from the pod itself (pod IP,
+// /metrics): seconds-fresh, no Prometheus in the loop. Bounded concurrency, a deadline per pod
+// covering the whole body, and a size cap: a pod's answer can neither stall the pass nor fill the
+// operator's memory.
 import { request } from 'undici';
 import { GaugeScanner } from './exposition.ts';
-import type { ReadTarget, SessionReading, SessionSource } from './session-readings.ts';
+import type { LoadMetric, LoadReading, LoadSource, ReadTarget } from './readings.ts';
 
-/** Unmute's exposition is about 30 KB; anything far beyond is not a backend's /metrics. */
+/** Unmute's exposition is about 30 KB; anything far beyond is not a /metrics of this pipeline. */
 export const MAX_EXPOSITION_BYTES = 1024 * 1024;
-const SESSIONS_METRIC = 'worker_active_sessions';
 
-export interface PodSessionSourceOptions {
+export interface PodLoadSourceOptions {
   timeoutMs: number;
   concurrency: number;
   now: () => number;
   maxBytes?: number;
 }
 
-export class PodSessionSource implements SessionSource {
-  readonly #opts: PodSessionSourceOptions;
+export class PodLoadSource implements LoadSource {
+  readonly #opts: PodLoadSourceOptions;
 
-  constructor(opts: PodSessionSourceOptions) {
+  constructor(opts: PodLoadSourceOptions) {
     this.#opts = opts;
   }
 
   async read(targets: ReadTarget[], signal?: AbortSignal) {
-    const readings = new Map<string, SessionReading>();
+    const readings = new Map<string, LoadReading>();
     const errors = new Map<string, string>();
     const queue = [...targets];
     const worker = async () => {
@@ -35,8 +36,8 @@ export class PodSessionSource implements SessionSource {
           continue;
         }
         try {
-          const sessions = await this.#readOne(t.ip, t.port, signal);
-          readings.set(t.pod, { sessions, observedAtMs: this.#opts.now() });
+          const load = await this.#readOne(t.ip, t.port, t.metric, signal);
+          readings.set(t.pod, { load, observedAtMs: this.#opts.now() });
         } catch (err) {
           errors.set(t.pod, (err as Error).message);
         }
@@ -46,7 +47,7 @@ export class PodSessionSource implements SessionSource {
     return { readings, errors };
   }
 
-  async #readOne(ip: string, port: number, signal?: AbortSignal): Promise<number> {
+  async #readOne(ip: string, port: number, metric: LoadMetric, signal?: AbortSignal): Promise<number> {
     const host = ip.includes(':') ? `[${ip}]` : ip;
     const timeout = AbortSignal.timeout(this.#opts.timeoutMs);
     try {
@@ -58,7 +59,7 @@ export class PodSessionSource implements SessionSource {
         await res.body.dump().catch(() => undefined);
         throw new Error(`/metrics answered ${res.statusCode}`);
       }
-      return await this.#scan(res.body);
+      return await this.#scan(res.body, metric);
     } catch (err) {
       // The deadline covers the headers and the whole body: a stalled pod is slow, say so.
       if (timeout.aborted && signal?.aborted !== true) throw new Error(`/metrics did not answer within ${this.#opts.timeoutMs} ms`);
@@ -67,19 +68,26 @@ export class PodSessionSource implements SessionSource {
   }
 
   /** Leaving the loop early (over the cap) returns the iterator, which closes the body. */
-  async #scan(body: AsyncIterable<Buffer>): Promise<number> {
+  async #scan(body: AsyncIterable<Buffer>, metric: LoadMetric): Promise<number> {
     const maxBytes = this.#opts.maxBytes ?? MAX_EXPOSITION_BYTES;
-    const scanner = new GaugeScanner(SESSIONS_METRIC);
+    const opts = { absentIsZero: metric.absentIsZero };
+    const scanners = [new GaugeScanner(metric.name, metric.series, opts), ...(metric.plus === undefined ? [] : [new GaugeScanner(metric.plus, metric.series, opts)])];
     const decoder = new TextDecoder();
     let bytes = 0;
     for await (const chunk of body) {
       bytes += chunk.length;
       if (bytes > maxBytes) throw new Error(`/metrics body is larger than ${maxBytes} bytes`);
-      scanner.push(decoder.decode(chunk, { stream: true }));
+      const text = decoder.decode(chunk, { stream: true });
+      for (const s of scanners) s.push(text);
     }
-    scanner.push(decoder.decode());
-    const reading = scanner.end();
-    if (!reading.ok) throw new Error(reading.problem);
-    return reading.value;
+    const tail = decoder.decode();
+    let total = 0;
+    for (const s of scanners) {
+      s.push(tail);
+      const reading = s.end();
+      if (!reading.ok) throw new Error(reading.problem);
+      total += reading.value;
+    }
+    return total;
   }
 }

@@ -3,7 +3,10 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { PodSessionSource } from '../../../src/autoscaler/pod-session-source.ts';
+import { PodLoadSource } from '../../../src/autoscaler/pod-load-source.ts';
+import type { LoadMetric } from '../../../src/autoscaler/readings.ts';
+
+const SESSIONS: LoadMetric = { component: 'backend', name: 'worker_active_sessions', series: 'one' };
 
 const servers: Server[] = [];
 afterEach(async () => {
@@ -17,18 +20,18 @@ async function serve(handler: Parameters<typeof createServer>[1]): Promise<numbe
   return (server.address() as AddressInfo).port;
 }
 
-const source = (timeoutMs = 2000, maxBytes?: number) => new PodSessionSource({ timeoutMs, concurrency: 4, now: () => 42, ...(maxBytes ? { maxBytes } : {}) });
+const source = (timeoutMs = 2000, maxBytes?: number) => new PodLoadSource({ timeoutMs, concurrency: 4, now: () => 42, ...(maxBytes ? { maxBytes } : {}) });
 
 describe('reading sessions from the pods', () => {
   it('reads a good exposition', async () => {
     const port = await serve((_, res) => res.end('worker_active_sessions 3.0\n'));
-    const r = await source().read([{ pod: 'a', ip: '127.0.0.1', port }]);
-    expect(r.readings.get('a')).toEqual({ sessions: 3, observedAtMs: 42 });
+    const r = await source().read([{ pod: 'a', ip: '127.0.0.1', port, metric: SESSIONS }]);
+    expect(r.readings.get('a')).toEqual({ load: 3, observedAtMs: 42 });
   });
 
   it('gives a malformed reading a reason instead of a number', async () => {
     const port = await serve((_, res) => res.end('worker_active_sessions \n'));
-    const r = await source().read([{ pod: 'a', ip: '127.0.0.1', port }]);
+    const r = await source().read([{ pod: 'a', ip: '127.0.0.1', port, metric: SESSIONS }]);
     expect(r.readings.size).toBe(0);
     expect(r.errors.get('a')).toBe('worker_active_sessions has no value');
   });
@@ -44,7 +47,7 @@ describe('reading sessions from the pods', () => {
       };
       more();
     });
-    const r = await source(5000, 64 * 1024).read([{ pod: 'a', ip: '127.0.0.1', port }]);
+    const r = await source(5000, 64 * 1024).read([{ pod: 'a', ip: '127.0.0.1', port, metric: SESSIONS }]);
     expect(r.errors.get('a')).toBe('/metrics body is larger than 65536 bytes');
   });
 
@@ -54,7 +57,7 @@ describe('reading sessions from the pods', () => {
       res.write('worker_sessions_total 1\n');
       setTimeout(() => res.end('worker_active_sessions 1\n'), 1500);
     });
-    const r = await source(300).read([{ pod: 'a', ip: '127.0.0.1', port }]);
+    const r = await source(300).read([{ pod: 'a', ip: '127.0.0.1', port, metric: SESSIONS }]);
     expect(r.errors.get('a')).toBe('/metrics did not answer within 300 ms');
   });
 
@@ -64,10 +67,38 @@ describe('reading sessions from the pods', () => {
       res.end('busy');
     });
     const r = await source().read([
-      { pod: 'a', ip: '127.0.0.1', port },
-      { pod: 'b', ip: undefined, port },
+      { pod: 'a', ip: '127.0.0.1', port, metric: SESSIONS },
+      { pod: 'b', ip: undefined, port, metric: SESSIONS },
     ]);
     expect(r.errors.get('a')).toBe('/metrics answered 503');
     expect(r.errors.get('b')).toBe('pod has no IP yet');
+  });
+
+  it('sums the labelled series of a metric and its companion (vLLM running + waiting)', async () => {
+    const port = await serve((_, res) =>
+      res.end(
+        [
+          'vllm:num_requests_running{engine="0",model_name="m"} 3.0',
+          'vllm:num_requests_running{engine="1",model_name="m"} 1.0',
+          'vllm:num_requests_waiting{engine="0",model_name="m"} 2.0',
+          'vllm:num_requests_waiting_by_reason{reason="capacity"} 9.0',
+          '',
+        ].join('\n'),
+      ),
+    );
+    const metric: LoadMetric = { component: 'llm', name: 'vllm:num_requests_running', plus: 'vllm:num_requests_waiting', series: 'sum' };
+    const r = await source().read([{ pod: 'a', ip: '127.0.0.1', port, metric }]);
+    expect(r.readings.get('a')?.load).toBe(6);
+  });
+
+  it('reads a moshi-server that never held a stream (empty exposition) as 0, but only for metrics registered on first use', async () => {
+    const port = await serve((_, res) => res.end(''));
+    const stt: LoadMetric = { component: 'stt', name: 'asr_open_channels', series: 'one', absentIsZero: true };
+    const r = await source().read([
+      { pod: 'stt', ip: '127.0.0.1', port, metric: stt },
+      { pod: 'backend', ip: '127.0.0.1', port, metric: SESSIONS },
+    ]);
+    expect(r.readings.get('stt')?.load).toBe(0);
+    expect(r.errors.get('backend')).toBe('worker_active_sessions is missing from /metrics');
   });
 });

@@ -1,10 +1,12 @@
-// Reads per-pod sessions from Prometheus' HTTP API, for clusters where the operator cannot reach
-// pod IPs. The answer is parsed with zod and each value with the text format's float grammar; an
-// error, an empty result, a malformed value or a pod answered twice means "unknown", never zero.
+// Reads per-pod load from Prometheus' HTTP API, for clusters where the operator cannot reach pod
+// IPs: the backends' sessions with the spec's query, the other components' load signal with one
+// built here. The answer is parsed with zod and each value with the text format's float grammar;
+// an error, an empty result, a malformed value or a pod answered twice means "unknown", never zero.
 import { request } from 'undici';
 import { z } from 'zod';
 import { parseSampleValue } from './exposition.ts';
-import type { ReadTarget, SessionReading, SessionSource } from './session-readings.ts';
+import { SESSIONS_COMPONENT } from '../api/v1alpha1/components.ts';
+import type { LoadMetric, LoadReading, LoadSource, ReadTarget } from './readings.ts';
 
 /** One instant query over one fleet's backends; far beyond this is not a sane answer. */
 const MAX_ANSWER_BYTES = 4 * 1024 * 1024;
@@ -24,9 +26,9 @@ const instantVector = z.object({
 
 const errorAnswer = z.object({ status: z.literal('error'), errorType: z.string().optional(), error: z.string().optional() });
 
-export interface PrometheusSessionSourceOptions {
+export interface PrometheusLoadSourceOptions {
   url: string;
-  /** Query with {{namespace}}, {{name}}, {{window}} placeholders. */
+  /** The backends' query, with {{namespace}}, {{name}}, {{window}} placeholders. */
   queryTemplate: string;
   namespace: string;
   name: string;
@@ -51,21 +53,41 @@ async function boundedText(body: AsyncIterable<Buffer>, maxBytes: number): Promi
   return Buffer.concat(chunks).toString('utf8');
 }
 
-export class PrometheusSessionSource implements SessionSource {
-  readonly #opts: PrometheusSessionSourceOptions;
+/** The largest value of each pod's load over the window (one missed scrape does not blank a pod), per pod. */
+function componentQuery(metric: LoadMetric, vars: { namespace: string; name: string; window: string }): string {
+  const matchers = `namespace="${vars.namespace}",unmute_sh_fleet="${vars.name}",unmute_sh_component="${metric.component}"`;
+  const one = (m: string) => `sum by (pod) (max_over_time(${m}{${matchers}}[${vars.window}]))`;
+  const load = metric.plus === undefined ? one(metric.name) : `${one(metric.name)} + ${one(metric.plus)}`;
+  // A metric registered on first use has no series on a pod that never held work: 0 for a pod that is up.
+  return metric.absentIsZero ? `${load} or (0 * max by (pod) (up{${matchers}} == 1))` : load;
+}
 
-  constructor(opts: PrometheusSessionSourceOptions) {
+export class PrometheusLoadSource implements LoadSource {
+  readonly #opts: PrometheusLoadSourceOptions;
+
+  constructor(opts: PrometheusLoadSourceOptions) {
     this.#opts = opts;
   }
 
   async read(targets: ReadTarget[], signal?: AbortSignal) {
-    const readings = new Map<string, SessionReading>();
+    const readings = new Map<string, LoadReading>();
     const errors = new Map<string, string>();
-    const query = expandQuery(this.#opts.queryTemplate, {
-      namespace: this.#opts.namespace,
-      name: this.#opts.name,
-      window: `${this.#opts.windowSeconds}s`,
-    });
+    const byComponent = new Map<string, ReadTarget[]>();
+    for (const t of targets) byComponent.set(t.metric.component, [...(byComponent.get(t.metric.component) ?? []), t]);
+    for (const group of byComponent.values()) {
+      const r = await this.#readGroup(group, signal);
+      for (const [k, v] of r.readings) readings.set(k, v);
+      for (const [k, v] of r.errors) errors.set(k, v);
+    }
+    return { readings, errors };
+  }
+
+  async #readGroup(targets: ReadTarget[], signal?: AbortSignal) {
+    const readings = new Map<string, LoadReading>();
+    const errors = new Map<string, string>();
+    const metric = targets[0]!.metric;
+    const vars = { namespace: this.#opts.namespace, name: this.#opts.name, window: `${this.#opts.windowSeconds}s` };
+    const query = metric.component === SESSIONS_COMPONENT ? expandQuery(this.#opts.queryTemplate, vars) : componentQuery(metric, vars);
     const url = new URL('/api/v1/query', this.#opts.url);
     url.searchParams.set('query', query);
     const timeout = AbortSignal.timeout(this.#opts.timeoutMs);
@@ -88,9 +110,9 @@ export class PrometheusSessionSource implements SessionSource {
         if (pod === undefined) continue;
         seen.set(pod, (seen.get(pod) ?? 0) + 1);
         const v = parseSampleValue(sample.value[1]);
-        if (!v.ok) errors.set(pod, `Prometheus: sessions ${v.problem}`);
-        else if (v.value < 0) errors.set(pod, `Prometheus: sessions are negative (${v.value})`);
-        else readings.set(pod, { sessions: v.value, observedAtMs: Math.round(sample.value[0] * 1000) });
+        if (!v.ok) errors.set(pod, `Prometheus: ${metric.name} ${v.problem}`);
+        else if (v.value < 0) errors.set(pod, `Prometheus: ${metric.name} is negative (${v.value})`);
+        else readings.set(pod, { load: v.value, observedAtMs: Math.round(sample.value[0] * 1000) });
       }
       for (const [pod, count] of seen) {
         if (count <= 1) continue;
