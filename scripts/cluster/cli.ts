@@ -17,10 +17,9 @@ import { constants } from 'node:os';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { ClusterNameSchema, MARKER_ENV, ModeSchema, netnsNameOf } from './config.ts';
-import { adminClient, clusterRef, ensureNamespace } from './addons.ts';
+import { clusterRef } from './addons.ts';
 import { HpaFlagsSchema, hpaFlagsForTimeScale, listClusters, PodDeletionSchema, readClusterState, startCluster, stopCluster } from './harness.ts';
-import { startKeda, type Keda } from './keda.ts';
-import { applyPrometheus, startGeneratedPrometheus, startPrometheusOperator, type GeneratedPrometheus, type PrometheusOperator } from './prometheus-pipeline.ts';
+import { startPeers } from './peers.ts';
 import { listNetns } from './netns.ts';
 import { isAlive } from './procs.ts';
 
@@ -167,42 +166,28 @@ async function addons(argv: string[]): Promise<void> {
   });
   const name = parse(ClusterNameSchema, values.name, '--name');
   if (!values.keda && values.prometheus === undefined) fail('nothing to start: give --keda and/or --prometheus NS/NAME');
-  const ref = clusterRef(name);
   const log = (m: string) => err(m);
-  const started: Array<{ stop(): Promise<void> }> = [];
-  const stopAll = async () => {
-    for (const s of started.reverse()) await s.stop().catch((e: Error) => err(`stop: ${e.message}`));
-  };
+  let prometheus: { namespace: string; name: string; selector: Record<string, string> } | undefined;
+  if (values.prometheus !== undefined) {
+    const [namespace, pname] = parse(z.tuple([z.string().min(1), z.string().min(1)]), values.prometheus.split('/'), '--prometheus (NS/NAME)');
+    const [key, value] = parse(z.tuple([z.string().min(1), z.string()]), values.select.split('='), '--select (key=value)');
+    prometheus = { namespace, name: pname, selector: { [key]: value } };
+  }
   const done = new Promise<void>((resolve) => {
     process.once('SIGINT', resolve).once('SIGTERM', resolve);
   });
+  const peers = await startPeers(clusterRef(name), { keda: values.keda, ...(prometheus ? { prometheus } : {}), log });
   try {
-    if (values.keda) {
-      const keda: Keda = await startKeda(ref, { log });
-      started.push(keda);
-      process.stdout.write(`KEDA_ADAPTER=${keda.adapterAddress}:6443\n`);
-    }
-    if (values.prometheus !== undefined) {
-      const [namespace, pname] = parse(z.tuple([z.string().min(1), z.string().min(1)]), values.prometheus.split('/'), '--prometheus (NS/NAME)');
-      const [key, value] = parse(z.tuple([z.string().min(1), z.string()]), values.select.split('='), '--select (key=value)');
-      const op: PrometheusOperator = await startPrometheusOperator(ref, { log });
-      started.push(op);
-      const client = await adminClient(ref);
-      try {
-        await ensureNamespace(client, namespace);
-        await applyPrometheus(client, { namespace, name: pname, serviceAccountName: 'prometheus', selector: { [key]: value } });
-      } finally {
-        await client.close();
-      }
-      const prom: GeneratedPrometheus = await startGeneratedPrometheus(ref, { namespace, name: pname, log });
-      started.push(prom);
+    if (peers.keda) process.stdout.write(`KEDA_ADAPTER=${peers.keda.adapterAddress}:6443\n`);
+    const prom = peers.prometheus;
+    if (prom) {
       process.stdout.write(`PROMETHEUS_URL=${prom.url}\nPROMETHEUS_URL_IN_NETNS=${prom.urlInNetns}\nPROMETHEUS_DIR=${prom.dir}\n`);
       for (const c of prom.changes()) err(`  rewritten: ${c}`);
     }
     err(`cluster ${name}: add-ons running; Ctrl-C stops them (cluster:down stops them too)`);
     await done;
   } finally {
-    await stopAll();
+    await peers.stop();
   }
 }
 

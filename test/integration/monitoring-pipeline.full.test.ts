@@ -7,12 +7,15 @@
 //
 // Must hold: every backend, STT and TTS pod is a target that is up, with the namespace, fleet and
 // component labels the rules filter on; the recording rules produce series; an alert of the
-// rendered PrometheusRule fires when an STT pod's metrics stop.
+// rendered PrometheusRule fires when an STT pod's metrics stop. Last, the path `bench:fleet --peers`
+// takes: KEDA's Prometheus scaler querying this Prometheus for the fleet's live sessions drives the
+// real HPA.
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clusterRef } from '../../scripts/cluster/addons.ts';
+import { prometheusScaledObject, startKeda, type Keda } from '../../scripts/cluster/keda.ts';
 import {
   applyPrometheus,
   startGeneratedPrometheus,
@@ -26,6 +29,7 @@ import type { KubeClient } from '../../src/runtime/kube-client.ts';
 import type { KubeObject } from '../../src/runtime/object.ts';
 import { clusterInfo, createNamespace, kubeClient, kubeConfig, spawnInNetns, stopNetnsProcesses, waitFor } from '../support/cluster.ts';
 import { startInProcessController, type InProcessController } from '../support/operator.ts';
+import { FleetControlClient } from './autoscaling-support.ts';
 
 const POD = { apiVersion: 'v1', kind: 'Pod' } as const;
 const FLEET = 'voice';
@@ -49,6 +53,8 @@ describe('the real monitoring pipeline: prometheus-operator, its generated confi
   let namespace = '';
   let monitoringNs = '';
   const controlFile = join(tmpdir(), `component-exporters-${process.pid}.json`);
+  const fleetSocket = join(tmpdir(), `pipeline-fleet-${process.pid}.sock`);
+  let keda: Keda | undefined;
   const pods: Record<string, string[]> = {};
   const timings: Record<string, number> = {};
 
@@ -80,7 +86,10 @@ describe('the real monitoring pipeline: prometheus-operator, its generated confi
       },
     });
     writeFileSync(controlFile, JSON.stringify({ stopped: [] }));
-    const backends = spawnInNetns(process.execPath, ['src/sim/cli/main.ts', 'fleet', '--namespace', namespace, '--selector', selector('backend'), '--duration', '900', '--log-level', 'info']);
+    const backends = spawnInNetns(process.execPath, [
+      'src/sim/cli/main.ts', 'fleet', '--namespace', namespace, '--selector', selector('backend'), '--service', `${FLEET}-backend`,
+      '--control-socket', fleetSocket, '--strategy', 'least-connections', '--duration', '900', '--log-level', 'info',
+    ]);
     const moshi = spawnInNetns(process.execPath, ['test/support/component-exporters.ts', namespace, controlFile, `stt=${selector('stt')}`, `tts=${selector('tts')}`]);
     await Promise.all([backends.waitForOutput(/sim-fleet ready/, 30_000), moshi.waitForOutput(/component-exporters ready/, 30_000)]);
 
@@ -96,6 +105,8 @@ describe('the real monitoring pipeline: prometheus-operator, its generated confi
   }, 240_000);
 
   afterAll(async () => {
+    if (namespace) await client.delete({ apiVersion: 'keda.sh/v1alpha1', kind: 'ScaledObject' }, 'peer', namespace).catch(() => undefined);
+    await keda?.stop();
     await prom?.stop();
     await operator?.stop();
     await promOperator?.stop();
@@ -177,5 +188,47 @@ describe('the real monitoring pipeline: prometheus-operator, its generated confi
       timeoutMs: 60_000,
       intervalMs: 500,
     });
+  });
+
+  it("drives the real HPA through KEDA's Prometheus scaler from the fleet's sessions in this Prometheus", async () => {
+    const DEPLOYMENT = { apiVersion: 'apps/v1', kind: 'Deployment' } as const;
+    const t0 = Date.now();
+    keda = await startKeda(clusterRef(clusterInfo().name));
+    timings['kedaStartMs'] = Date.now() - t0;
+    await client.create({
+      ...DEPLOYMENT,
+      metadata: { name: 'peer', namespace },
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: { app: 'peer' } },
+        template: { metadata: { labels: { app: 'peer' } }, spec: { containers: [{ name: 'peer', image: 'sim.invalid/peer:1' }] } },
+      },
+    });
+    await client.create(
+      prometheusScaledObject({
+        namespace,
+        name: 'peer',
+        deployment: 'peer',
+        serverAddress: prom!.urlInNetns,
+        // What a KEDA user would write: the fleet's live sessions, from the series the operator's monitors produce.
+        query: `sum(worker_active_sessions{namespace="${namespace}",unmute_sh_fleet="${FLEET}",unmute_sh_component="backend"})`,
+        threshold: 2,
+        minReplicas: 1,
+        maxReplicas: 5,
+        pollingInterval: 1,
+        behavior: { scaleDown: { stabilizationWindowSeconds: 0, policies: [{ type: 'Percent', value: 100, periodSeconds: 1 }] } },
+      }),
+    );
+    const replicas = async () => (await client.get<KubeObject & { spec: { replicas?: number } }>(DEPLOYMENT, 'peer', namespace)).spec.replicas;
+    const control = new FleetControlClient(fleetSocket);
+    await control.openSessions(6);
+    await control.heldBy(6);
+    const t1 = Date.now();
+    await waitFor('3 replicas for 6 sessions at 2 per pod', async () => (await replicas()) === 3, { timeoutMs: 60_000, intervalMs: 200 });
+    timings['peerScaleUpMs'] = Date.now() - t1;
+    await control.endSessions(6);
+    const t2 = Date.now();
+    await waitFor('back to 1 replica', async () => (await replicas()) === 1, { timeoutMs: 60_000, intervalMs: 200 });
+    timings['peerScaleDownMs'] = Date.now() - t2;
   });
 });

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { addonAddress, ADDON_ADDRESSES, serviceAt } from '../../../scripts/cluster/addons.ts';
 import { apiserverArgs, controllerManagerArgs, hpaArgs, hpaFlagsForTimeScale } from '../../../scripts/cluster/components.ts';
 import type { ClusterPki } from '../../../scripts/cluster/certs.ts';
+import { podMonitor } from '../../../scripts/cluster/peers.ts';
 import { prometheusResource, rewriteGeneratedConfig } from '../../../scripts/cluster/prometheus-pipeline.ts';
 
 const generated = readFileSync(new URL('../../fixtures/prometheus-operator/generated-prometheus.yaml', import.meta.url), 'utf8');
@@ -156,5 +157,22 @@ describe('add-on objects', () => {
       ruleSelector: { matchLabels: { release: 'unmute' } },
       ruleNamespaceSelector: {},
     });
+  });
+
+  it('gives pods without a monitor of their own (a baseline Deployment) a PodMonitor with the same target labels', () => {
+    const pm = podMonitor({
+      namespace: 'bench', name: 'baseline-backend', matchLabels: { app: 'baseline' }, labels: { release: 'unmute' }, port: 'http',
+      interval: '1s', targetLabels: { unmute_sh_fleet: 'baseline', unmute_sh_component: 'backend' },
+    }) as unknown as { metadata: { labels: Record<string, string> }; spec: { selector: unknown; podMetricsEndpoints: Array<Record<string, unknown>> } };
+    expect(pm.metadata.labels).toEqual({ release: 'unmute' });
+    expect(pm.spec.selector).toEqual({ matchLabels: { app: 'baseline' } });
+    expect(pm.spec.podMetricsEndpoints).toEqual([{
+      port: 'http', path: '/metrics', interval: '1s',
+      relabelings: [
+        { action: 'replace', targetLabel: 'job', replacement: 'baseline-backend' },
+        { action: 'replace', targetLabel: 'unmute_sh_fleet', replacement: 'baseline' },
+        { action: 'replace', targetLabel: 'unmute_sh_component', replacement: 'backend' },
+      ],
+    }]);
   });
 });
