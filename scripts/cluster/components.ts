@@ -74,13 +74,14 @@ function aggregationArgs(pki: ClusterPki): string[] {
  * defaults (sync 15s, downscale stabilization 5m, tolerance 0.1, CPU initialization 5m, initial
  * readiness delay 30s). Durations are Go durations ("1s", "250ms", "5m").
  */
+const GoDuration = z.string().regex(/^\d+(\.\d+)?(ms|s|m|h)$/, 'a Go duration such as 1s, 250ms or 5m');
 export const HpaFlagsSchema = z
   .object({
-    syncPeriod: z.string().regex(/^\d+(\.\d+)?(ms|s|m|h)$/).optional(),
-    downscaleStabilization: z.string().regex(/^\d+(\.\d+)?(ms|s|m|h)$/).optional(),
+    syncPeriod: GoDuration.optional(),
+    downscaleStabilization: GoDuration.optional(),
     tolerance: z.number().min(0).max(1).optional(),
-    cpuInitializationPeriod: z.string().regex(/^\d+(\.\d+)?(ms|s|m|h)$/).optional(),
-    initialReadinessDelay: z.string().regex(/^\d+(\.\d+)?(ms|s|m|h)$/).optional(),
+    cpuInitializationPeriod: GoDuration.optional(),
+    initialReadinessDelay: GoDuration.optional(),
   })
   .strict();
 export type HpaFlags = z.infer<typeof HpaFlagsSchema>;
