@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Optional third-party programs (KEDA, prometheus-operator, Traefik), built like build.sh builds the
+# Optional third-party programs (KEDA, prometheus-operator, Prometheus, Traefik), built like build.sh builds the
 # control plane: pinned by versions.env, into the same cache, skipped when built, each checked to run.
-# Separate from build.sh because they add a long cold build the tests never need.
+# Separate from build.sh because they add a long cold build; the add-on tests (KEDA, the monitoring
+# pipeline) need keda, prometheus-operator and prometheus, which scripts/setup.sh builds; Traefik
+# nothing yet. Usage: build-extras.sh [keda] [prometheus-operator] [prometheus] [traefik]
 set -euo pipefail
 log_tag=cluster:build:extras
 # shellcheck source=build-common.sh
@@ -75,6 +77,22 @@ build_prometheus_operator() {
   go build -trimpath -ldflags "$ld" -o "$bin/prometheus-operator" "$promop_mod/cmd/operator"
 }
 
+prom_mod=github.com/prometheus/prometheus
+# Prometheus v3.X.Y is published as Go module v0.3XX.Y.
+prom_module_version() { local v=${1#v} major minor patch; IFS=. read -r major minor patch <<< "$v"; printf 'v0.%d%02d.%d' "$major" "$minor" "$patch"; }
+build_prometheus() {
+  local dir="$src/prometheus-$PROMETHEUS_VERSION" mv; mv=$(prom_module_version "$PROMETHEUS_VERSION")
+  mkdir -p "$dir"; cd "$dir"
+  write_wrapper prometheus "$prom_mod" "$mv" cmd/prometheus
+  go mod tidy
+  local ld="-s -w -X github.com/prometheus/common/version.Version=${PROMETHEUS_VERSION#v}"
+  ld="$ld -X github.com/prometheus/common/version.Branch=HEAD -X github.com/prometheus/common/version.BuildDate=19700101-00:00:00"
+  # Upstream's own switch for choosing service discoveries (plugins/*.go build tags): only Kubernetes
+  # (plus the built-in static, file and HTTP ones). No builtinassets tag: the web UI is not embedded,
+  # the HTTP API is complete.
+  go build -trimpath -tags remove_all_sd,enable_kubernetes_sd -ldflags "$ld" -o "$bin/prometheus" "$prom_mod/cmd/prometheus"
+}
+
 traefik_mod=github.com/traefik/traefik/v3
 build_traefik() {
   local dir="$src/traefik-$TRAEFIK_VERSION"
@@ -100,26 +118,44 @@ build_traefik() {
   go build -trimpath -ldflags "$ld" -o "$bin/traefik" "$traefik_mod/cmd/traefik"
 }
 
-if built keda-operator "$KEDA_VERSION" && built keda-adapter "$KEDA_VERSION"; then log "keda $KEDA_VERSION: cached"; else
-  log "keda $KEDA_VERSION: building keda-operator, keda-adapter (cold: every scaler's cloud SDK, 10-25 min on 2 cores)"
-  with_progress keda build_keda; stamp keda-operator "$KEDA_VERSION"; stamp keda-adapter "$KEDA_VERSION"; fi
-if built prometheus-operator "$PROMETHEUS_OPERATOR_VERSION"; then log "prometheus-operator $PROMETHEUS_OPERATOR_VERSION: cached"; else
-  log "prometheus-operator $PROMETHEUS_OPERATOR_VERSION: building (cold: 3-5 min on 2 cores)"
-  with_progress prometheus-operator build_prometheus_operator; stamp prometheus-operator "$PROMETHEUS_OPERATOR_VERSION"; fi
-if built traefik "$TRAEFIK_VERSION"; then log "traefik $TRAEFIK_VERSION: cached"; else
-  log "traefik $TRAEFIK_VERSION: building (cold: 6-12 min on 2 cores)"
-  with_progress traefik build_traefik; stamp traefik "$TRAEFIK_VERSION"; fi
+# Which extras: the arguments (keda, prometheus-operator, prometheus, traefik), all by default.
+# scripts/setup.sh asks for the three the add-on tests need (keda.full, monitoring-pipeline.full).
+all_extras="keda prometheus-operator prometheus traefik"
+wanted=" ${*:-$all_extras} "
+for w in $wanted; do case " $all_extras " in *" $w "*) ;; *) log "unknown extra '$w' (known: $all_extras)"; exit 2 ;; esac; done
+want() { [[ "$wanted" == *" $1 "* ]]; }
+reports() { local out; out=$("$bin/$1" "${@:3}" 2>&1) || true; grep -qF -- "$2" <<< "$out" || { log "$1 reports: $(head -1 <<< "$out"), expected $2"; exit 1; }; }
 
-copy_crds keda "$keda_mod" "$KEDA_VERSION" config/crd/bases
-# build.sh copies the same directory; the Prometheus CRD is there even though clusters don't install it.
-copy_crds prometheus-operator "$promop_mod" "$PROMETHEUS_OPERATOR_VERSION" example/prometheus-operator-crd
-[ -f "$cache/crds/prometheus-operator-$PROMETHEUS_OPERATOR_VERSION/monitoring.coreos.com_prometheuses.yaml" ] ||
-  { log "the Prometheus CRD is missing from $cache/crds/prometheus-operator-$PROMETHEUS_OPERATOR_VERSION"; exit 1; }
-
-# Every binary must run; those with a version command must report the pinned version.
-"$bin/keda-operator" --help >/dev/null 2>&1
-"$bin/keda-adapter" --help >/dev/null 2>&1
-"$bin/prometheus-operator" --version 2>&1 | grep -q "${PROMETHEUS_OPERATOR_VERSION#v}" ||
-  { log "prometheus-operator reports $("$bin/prometheus-operator" --version 2>&1 | head -1)"; exit 1; }
-"$bin/traefik" version | grep -q "$TRAEFIK_VERSION" || { log "traefik reports $("$bin/traefik" version | head -1)"; exit 1; }
-log "extras in $bin run; total $(( $(date +%s) - start_all ))s"
+# Each built extra must run; those with a version command must report the pinned version. The output
+# is captured first: `cmd | grep -q` under pipefail fails whenever grep exits before cmd has written all.
+if want keda; then
+  if built keda-operator "$KEDA_VERSION" && built keda-adapter "$KEDA_VERSION"; then log "keda $KEDA_VERSION: cached"; else
+    log "keda $KEDA_VERSION: building keda-operator, keda-adapter (cold: every scaler's cloud SDK, 10-25 min on 2 cores)"
+    with_progress keda build_keda; stamp keda-operator "$KEDA_VERSION"; stamp keda-adapter "$KEDA_VERSION"; fi
+  copy_crds keda "$keda_mod" "$KEDA_VERSION" config/crd/bases
+  "$bin/keda-operator" --help >/dev/null 2>&1
+  "$bin/keda-adapter" --help >/dev/null 2>&1
+fi
+if want prometheus-operator; then
+  if built prometheus-operator "$PROMETHEUS_OPERATOR_VERSION"; then log "prometheus-operator $PROMETHEUS_OPERATOR_VERSION: cached"; else
+    log "prometheus-operator $PROMETHEUS_OPERATOR_VERSION: building (cold: 3-5 min on 2 cores)"
+    with_progress prometheus-operator build_prometheus_operator; stamp prometheus-operator "$PROMETHEUS_OPERATOR_VERSION"; fi
+  # build.sh copies the same directory; the Prometheus CRD is there even though clusters don't install it.
+  copy_crds prometheus-operator "$promop_mod" "$PROMETHEUS_OPERATOR_VERSION" example/prometheus-operator-crd
+  [ -f "$cache/crds/prometheus-operator-$PROMETHEUS_OPERATOR_VERSION/monitoring.coreos.com_prometheuses.yaml" ] ||
+    { log "the Prometheus CRD is missing from $cache/crds/prometheus-operator-$PROMETHEUS_OPERATOR_VERSION"; exit 1; }
+  reports prometheus-operator "${PROMETHEUS_OPERATOR_VERSION#v}" --version
+fi
+if want prometheus; then
+  if built prometheus "$PROMETHEUS_VERSION"; then log "prometheus $PROMETHEUS_VERSION: cached"; else
+    log "prometheus $PROMETHEUS_VERSION: building with Kubernetes discovery only (cold: 5-8 min on 2 cores)"
+    with_progress prometheus build_prometheus; stamp prometheus "$PROMETHEUS_VERSION"; fi
+  reports prometheus "version ${PROMETHEUS_VERSION#v}" --version
+fi
+if want traefik; then
+  if built traefik "$TRAEFIK_VERSION"; then log "traefik $TRAEFIK_VERSION: cached"; else
+    log "traefik $TRAEFIK_VERSION: building (cold: 6-12 min on 2 cores)"
+    with_progress traefik build_traefik; stamp traefik "$TRAEFIK_VERSION"; fi
+  reports traefik "$TRAEFIK_VERSION" version
+fi
+log "extras ($(echo $wanted)) in $bin run; total $(( $(date +%s) - start_all ))s"

@@ -2,7 +2,7 @@
 # Builds the pinned control-plane binaries into a cache outside the repo, once per machine.
 # Skips whatever is already built for the pinned version; checks every binary runs.
 set -euo pipefail
-# --extras also builds KEDA, prometheus-operator and Traefik (build-extras.sh); the tests don't need them.
+# --extras also builds KEDA, prometheus-operator, Prometheus and Traefik (build-extras.sh, all of them).
 extras=0
 for a in "$@"; do
   case $a in

@@ -24,14 +24,32 @@ export interface ClusterPki {
   /** Service-account token signing key pair (apiserver signs and verifies, controller-manager signs). */
   saKey: string;
   saPub: string;
+  /** With the aggregation layer only: the front-proxy CA and the client certificate kube-apiserver proxies with. */
+  frontProxy?: FrontProxyPki;
 }
 
-interface Spec {
+/**
+ * The aggregation layer's own trust chain, as kubeadm makes it: a separate CA whose client
+ * certificate (CN front-proxy-client) kube-apiserver presents when it proxies a request to an
+ * extension API server, which trusts the X-Remote-User/Group headers only from that certificate.
+ */
+export interface FrontProxyPki {
+  ca: CertPair;
+  client: CertPair;
+  /** The CN extension servers accept (--requestheader-allowed-names). */
+  clientName: string;
+}
+
+export interface CertSpec {
   cn: string;
   org?: string;
-  usage: 'server' | 'client';
+  /** 'server-client': one certificate for both ends of a mutual-TLS link (KEDA's operator/adapter gRPC). */
+  usage: 'server' | 'client' | 'server-client';
   sans?: string[];
 }
+type Spec = CertSpec;
+
+const EXTENDED_USAGE = { server: 'serverAuth', client: 'clientAuth', 'server-client': 'serverAuth,clientAuth' } as const;
 
 /** openssl's default config adds CA extensions to `req -x509`; a minimal config per cert avoids that. */
 function opensslConfig(s: Spec): string {
@@ -41,7 +59,7 @@ function opensslConfig(s: Spec): string {
     '[ext]',
     'basicConstraints = critical,CA:FALSE',
     'keyUsage = critical,digitalSignature',
-    `extendedKeyUsage = ${s.usage === 'server' ? 'serverAuth' : 'clientAuth'}`,
+    `extendedKeyUsage = ${EXTENDED_USAGE[s.usage]}`,
   );
   if (s.sans) lines.push(`subjectAltName = ${s.sans.join(',')}`);
   return lines.join('\n') + '\n';
@@ -49,7 +67,8 @@ function opensslConfig(s: Spec): string {
 
 const ecKey = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
 
-async function issue(dir: string, id: string, s: Spec, ca: CertPair): Promise<CertPair> {
+/** A certificate signed by `ca`, written to <dir>/<id>.crt and .key. */
+export async function issue(dir: string, id: string, s: Spec, ca: CertPair): Promise<CertPair> {
   const cnf = join(dir, `${id}.cnf`);
   writeFileSync(cnf, opensslConfig(s));
   const pair = { cert: join(dir, `${id}.crt`), key: join(dir, `${id}.key`) };
@@ -59,16 +78,32 @@ async function issue(dir: string, id: string, s: Spec, ca: CertPair): Promise<Ce
   return pair;
 }
 
-export async function createPki(dir: string): Promise<ClusterPki> {
+/** A self-signed CA at <dir>/<id>.crt and .key. */
+export async function createCa(dir: string, id: string, cn: string): Promise<CertPair> {
   mkdirSync(dir, { recursive: true });
-  const ca = { cert: join(dir, 'ca.crt'), key: join(dir, 'ca.key') };
+  const ca = { cert: join(dir, `${id}.crt`), key: join(dir, `${id}.key`) };
   try {
     await run('openssl', ['req', '-x509', ...ecKey, '-keyout', ca.key, '-out', ca.cert, '-days', '3650',
-      '-subj', '/CN=unmute-local-cluster-ca', '-addext', 'basicConstraints=critical,CA:TRUE',
+      '-subj', `/CN=${cn}`, '-addext', 'basicConstraints=critical,CA:TRUE',
       '-addext', 'keyUsage=critical,keyCertSign,cRLSign,digitalSignature']);
   } catch (e) {
-    throw new Error(`openssl failed to create the cluster CA (is openssl >= 3.0 installed?): ${(e as Error).message}`);
+    throw new Error(`openssl failed to create the CA ${cn} (is openssl >= 3.0 installed?): ${(e as Error).message}`);
   }
+  return ca;
+}
+
+export const FRONT_PROXY_CLIENT_NAME = 'front-proxy-client';
+
+export async function createFrontProxyPki(dir: string): Promise<FrontProxyPki> {
+  const ca = await createCa(dir, 'front-proxy-ca', 'unmute-local-front-proxy-ca');
+  const client = await issue(dir, 'front-proxy-client', { cn: FRONT_PROXY_CLIENT_NAME, usage: 'client' }, ca);
+  return { ca, client, clientName: FRONT_PROXY_CLIENT_NAME };
+}
+
+export async function createPki(dir: string, opts: { aggregation?: boolean } = {}): Promise<ClusterPki> {
+  const frontProxy = opts.aggregation ? createFrontProxyPki(dir) : undefined;
+  frontProxy?.catch(() => {}); // awaited below; a failure surfaces there, not as an unhandled rejection
+  const ca = await createCa(dir, 'ca', 'unmute-local-cluster-ca');
   const serverSans = ['DNS:localhost', 'DNS:kubernetes', 'DNS:kubernetes.default', 'DNS:kubernetes.default.svc',
     'DNS:kubernetes.default.svc.cluster.local', 'IP:127.0.0.1', `IP:${KUBERNETES_SERVICE_IP}`];
   const [apiserver, admin, controllerManager, scheduler, kwok] = await Promise.all([
@@ -85,7 +120,10 @@ export async function createPki(dir: string): Promise<ClusterPki> {
   const saPub = join(dir, 'sa.pub');
   writeFileSync(saKey, sa.privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
   writeFileSync(saPub, sa.publicKey.export({ type: 'spki', format: 'pem' }));
-  return { dir, ca, apiserver: apiserver!, admin: admin!, controllerManager: controllerManager!, scheduler: scheduler!, kwok: kwok!, saKey, saPub };
+  return {
+    dir, ca, apiserver: apiserver!, admin: admin!, controllerManager: controllerManager!, scheduler: scheduler!, kwok: kwok!, saKey, saPub,
+    ...(frontProxy ? { frontProxy: await frontProxy } : {}),
+  };
 }
 
 const b64 = (file: string): string => readFileSync(file).toString('base64');

@@ -1,4 +1,12 @@
 // npm run cluster:up   -- [--mode api|full] [--name N] [--pod-deletion immediate|graceful|external] [--no-repo-crds]
+//                          [--no-aggregation] [--hpa-sync-period 1s] [--hpa-downscale-stabilization 30s] [--hpa-tolerance 0.1]
+//                          [--hpa-time-scale 60]   (sync period and stabilization = Kubernetes' defaults / 60)
+// npm run cluster:addons -- [--name N] [--keda] [--prometheus NS/NAME] [--select key=value]
+//   starts add-ons in a running full cluster and keeps them until Ctrl-C (or cluster:down):
+//   --keda: keda-operator + keda-adapter, external.metrics.k8s.io registered (scripts/cluster/keda.ts);
+//   --prometheus NS/NAME: prometheus-operator, a `Prometheus` NS/NAME selecting monitors and rules
+//   labelled --select (default release=unmute), and upstream Prometheus running the configuration
+//   prometheus-operator generates for it (scripts/cluster/prometheus-pipeline.ts).
 // npm run cluster:down -- [--name N] [--all]   (--all skips clusters owned by a live process)
 // npm run cluster:exec -- [--name N] -- <command> [args...]
 //   runs the command in the cluster's netns with KUBECONFIG valid there (api mode: on the host).
@@ -9,7 +17,9 @@ import { constants } from 'node:os';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { ClusterNameSchema, MARKER_ENV, ModeSchema, netnsNameOf } from './config.ts';
-import { listClusters, PodDeletionSchema, readClusterState, startCluster, stopCluster } from './harness.ts';
+import { clusterRef } from './addons.ts';
+import { HpaFlagsSchema, hpaFlagsForTimeScale, listClusters, PodDeletionSchema, readClusterState, startCluster, stopCluster } from './harness.ts';
+import { startPeers } from './peers.ts';
 import { listNetns } from './netns.ts';
 import { isAlive } from './procs.ts';
 
@@ -36,6 +46,12 @@ async function up(argv: string[]): Promise<void> {
       'pod-deletion': { type: 'string', default: 'immediate' },
       // --no-repo-crds: leave the repo's crds/ out (e.g. when a Helm chart installs them).
       'repo-crds': { type: 'boolean', default: true },
+      // --no-aggregation: kube-apiserver without the aggregation layer (on by default in full mode).
+      aggregation: { type: 'boolean' },
+      'hpa-sync-period': { type: 'string' },
+      'hpa-downscale-stabilization': { type: 'string' },
+      'hpa-tolerance': { type: 'string' },
+      'hpa-time-scale': { type: 'string' },
     },
     strict: true,
     allowNegative: true,
@@ -43,6 +59,17 @@ async function up(argv: string[]): Promise<void> {
   const mode = parse(ModeSchema, values.mode, '--mode');
   const name = parse(ClusterNameSchema, values.name, '--name');
   const podDeletion = parse(PodDeletionSchema, values['pod-deletion'], '--pod-deletion');
+  const scaled = values['hpa-time-scale'] === undefined ? {} : hpaFlagsForTimeScale(parse(z.coerce.number().min(1), values['hpa-time-scale'], '--hpa-time-scale'));
+  const hpa = parse(
+    HpaFlagsSchema,
+    {
+      ...scaled,
+      ...(values['hpa-sync-period'] ? { syncPeriod: values['hpa-sync-period'] } : {}),
+      ...(values['hpa-downscale-stabilization'] ? { downscaleStabilization: values['hpa-downscale-stabilization'] } : {}),
+      ...(values['hpa-tolerance'] ? { tolerance: Number(values['hpa-tolerance']) } : {}),
+    },
+    '--hpa-* flags',
+  );
   // This process owns the cluster while it starts: Ctrl-C/SIGTERM aborts the start (which stops
   // what was started), a harder kill is handled by the guardian. Once ready, the cluster is
   // detached and runs until cluster:down.
@@ -51,7 +78,16 @@ async function up(argv: string[]): Promise<void> {
   process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
   let cluster;
   try {
-    cluster = await startCluster({ name, mode, podDeletion, repoCrds: values['repo-crds'], log: (m) => err(m), signal: abort.signal });
+    cluster = await startCluster({
+      name,
+      mode,
+      podDeletion,
+      repoCrds: values['repo-crds'],
+      ...(values.aggregation === undefined ? {} : { aggregation: values.aggregation }),
+      ...(Object.keys(hpa).length > 0 ? { hpa } : {}),
+      log: (m) => err(m),
+      signal: abort.signal,
+    });
   } catch (e) {
     if (!abort.signal.aborted) throw e;
     err(`cluster: ${(e as Error).message}`);
@@ -117,9 +153,47 @@ async function exec(argv: string[]): Promise<void> {
 }
 
 const [command, ...rest] = process.argv.slice(2);
-const commands: Record<string, (argv: string[]) => Promise<void>> = { up, down, exec };
+async function addons(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      name: { type: 'string', default: DEFAULT_NAME },
+      keda: { type: 'boolean', default: false },
+      prometheus: { type: 'string' },
+      select: { type: 'string', default: 'release=unmute' },
+    },
+    strict: true,
+  });
+  const name = parse(ClusterNameSchema, values.name, '--name');
+  if (!values.keda && values.prometheus === undefined) fail('nothing to start: give --keda and/or --prometheus NS/NAME');
+  const log = (m: string) => err(m);
+  let prometheus: { namespace: string; name: string; selector: Record<string, string> } | undefined;
+  if (values.prometheus !== undefined) {
+    const [namespace, pname] = parse(z.tuple([z.string().min(1), z.string().min(1)]), values.prometheus.split('/'), '--prometheus (NS/NAME)');
+    const [key, value] = parse(z.tuple([z.string().min(1), z.string()]), values.select.split('='), '--select (key=value)');
+    prometheus = { namespace, name: pname, selector: { [key]: value } };
+  }
+  const done = new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve).once('SIGTERM', resolve);
+  });
+  const peers = await startPeers(clusterRef(name), { keda: values.keda, ...(prometheus ? { prometheus } : {}), log });
+  try {
+    if (peers.keda) process.stdout.write(`KEDA_ADAPTER=${peers.keda.adapterAddress}:6443\n`);
+    const prom = peers.prometheus;
+    if (prom) {
+      process.stdout.write(`PROMETHEUS_URL=${prom.url}\nPROMETHEUS_URL_IN_NETNS=${prom.urlInNetns}\nPROMETHEUS_DIR=${prom.dir}\n`);
+      for (const c of prom.changes()) err(`  rewritten: ${c}`);
+    }
+    err(`cluster ${name}: add-ons running; Ctrl-C stops them (cluster:down stops them too)`);
+    await done;
+  } finally {
+    await peers.stop();
+  }
+}
+
+const commands: Record<string, (argv: string[]) => Promise<void>> = { up, down, exec, addons };
 const run = commands[command ?? ''];
-if (!run) fail(`unknown command ${command ?? '(none)'}; use up, down or exec`);
+if (!run) fail(`unknown command ${command ?? '(none)'}; use up, down, exec or addons`);
 try {
   await run(rest);
 } catch (e) {

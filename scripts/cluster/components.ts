@@ -44,11 +44,79 @@ export function apiserverArgs(dir: string, pki: ClusterPki, p: Ports, mode: Mode
     // A loopback address cannot be published as the `kubernetes` Service endpoint.
     '--endpoint-reconciler-type=none',
     '--profiling=false', '--event-ttl=1h',
+    ...aggregationArgs(pki),
   ];
 }
 
+/**
+ * The aggregation layer (present when the PKI has a front proxy): kube-apiserver proxies
+ * /apis/<group> of an APIService to the extension server it names, authenticating as
+ * front-proxy-client and passing the user in X-Remote-* headers, which the extension server
+ * trusts because kube-apiserver publishes the front-proxy CA in kube-system's
+ * extension-apiserver-authentication ConfigMap. Aggregator routing: the proxy dials an endpoint of
+ * the APIService's Service (from its EndpointSlices) instead of its cluster IP, since no
+ * kube-proxy routes Service IPs here.
+ */
+function aggregationArgs(pki: ClusterPki): string[] {
+  const fp = pki.frontProxy;
+  if (fp === undefined) return [];
+  return [
+    `--requestheader-client-ca-file=${fp.ca.cert}`, `--requestheader-allowed-names=${fp.clientName}`,
+    '--requestheader-username-headers=X-Remote-User', '--requestheader-group-headers=X-Remote-Group',
+    '--requestheader-extra-headers-prefix=X-Remote-Extra-',
+    `--proxy-client-cert-file=${fp.client.cert}`, `--proxy-client-key-file=${fp.client.key}`,
+    '--enable-aggregator-routing=true',
+  ];
+}
+
+/**
+ * The HPA controller's timing (kube-controller-manager flags); unset fields keep Kubernetes'
+ * defaults (sync 15s, downscale stabilization 5m, tolerance 0.1, CPU initialization 5m, initial
+ * readiness delay 30s). Durations are Go durations ("1s", "250ms", "5m").
+ */
+const GoDuration = z.string().regex(/^\d+(\.\d+)?(ms|s|m|h)$/, 'a Go duration such as 1s, 250ms or 5m');
+export const HpaFlagsSchema = z
+  .object({
+    syncPeriod: GoDuration.optional(),
+    downscaleStabilization: GoDuration.optional(),
+    tolerance: z.number().min(0).max(1).optional(),
+    cpuInitializationPeriod: GoDuration.optional(),
+    initialReadinessDelay: GoDuration.optional(),
+  })
+  .strict();
+export type HpaFlags = z.infer<typeof HpaFlagsSchema>;
+
+export function hpaArgs(hpa: HpaFlags = {}): string[] {
+  const h = HpaFlagsSchema.parse(hpa);
+  return [
+    ...(h.syncPeriod ? [`--horizontal-pod-autoscaler-sync-period=${h.syncPeriod}`] : []),
+    ...(h.downscaleStabilization ? [`--horizontal-pod-autoscaler-downscale-stabilization=${h.downscaleStabilization}`] : []),
+    ...(h.tolerance !== undefined ? [`--horizontal-pod-autoscaler-tolerance=${h.tolerance}`] : []),
+    ...(h.cpuInitializationPeriod ? [`--horizontal-pod-autoscaler-cpu-initialization-period=${h.cpuInitializationPeriod}`] : []),
+    ...(h.initialReadinessDelay ? [`--horizontal-pod-autoscaler-initial-readiness-delay=${h.initialReadinessDelay}`] : []),
+  ];
+}
+
+/** Kubernetes' HPA defaults, in milliseconds. */
+export const HPA_DEFAULTS_MS = { syncPeriod: 15_000, downscaleStabilization: 300_000 };
+
+/**
+ * HPA timing for a benchmark that compresses time `timeScale`-fold (60: one simulated minute per
+ * real second): the default sync period and downscale stabilization divided by the scale, the sync
+ * period never below `minSyncMs` (each sync costs the controller-manager and the metrics adapter
+ * a round trip per HPA on 2 cores).
+ */
+export function hpaFlagsForTimeScale(timeScale: number, opts: { minSyncMs?: number } = {}): HpaFlags {
+  if (!(timeScale >= 1)) throw new Error(`timeScale must be >= 1, got ${timeScale}`);
+  const ms = (n: number) => `${Math.max(1, Math.round(n))}ms`;
+  return {
+    syncPeriod: ms(Math.max(opts.minSyncMs ?? 250, HPA_DEFAULTS_MS.syncPeriod / timeScale)),
+    downscaleStabilization: ms(HPA_DEFAULTS_MS.downscaleStabilization / timeScale),
+  };
+}
+
 /** Controllers run under their own ServiceAccounts (--use-service-account-credentials), as in kubeadm. */
-export function controllerManagerArgs(dir: string, pki: ClusterPki, kubeconfig: string): string[] {
+export function controllerManagerArgs(dir: string, pki: ClusterPki, kubeconfig: string, hpa: HpaFlags = {}): string[] {
   return [
     `--kubeconfig=${kubeconfig}`, `--authentication-kubeconfig=${kubeconfig}`, `--authorization-kubeconfig=${kubeconfig}`,
     '--bind-address=127.0.0.1', `--secure-port=${NETNS_PORTS.kcm}`, `--cert-dir=${join(dir, 'pki', 'kcm-generated')}`,
@@ -58,6 +126,7 @@ export function controllerManagerArgs(dir: string, pki: ClusterPki, kubeconfig: 
     // Node podCIDRs come from nodes.yaml, not from the node IPAM controller.
     `--service-cluster-ip-range=${SERVICE_CIDR}`, `--cluster-cidr=${POD_CIDR}`, '--allocate-node-cidrs=false',
     '--kube-api-qps=200', '--kube-api-burst=400', '--profiling=false',
+    ...hpaArgs(hpa),
   ];
 }
 

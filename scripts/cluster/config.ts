@@ -33,6 +33,7 @@ const VersionsSchema = z.object({
   GATEWAY_API_VERSION: z.string().min(2),
   // Optional extras (build-extras.sh); nothing here requires them to be built.
   KEDA_VERSION: z.string().regex(/^v\d+\.\d+\.\d+$/),
+  PROMETHEUS_VERSION: z.string().regex(/^v\d+\.\d+\.\d+$/),
   TRAEFIK_VERSION: z.string().regex(/^v\d+\.\d+\.\d+$/),
 });
 export type Versions = z.infer<typeof VersionsSchema>;

@@ -33,13 +33,13 @@ import {
   yamlFiles,
   type Mode,
 } from './config.ts';
-import { apiserverArgs, controllerManagerArgs, etcdArgs, kwokArgs, PodDeletionSchema, schedulerArgs, writeStages, type PodDeletion } from './components.ts';
+import { apiserverArgs, controllerManagerArgs, etcdArgs, HpaFlagsSchema, kwokArgs, PodDeletionSchema, schedulerArgs, writeStages, type HpaFlags, type PodDeletion } from './components.ts';
 import { installCrds } from './crds.ts';
 import { assertHostHasNoPodRoute, createNetns, deleteNetns } from './netns.ts';
 import { defaultNodesFile, loadNodes, type SimNode } from './nodes.ts';
 import { isAlive, killClusterProcesses, markedProcesses, recordedPids, spawnDaemon, type Daemon } from './procs.ts';
 
-export { PodDeletionSchema, type PodDeletion } from './components.ts';
+export { HpaFlagsSchema, hpaFlagsForTimeScale, PodDeletionSchema, type HpaFlags, type PodDeletion } from './components.ts';
 
 export interface StartOptions {
   name: string;
@@ -55,6 +55,14 @@ export interface StartOptions {
   repoCrds?: boolean;
   /** Aborting stops the start: everything started so far is stopped and startCluster rejects. */
   signal?: AbortSignal;
+  /**
+   * The aggregation layer: front-proxy CA and client certificate, --requestheader-* and
+   * --proxy-client-* flags and --enable-aggregator-routing, so APIServices served by processes in
+   * the netns (KEDA's metrics adapter) work. Default: on in full mode, off in api mode.
+   */
+  aggregation?: boolean;
+  /** HPA controller flags of kube-controller-manager (full mode); see hpaFlagsForTimeScale. */
+  hpa?: HpaFlags;
 }
 
 export interface Cluster {
@@ -67,6 +75,8 @@ export interface Cluster {
   /** full mode only: network namespace name and a kubeconfig valid inside it. */
   netns?: string;
   kubeconfigInNetnsPath?: string;
+  /** Whether kube-apiserver runs the aggregation layer (front proxy, aggregator routing). */
+  aggregation: boolean;
   /** Every PID the harness started for this cluster (control plane, relays, guardian). */
   pids: number[];
   processes: Array<{ role: string; pid: number }>;
@@ -86,6 +96,8 @@ const StateSchema = z.object({
   server: z.string().optional(),
   kubeconfig: z.string().optional(),
   kubeconfigInNetns: z.string().optional(),
+  aggregation: z.boolean().optional(),
+  hpa: HpaFlagsSchema.optional(),
 });
 export type ClusterState = z.infer<typeof StateSchema>;
 
@@ -181,13 +193,16 @@ export async function startCluster(opts: StartOptions): Promise<Cluster> {
   const limits = { deadline, signal: opts.signal };
   const versions = checkPrerequisites(mode);
   const nodes: SimNode[] = mode === 'full' ? loadNodes(opts.nodesFile ?? defaultNodesFile) : [];
+  const aggregation = opts.aggregation ?? mode === 'full';
+  const hpa = HpaFlagsSchema.parse(opts.hpa ?? {});
+  if (mode === 'api' && Object.keys(hpa).length > 0) throw new Error('hpa flags need a controller-manager: use full mode');
 
   // `up` of an existing name replaces it: whatever is left of it goes first.
   await stopCluster(name);
   const dir = stateDirOf(name);
   mkdirSync(join(dir, 'logs'), { recursive: true });
   const netns = mode === 'full' ? netnsNameOf(name) : null;
-  const state: ClusterState = { name, mode, netns, owner, createdAt: new Date().toISOString(), ready: false };
+  const state: ClusterState = { name, mode, netns, owner, createdAt: new Date().toISOString(), ready: false, aggregation, hpa };
   writeState(dir, state);
 
   const daemons: Daemon[] = [];
@@ -203,7 +218,7 @@ export async function startCluster(opts: StartOptions): Promise<Cluster> {
       start('guardian', process.execPath, [join(harnessDir, 'guardian.ts'), name, String(owner)], false);
     }
     const [pki] = await Promise.all([
-      createPki(join(dir, 'pki')),
+      createPki(join(dir, 'pki'), { aggregation }),
       netns ? assertHostHasNoPodRoute().then(() => createNetns(netns)) : Promise.resolve(),
     ]);
     log(`${name}: certificates${netns ? ` and netns ${netns}` : ''} ready (${Date.now() - t0} ms)`);
@@ -237,7 +252,7 @@ export async function startCluster(opts: StartOptions): Promise<Cluster> {
     const k = kube;
     // A non-2xx answer throws; until() retries until the deadline.
     await until('kube-apiserver /readyz', core, limits, () => k.raw('GET', '/readyz', { timeoutMs: 2_000 }).then(() => true));
-    log(`${name}: kube-apiserver ready at ${server} (${Date.now() - t0} ms)`);
+    log(`${name}: kube-apiserver ready at ${server}${aggregation ? ', aggregation layer on' : ''} (${Date.now() - t0} ms)`);
 
     const work: Array<Promise<unknown>> = [
       installCrds(k, [...thirdPartyCrdFiles(versions), ...(opts.repoCrds === false ? [] : yamlFiles(join(repoRoot, 'crds')))], Math.max(deadline - Date.now(), 1_000)).then((n) =>
@@ -249,7 +264,7 @@ export async function startCluster(opts: StartOptions): Promise<Cluster> {
       const schedCfg = componentKubeconfig(dir, pki, inNetnsServer, 'scheduler.kubeconfig', 'system:kube-scheduler', pki.scheduler);
       const kwokCfg = componentKubeconfig(dir, pki, inNetnsServer, 'kwok.kubeconfig', 'kwok-controller', pki.kwok);
       const components = [
-        start('kube-controller-manager', bin('kube-controller-manager'), controllerManagerArgs(dir, pki, kcmCfg), true),
+        start('kube-controller-manager', bin('kube-controller-manager'), controllerManagerArgs(dir, pki, kcmCfg, hpa), true),
         start('kube-scheduler', bin('kube-scheduler'), schedulerArgs(schedCfg), true),
         start('kwok', bin('kwok'), kwokArgs(kwokCfg, writeStages(dir, podDeletion)), true),
       ];
@@ -284,6 +299,7 @@ export async function startCluster(opts: StartOptions): Promise<Cluster> {
       kubeconfigPath,
       server,
       ...(netns && kubeconfigInNetnsPath ? { netns, kubeconfigInNetnsPath } : {}),
+      aggregation,
       pids: processes.map((p) => p.pid),
       processes,
       startupMs,

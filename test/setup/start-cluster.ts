@@ -34,7 +34,9 @@ export async function setupCluster(project: TestProject, mode: Mode): Promise<()
   await sweepOrphans();
   const name = `${PREFIX}${mode}-${Date.now().toString(36)}-${process.pid}`;
   // Owned by this (the main vitest) process: a guardian stops the cluster if vitest dies.
-  const cluster = await startCluster({ name, mode, repoCrds: skip.data === '0' });
+  // Full mode: the aggregation layer is on by default; the HPA controller syncs every second (for
+  // the KEDA test: the real HPA at Kubernetes' 15 s would make it slow, not different).
+  const cluster = await startCluster({ name, mode, repoCrds: skip.data === '0', ...(mode === 'full' ? { hpa: { syncPeriod: '1s' } } : {}) });
   process.stderr.write(`[cluster] ${name} (${mode}) ready in ${cluster.startupMs} ms, KUBECONFIG=${cluster.kubeconfigPath}\n`);
   project.provide('clusterName', name);
   project.provide('clusterMode', mode);

@@ -58,7 +58,13 @@ function wobble(tick: number, salt: number): number {
   return x - Math.floor(x);
 }
 
-async function serve(registry: Registry, onTick: (tick: number) => void, tickMs: number): Promise<FixtureExporter> {
+/** Where an exporter listens: 127.0.0.1 on a free port unless told (e.g. a pod IP inside a cluster's netns). */
+export interface ListenOptions {
+  host?: string;
+  port?: number;
+}
+
+async function serve(registry: Registry, onTick: (tick: number) => void, tickMs: number, listen: ListenOptions = {}): Promise<FixtureExporter> {
   let tick = 0;
   onTick(tick);
   const timer = setInterval(() => onTick(++tick), tickMs);
@@ -73,11 +79,15 @@ async function serve(registry: Registry, onTick: (tick: number) => void, tickMs:
       (err: unknown) => res.writeHead(500).end(String(err)),
     );
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const host = listen.host ?? '127.0.0.1';
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(listen.port ?? 0, host, resolve);
+  });
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}/metrics`,
-    target: `127.0.0.1:${port}`,
+    url: `http://${host}:${port}/metrics`,
+    target: `${host}:${port}`,
     close: async () => {
       clearInterval(timer);
       server.closeAllConnections();
@@ -97,7 +107,7 @@ function observation(f: MetricFamily, tick: number, salt: number): number {
 }
 
 /** An exporter of one Unmute source's families with moving values. */
-export function startUnmuteExporter(source: MetricSource, opts: { tickMs?: number; salt?: number } = {}): Promise<FixtureExporter> {
+export function startUnmuteExporter(source: MetricSource, opts: { tickMs?: number; salt?: number; listen?: ListenOptions } = {}): Promise<FixtureExporter> {
   const registry = new Registry();
   const registers = [registry];
   const salt = opts.salt ?? 1;
@@ -136,7 +146,7 @@ export function startUnmuteExporter(source: MetricSource, opts: { tickMs?: numbe
         }
       }
     });
-  return serve(registry, (t) => updates.forEach((u) => u(t)), opts.tickMs ?? 250);
+  return serve(registry, (t) => updates.forEach((u) => u(t)), opts.tickMs ?? 250, opts.listen);
 }
 
 /** An exporter of the operator's metrics: fleet gauges of one UnmuteDeployment plus runtime metrics. */
