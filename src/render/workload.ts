@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto';
 import type { IPodTemplateSpec } from 'kubernetes-models/v1/PodTemplateSpec';
 import type { AnyComponent } from '../api/v1alpha1/components.ts';
 import {
+  ANNOTATION_SAFE_TO_EVICT,
   ANNOTATION_TEMPLATE_HASH,
   LABEL_SERVING,
   SCHEDULING_GATE_GPU_BUDGET,
@@ -45,10 +46,13 @@ export function renderDeployment(fleet: UnmuteDeployment, component: AnyComponen
   const labels = componentLabels(name, component.name);
   // Pods start in rotation; the operator takes them out to drain them.
   const serving: Record<string, string> = component.service.selectsServing ? { [LABEL_SERVING]: SERVING.inRotation } : {};
-  // The schema refuses user keys the operator owns (common.ts), so nothing of theirs is overwritten here.
-  const annotations = { ...settings.podAnnotations, ...parts.podAnnotations };
   // A pod that drains waits in preStop for its own load to end, whatever stops it; the grace period bounds the wait.
   const drainWait = component.service.selectsServing ? drainWaitCommand(component) : undefined;
+  // A pod holding conversations or their streams is removed by the operator's drain once empty, not
+  // moved by a node autoscaler (Cluster Autoscaler would cut it at 600 s of grace).
+  const keep: Record<string, string> = drainWait === undefined ? {} : { [ANNOTATION_SAFE_TO_EVICT]: 'false' };
+  // The schema refuses user keys the operator owns (common.ts), so nothing of theirs is overwritten here.
+  const annotations = { ...settings.podAnnotations, ...keep, ...parts.podAnnotations };
   const [first, ...rest] = parts.containers;
   const containers = drainWait === undefined || first === undefined ? parts.containers : [{ ...first, lifecycle: { preStop: { exec: { command: drainWait } } } }, ...rest];
   const grace = drainWait !== undefined && 'drainGracePeriodSeconds' in settings ? settings.drainGracePeriodSeconds : undefined;

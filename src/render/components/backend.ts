@@ -1,7 +1,6 @@
 // The backend: Unmute's websocket server (no GPU), wired to STT, TTS, the LLM and Redis.
 import type { IEnvVar } from 'kubernetes-models/v1/EnvVar';
 import type { Component } from '../../api/v1alpha1/components.ts';
-import { ANNOTATION_SAFE_TO_EVICT } from '../../api/v1alpha1/labels.ts';
 import type { UnmuteDeployment } from '../../api/v1alpha1/unmute-deployment.ts';
 import { containerSecurityContext, mergeEnv, omitUndefined, resources, secretEnv } from '../pod.ts';
 import { serviceHost } from '../service.ts';
@@ -66,8 +65,6 @@ export function backendWorkload(fleet: UnmuteDeployment, c: Component<'backend'>
     strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: '25%', maxUnavailable: 0 } },
     podAnnotations: {
       ...scrapeAnnotations,
-      // A pod holding conversations must not be moved by a node autoscaler.
-      [ANNOTATION_SAFE_TO_EVICT]: 'false',
     },
     containers: [
       omitUndefined({

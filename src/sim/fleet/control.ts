@@ -42,6 +42,8 @@ export interface FleetControlState {
   /** STT, TTS and vLLM pods (component, state, open channels). */
   services: ReturnType<PodRunner['workers']>;
   totals: PodRunner['totals'];
+  /** The same for the STT/TTS/vLLM pods (streams cut when one stopped), when they are played. */
+  servicesTotals?: PodRunner['totals'];
   endpoints: readonly string[];
   sessions: {
     held: number;
@@ -106,6 +108,7 @@ export class FleetControl {
       workers: this.#o.runner.workers(),
       services: this.#o.services?.workers() ?? [],
       totals: { ...this.#o.runner.totals },
+      ...(this.#o.services === undefined ? {} : { servicesTotals: { ...this.#o.services.totals } }),
       endpoints: this.#o.picker?.targets() ?? [],
       sessions: { held: this.#held.size, open: this.#live.open, connecting: this.#live.connecting, outcomes, closeCodes, closeReasons, byUrl, heldByUrl },
     };
