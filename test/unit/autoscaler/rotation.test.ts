@@ -1,6 +1,7 @@
 // Load-aware routing: full backends leave rotation and come back when a slot frees.
 import { describe, expect, it } from 'vitest';
-import { LABEL_SERVING } from '../../../src/api/v1alpha1/labels.ts';
+import { ANNOTATION_POD_DELETION_COST, LABEL_SERVING } from '../../../src/api/v1alpha1/labels.ts';
+import { DELETION_COST_REMOVE } from '../../../src/autoscaler/drain.ts';
 import type { LoadObservation } from '../../../src/autoscaler/gather.ts';
 import { planFleet } from '../../../src/autoscaler/plan.ts';
 import { decide, type ComponentPod, type PolicyInput } from '../../../src/autoscaler/policy.ts';
@@ -91,5 +92,30 @@ describe('scaling up for room in rotation', () => {
   it('does not when a pod is still starting, or when a reading is missing', () => {
     expect(decide(input([pod('a', 4, { full: true }), pod('b', 0, { phase: 'Pending' })])).direction).toBe('none');
     expect(decide(input([pod('a', 4, { full: true }), pod('b', undefined)])).direction).not.toBe('up');
+  });
+});
+
+describe('a full backend and the ReplicaSet', () => {
+  // The ReplicaSet's victim order: unscheduled, then Pending, then not ready, then lowest deletion
+  // cost. A full backend stays Ready (only its serving label changes), so only the cost decides:
+  // when replicas drop to remove a drained pod, the drained pod has the lowest cost, never the full one.
+  it('removes the drained empty pod, never the full one, and leaves the full pod Ready with the default cost', () => {
+    const fleet = anUnmuteDeployment({ autoscaling: { enabled: true, minReplicas: 1, maxReplicas: 10, scaleDownStabilizationSeconds: 0 } });
+    const drained = pod('drained', 0, { serving: false, drainingSinceMs: NOW - 60_000 });
+    const full = pod('full', 4, { full: true, ready: true });
+    const plan = planFleet({
+      fleet,
+      nowMs: NOW,
+      pods: [],
+      observations: { backend: observed([full, pod('open', 1), drained]) },
+      deployedReplicas: { backend: 3 },
+      memory: { history: {}, samples: [] },
+    });
+    expect(plan.decision?.remove).toEqual(['drained']);
+    expect(plan.replicas.backend).toBe(2);
+    const costs = new Map(plan.podPatches.map((p) => [p.name, p.annotations[ANNOTATION_POD_DELETION_COST]]));
+    expect(costs.get('drained')).toBe(DELETION_COST_REMOVE);
+    expect(costs.has('full')).toBe(false);
+    expect(plan.podPatches.find((p) => p.name === 'full')?.labels[LABEL_SERVING] ?? 'full').toBe('full');
   });
 });
