@@ -76,11 +76,12 @@ function poolLoad(pods: ComponentPod[], floor: number): { read: number; assumed:
     if (l !== undefined) read += l;
     else {
       unknown++;
-      // A pod read before that cannot be read now (slow, down, malformed) is busy, not empty:
-      // counting it at 0, as the HPA does on scale-up, under-reacts exactly when pods stall under
-      // load. A pod never read counts 0: assuming load for pods whose metrics were always broken
-      // would add capacity forever.
-      if (p.lastLoad !== undefined) assumed += Math.max(p.lastLoad, floor);
+      // A pod that held work when last read and cannot be read now (slow, down, malformed) is busy,
+      // not empty: counting it at 0, as the HPA does on scale-up, under-reacts exactly when pods
+      // stall under load. A pod last read empty counts 0, and so does one never read: assuming
+      // load for pods with nothing to show for it would add capacity pass after pass (new empty
+      // pods that stall would each add a phantom target's worth and grow the fleet to its max).
+      if (p.lastLoad !== undefined && p.lastLoad > 0) assumed += Math.max(p.lastLoad, floor);
     }
   }
   return { read, assumed, unknown };

@@ -180,6 +180,14 @@ describe('autoscaling policy', () => {
     expect(d.serving).toBe(2);
   });
 
+  it('does not ratchet up on empty pods that stall: a pod last read empty counts 0', () => {
+    // One pod above the target, two new ones read once at 0 and now stalled: 4 sessions fit 2 backends.
+    const pods = [running('a', 4), running('x', undefined, { lastLoad: 0 }), running('y', undefined, { lastLoad: 0 })];
+    const d = decide(input({ replicas: 3, pods }));
+    expect(d.direction).toBe('none');
+    expect(d.serving).toBe(3);
+  });
+
   it('counts an unread pod at its last good reading when that was higher than the target', () => {
     const d = decide(input({ replicas: 2, pods: [running('a', 2), running('b', undefined, { lastLoad: 7 })] }));
     expect(d.serving).toBe(3);
