@@ -13,6 +13,7 @@ import { noisePacket } from '../audio/opus.ts';
 import { CLOSE_SERVICE_RESTART, REALTIME_PATH, REALTIME_SUBPROTOCOL } from '../protocol.ts';
 import { seededRng, type Rng } from '../random.ts';
 import { resolveSimWorkerConfig, type HealthFlags, type SimWorkerConfig, type SimWorkerConfigInput } from './config.ts';
+import { UNMATCHED_HANDLER } from './http-metrics.ts';
 import { WorkerMetrics } from './metrics.ts';
 import { InProcessLlm, inProcessStt, inProcessTts } from './inprocess.ts';
 import type { InstanceAttempt, LlmClient, SttLink, TtsLink } from './links.ts';
@@ -82,6 +83,9 @@ interface Waiting {
 
 const SHUTDOWN_GRACE_MS = 1000;
 
+/** The backend's HTTP routes the simulator serves (GET); the instrumentator's `handler` label. */
+const APP_ROUTES = new Set(['/', '/v1/health', '/v1/voices', '/metrics']);
+
 export class SimWorker {
   readonly config: SimWorkerConfig;
   readonly metrics = new WorkerMetrics();
@@ -120,6 +124,7 @@ export class SimWorker {
       handleProtocols: () => REALTIME_SUBPROTOCOL,
     });
     this.http = createServer((req, res) => {
+      this.instrument(req, res);
       this.route(req, res).catch((err: unknown) => {
         if (!res.headersSent) sendJson(res, 500, { detail: 'Internal server error' });
         else res.destroy(err as Error);
@@ -318,20 +323,40 @@ export class SimWorker {
 
   // ---- HTTP routes ----
 
+  /**
+   * Counts the request in the http_* families once its response is done, as Unmute's
+   * instrumentator middleware does; the simulator's own /sim/* endpoints do not exist in Unmute
+   * and are left out, so a test driving faults does not show in the backend's metrics.
+   */
+  private instrument(req: IncomingMessage, res: ServerResponse): void {
+    const path = (req.url ?? '/').split('?')[0]!;
+    if (path.startsWith('/sim/')) return;
+    const t0 = performance.now();
+    res.once('finish', () => {
+      this.metrics.http.observe({
+        handler: APP_ROUTES.has(path) ? path : UNMATCHED_HANDLER,
+        method: req.method ?? 'GET',
+        status: res.statusCode,
+        requestBytes: Number(req.headers['content-length'] ?? 0) || 0,
+        responseBytes: Number(res.getHeader('content-length') ?? 0) || 0,
+        seconds: (performance.now() - t0) / 1000,
+      });
+    });
+  }
+
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = (req.url ?? '/').split('?')[0];
-    const method = req.method ?? 'GET';
-    if (method === 'GET' && path === '/') return sendJson(res, 200, { message: "You've reached the Unmute backend server." });
-    if (method === 'GET' && path === '/v1/health') {
+    const path = (req.url ?? '/').split('?')[0]!;
+    // Starlette's GET routes answer HEAD too; another method on a route's path is a 405.
+    const method = req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET');
+    if (APP_ROUTES.has(path) && method !== 'GET') return sendJson(res, 405, { detail: 'Method Not Allowed' });
+    if (path === '/') return sendJson(res, 200, { message: "You've reached the Unmute backend server." });
+    if (path === '/v1/health') {
       await this.checkRemote();
       return sendJson(res, 200, this.health()); // 200 even when not ok, as Unmute
     }
-    if (method === 'GET' && path === '/v1/voices') return sendJson(res, 200, SIM_VOICES);
-    if (method === 'GET' && path === '/metrics') {
-      const body = await this.metrics.exposition();
-      res.writeHead(200, { 'content-type': this.metrics.contentType, 'content-length': Buffer.byteLength(body) });
-      res.end(body);
-      return;
+    if (path === '/v1/voices') return sendJson(res, 200, SIM_VOICES);
+    if (path === '/metrics') {
+      return sendBody(res, 200, this.metrics.contentType, await this.metrics.exposition());
     }
     if (path === '/sim/state' && method === 'GET') {
       return sendJson(res, 200, { ...this.stats(), faults: this.faults(), sttSlotsInUse: this.sttPool.inUse, ttsSlotsInUse: this.ttsPool.inUse, process: processStats() });
@@ -370,10 +395,16 @@ function processStats(): { cpuUserUs: number; cpuSystemUs: number; rssBytes: num
   return { cpuUserUs: cpu.user, cpuSystemUs: cpu.system, rssBytes: process.memoryUsage().rss, eventLoopDelayP99Ms: p99 };
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+/** Headers set with setHeader (not writeHead's argument) so the instrumentation can read Content-Length. */
+function sendBody(res: ServerResponse, status: number, contentType: string, text: string): void {
+  res.setHeader('content-type', contentType);
+  res.setHeader('content-length', Buffer.byteLength(text));
+  res.writeHead(status);
   res.end(text);
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  sendBody(res, status, 'application/json', JSON.stringify(body));
 }
 
 async function readBody(req: IncomingMessage, limit: number): Promise<string> {
