@@ -10,7 +10,7 @@
 // (0). Workers that share a process (the fleet runner) share these figures, except the start time,
 // which is each worker's own (a pod's process starts with it).
 import { readdirSync, readFileSync } from 'node:fs';
-import { constants, PerformanceObserver } from 'node:perf_hooks';
+import { constants, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
 import { familyHeader, sampleText } from './exposition.ts';
 
 /** What `python_info` says: the Python of Unmute's image. */
@@ -70,14 +70,13 @@ function watchGc(): void {
   if (gcObserver !== undefined) return;
   gcObserver = new PerformanceObserver((list) => {
     for (const e of list.getEntries()) {
-      const kind = (e.detail as { kind?: number } | undefined)?.kind;
+      const kind = (e as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind;
       if (kind === constants.NODE_PERFORMANCE_GC_MINOR) collections[0]!++;
       else if (kind === constants.NODE_PERFORMANCE_GC_INCREMENTAL) collections[1]!++;
       else if (kind === constants.NODE_PERFORMANCE_GC_MAJOR) collections[2]!++;
     }
   });
   gcObserver.observe({ entryTypes: ['gc'] });
-  gcObserver.unref?.();
 }
 
 /** The python_* and process_* families, in the order of a Python process' default registry. */
