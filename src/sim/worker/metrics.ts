@@ -6,7 +6,7 @@
 import { Counter, Gauge, Histogram, Registry, Summary } from 'prom-client';
 import { PYTHON_EXPOSITION_CONTENT_TYPE, renderPythonExposition, unixSeconds } from './exposition.ts';
 import { HttpMetrics } from './http-metrics.ts';
-import { renderRuntimeFamilies } from './runtime-metrics.ts';
+import { renderRuntimeFamilies, watchGc } from './runtime-metrics.ts';
 
 const ms = (xs: number[]): number[] => xs.map((x) => x / 1000);
 
@@ -83,6 +83,10 @@ export class WorkerMetrics {
 
   /** The HTTP instrumentator's families, fed by the server's routes. */
   readonly http = new HttpMetrics();
+
+  constructor() {
+    watchGc();
+  }
 
   private track<T>(baseName: string, metric: T): T {
     this.#created.set(baseName, unixSeconds());

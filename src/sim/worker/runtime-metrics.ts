@@ -62,11 +62,12 @@ function fallbackReading(): ProcessReading {
   return { virtualBytes: 0, residentBytes: process.memoryUsage().rss, cpuSeconds: Math.floor((cpu.user + cpu.system) / 1e4) / 100, openFds: 0, maxFds: 0 };
 }
 
-/** V8 collections by Python generation, counted from the first exposition on. */
+/** V8 collections by Python generation, counted from the first worker's creation on. */
 const collections = [0, 0, 0];
 let gcObserver: PerformanceObserver | undefined;
 
-function watchGc(): void {
+/** Starts counting collections (once per process; a worker calls it when it is created). */
+export function watchGc(): void {
   if (gcObserver !== undefined) return;
   gcObserver = new PerformanceObserver((list) => {
     for (const e of list.getEntries()) {
@@ -81,7 +82,6 @@ function watchGc(): void {
 
 /** The python_* and process_* families, in the order of a Python process' default registry. */
 export function renderRuntimeFamilies(startSeconds: number): string {
-  watchGc();
   const p = readProcess();
   const gen = (g: number): Record<string, string> => ({ generation: String(g) });
   let out = familyHeader('python_gc_objects_collected_total', 'Objects collected during gc', 'counter');
