@@ -38,7 +38,9 @@ describe('session-aware autoscaling on a simulated fleet', () => {
     await sleep(2500);
     expect(await k.replicas(ns, deployment)).toBe(2); // 6 sessions fit 2 backends at 3 per pod
     await fleet.control.openSessions(1);
-    await waitFor('3 ready endpoints', async () => (await fleet.control.state()).endpoints.length === 3, { timeoutMs: 20_000 });
+    // Counted as running backends, not Service endpoints: a backend holding 4 sessions is full and
+    // out of rotation (load-aware routing), so endpoints undercount the fleet.
+    await waitFor('3 running backends', async () => (await fleet.control.state()).workers.filter((w) => w.state === 'running').length === 3, { timeoutMs: 20_000 });
     expect(await k.replicas(ns, deployment)).toBe(3);
     const status = await waitFor('status with 7 active sessions', async () => {
       const st = await k.status(ns, NAME);
@@ -92,15 +94,18 @@ describe('session-aware autoscaling on a simulated fleet', () => {
     expect(after.sessions.outcomes['dropped'] ?? 0).toBe(0);
     expect(after.totals.cutSessions).toBe(0);
     expect(after.sessions.open).toBe(5);
-    const events = await k.events(ns);
+    // Events are recorded asynchronously: the pod can be gone before DrainCompleted is written.
+    const events = await waitFor('a DrainCompleted event', async () => {
+      const ev = await k.events(ns);
+      return ev.some((e) => e.reason === 'DrainCompleted') ? ev : undefined;
+    }, { timeoutMs: 10_000 });
     expect(events.some((e) => e.reason === 'DrainStarted' && e.message?.includes(lightestPod))).toBe(true);
-    expect(events.some((e) => e.reason === 'DrainCompleted')).toBe(true);
   });
 
   it('never scales down while the backends cannot be read, and says so', async () => {
     // Up to 4 backends (11 sessions), then the load goes away and the metrics with it.
     await fleet.control.openSessions(6);
-    await waitFor('4 ready endpoints', async () => (await fleet.control.state()).endpoints.length === 4, { timeoutMs: 30_000 });
+    await waitFor('4 running backends', async () => (await fleet.control.state()).workers.filter((w) => w.state === 'running').length === 4, { timeoutMs: 30_000 });
     await fleet.control.endSessions(100);
     await sleep(1000);
     await fleet.control.suspend();

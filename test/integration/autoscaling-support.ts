@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { KubeObject } from '../../src/runtime/object.ts';
 import { clusterInfo, kubeClient, spawnInNetns, waitFor, type NetnsProcess } from '../support/cluster.ts';
 import type { FleetControlState } from '../../src/sim/fleet/control.ts';
+import type { SimFaults } from '../../src/sim/worker/server.ts';
 import { operatorFleetTargets } from '../../src/sim/fleet/fleets.ts';
 
 const node = process.execPath;
@@ -100,6 +101,10 @@ export class FleetControlClient {
   }
   resume(pods?: string[]): Promise<unknown> {
     return this.#call('POST', '/workers/resume', pods ? { pods } : {});
+  }
+  /** Sim-worker faults (e.g. `{stall_every_ms, stall_ms}`) on these pods, or on every worker now and later. */
+  setFaults(faults: Partial<SimFaults>, pods?: string[]): Promise<{ workers: number }> {
+    return this.#call('POST', '/workers/faults', { faults, ...(pods ? { pods } : {}) });
   }
 
   /** Sessions per backend URL (open or waiting for a slot), once `expected` sessions are held and none is connecting. */

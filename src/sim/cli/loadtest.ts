@@ -53,6 +53,8 @@ conversation:
   --voice NAME                voice to ask for (default: the first of /v1/voices)
   --reply-timeout DUR         fail a session waiting longer than this for a reply (default 60s)
   --connect-timeout DUR       give up waiting for a backend slot after this (default: never)
+  --max-sessions N            the backends' MAX_CLIENTS, to tell a late upgrade waiting for a slot
+                              from one held by a slow backend with a slot free (default 4)
   --per-message-deflate BOOL  offer websocket compression (default false)
 
 run:
@@ -89,6 +91,7 @@ const options = {
   voice: { type: 'string' },
   'reply-timeout': { type: 'string' },
   'connect-timeout': { type: 'string' },
+  'max-sessions': { type: 'string' },
   'per-message-deflate': { type: 'string' },
   deadline: { type: 'string' },
   'skip-preflight': { type: 'boolean' },
@@ -133,6 +136,7 @@ const schema = z
     voice: z.string().min(1).optional(),
     'reply-timeout': durationFlag().default(60_000),
     'connect-timeout': durationFlag().optional(),
+    'max-sessions': intFlag(1, 10_000).default(4),
     'per-message-deflate': boolFlag().default(false),
     deadline: durationFlag().default(3_600_000),
     'skip-preflight': z.boolean().default(false),
@@ -237,6 +241,7 @@ export async function run(argv: string[]): Promise<number> {
       voice,
       replyTimeoutMs: f['reply-timeout'],
       perMessageDeflate: f['per-message-deflate'],
+      backendMaxSessions: f['max-sessions'],
       rng,
       ...(f.speech !== undefined ? { speechMs: f.speech } : {}),
       ...(f.think !== undefined ? { thinkMs: f.think } : {}),

@@ -8,17 +8,21 @@
 //   POST /sessions/end {count?, url?}     end held sessions normally (the user hangs up), oldest first
 //   POST /workers/suspend {pods?}  stop these workers (all when omitted) without touching their pods
 //   POST /workers/resume {pods?}
+//   POST /workers/faults {pods?, faults}  sim-worker faults (stalls, services down), see /sim/faults;
+//                                  without pods, for every worker, those started later included
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { rmSync } from 'node:fs';
 import { z } from 'zod';
 import { runOne, LiveCounters, type SessionTemplate } from '../loadgen/runner.ts';
 import type { SessionResult } from '../loadgen/session.ts';
 import type { TargetPicker } from '../loadgen/targets.ts';
+import { simFaultsPatchSchema } from '../worker/server.ts';
 import type { PodRunner } from './pod-runner.ts';
 
 const sessionsBody = z.object({ count: z.int().min(1).max(500), durationMs: z.number().positive().max(3_600_000).optional() });
 const endBody = z.object({ count: z.int().min(1).max(500).optional(), url: z.string().optional() });
 const podsBody = z.object({ pods: z.array(z.string()).max(1000).optional() });
+const faultsBody = z.object({ pods: z.array(z.string()).max(1000).optional(), faults: simFaultsPatchSchema }).strict();
 
 interface Held {
   id: number;
@@ -181,6 +185,11 @@ export class FleetControl {
       const b = endBody.safeParse(body);
       if (!b.success) return send(res, 400, { error: b.error.message });
       return send(res, 200, { ended: this.endSessions(b.data.count, b.data.url) });
+    }
+    if (path === '/workers/faults') {
+      const b = faultsBody.safeParse(body);
+      if (!b.success) return send(res, 400, { error: b.error.message });
+      return send(res, 200, { workers: this.#o.runner.setFaults(b.data.faults, b.data.pods) });
     }
     if (path === '/workers/suspend' || path === '/workers/resume') {
       const b = podsBody.safeParse(body);

@@ -115,7 +115,8 @@ export function pipelineProcess(o: PipelineOptions): (pod: PodLike, addr: { ip: 
     const llmModel = env(pod, 'KYUTAI_LLM_MODEL') ?? null;
     const remote =
       o.remote && sttUrl !== undefined && ttsUrl !== undefined && llmUrl !== undefined ? remoteServices({ sttUrl, ttsUrl, llmUrl, llmModel, resolver: o.resolver, rng: seededRng(port + ip.length) }) : undefined;
-    return new SimWorker({ ...o.worker, host: ip, port, ...(remote !== undefined ? { remote, llmModel } : {}) });
+    // Every pod of the fleet lives in this process: a stall freezes only its own worker (stall.ts).
+    return new SimWorker({ stallScope: 'worker', ...o.worker, host: ip, port, ...(remote !== undefined ? { remote, llmModel } : {}) });
   };
 }
 

@@ -26,7 +26,7 @@ import { isNotFound } from '../../runtime/errors.ts';
 import { createInformer, type Informer } from '../../runtime/informer.ts';
 import type { KubeClient } from '../../runtime/kube-client.ts';
 import type { KubeObject } from '../../runtime/object.ts';
-import { SimWorker, type SimWorkerOptions, type SimWorkerStats } from '../worker/server.ts';
+import { SimWorker, type SimFaults, type SimWorkerOptions, type SimWorkerStats } from '../worker/server.ts';
 
 /** KWOK keeps a pod Pending (no IP, not Ready) for this Go duration ("3s") before it runs. */
 export const KWOK_READY_DELAY_ANNOTATION = 'pod-ready.stage.kwok.x-k8s.io/delay';
@@ -81,6 +81,8 @@ export interface PodProcess {
   /** SIGTERM, as the process inside handles it. */
   shutdown(): Promise<void>;
   stats(): PodProcessStats;
+  /** A sim-worker's faults (stalls, services down); other processes have none. */
+  setFaults?(patch: Partial<SimFaults>): unknown;
 }
 
 export interface PodProcessStats extends SimWorkerStats {
@@ -151,6 +153,8 @@ export class PodRunner {
   readonly totals: PodRunnerTotals = { started: 0, stopped: 0, cutSessions: 0, preStopDrained: 0 };
   #running: Promise<void> | undefined;
   #stopped = false;
+  /** Faults set for the whole fleet: workers started later get them too (a new pod of a sick fleet). */
+  readonly #faults: Partial<SimFaults> = {};
 
   constructor(o: PodRunnerOptions) {
     this.#o = o;
@@ -210,6 +214,21 @@ export class PodRunner {
     await Promise.all([...this.#slots.values()].filter((s) => names.includes(s.name)).map((s) => this.#stop(s, 'suspended', false)));
   }
 
+  /**
+   * Sets faults on the workers of these pods, or on every worker (also those started later) when
+   * `pods` is omitted. Returns how many running workers took them.
+   */
+  setFaults(patch: Partial<SimFaults>, pods?: string[]): number {
+    if (pods === undefined) Object.assign(this.#faults, patch);
+    let n = 0;
+    for (const s of this.#slots.values()) {
+      if (s.worker?.setFaults === undefined || (pods !== undefined && !pods.includes(s.name))) continue;
+      s.worker.setFaults(patch);
+      n++;
+    }
+    return n;
+  }
+
   /** Lets suspended pods run their worker again. */
   resume(pods?: string[]): void {
     const names = pods ?? [...this.#suspended];
@@ -257,7 +276,8 @@ export class PodRunner {
   async #startWorker(s: Slot): Promise<void> {
     // A pod IP can be handed to a new pod right after the old pod is gone: retry a busy address.
     for (let attempt = 0; ; attempt++) {
-      const w: PodProcess = this.#o.processFor?.(s.pod, { ip: s.ip, port: s.port }) ?? new SimWorker({ ...this.#o.worker, host: s.ip, port: s.port });
+      // Workers share this process: a stall must freeze only its own worker (stall.ts).
+      const w: PodProcess = this.#o.processFor?.(s.pod, { ip: s.ip, port: s.port }) ?? new SimWorker({ stallScope: 'worker', ...this.#o.worker, host: s.ip, port: s.port });
       try {
         await w.listen();
         if (s.state !== 'starting') {
@@ -266,6 +286,7 @@ export class PodRunner {
         }
         s.worker = w;
         s.state = 'running';
+        if (Object.keys(this.#faults).length > 0) w.setFaults?.(this.#faults);
         this.totals.started++;
         this.#emit({ type: 'started', pod: s.name, ip: s.ip, port: s.port, atMs: Date.now() });
         return;

@@ -9,7 +9,17 @@
 //   ttsStart first unmute.response.text.delta.ready -> first response.audio.delta
 //   vad      end of the user's speech audio -> response.created (end-of-turn detection + flush)
 //   response end of the user's speech audio -> first response.audio.delta (what the user waits)
-//   queued   connect attempt -> websocket upgrade completed (time waiting for a backend slot)
+//   upgrade  connect attempt -> websocket upgrade completed, for every session; a late one
+//            (over 300 ms) is put down to one cause, `queueCause`:
+//     slot         the backend had no free slot: Unmute holds the handshake of a connection beyond
+//                  its MAX_CLIENTS until a session ends;
+//     slow-server  it had one, but answered late anyway (a blocked event loop delays everything).
+//            The criterion (probeQueue): 300 ms into the wait, GET /metrics on the same backend.
+//            Its worker_active_sessions counts running plus waiting connections, ours included
+//            (the backend counts a connection when it arrives, and answers requests in the order
+//            they arrive): above maxSessions means callers wait for a slot; at most maxSessions
+//            means ours had one, so only slowness held the upgrade. No answer within 5 s, or no
+//            such metric and an answer slower than 250 ms: slow-server; else slot.
 import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
 import { OggPacketReader } from '../audio/ogg.ts';
@@ -51,9 +61,9 @@ export interface SessionResult {
   /** Connect attempt -> upgrade completed; undefined if the upgrade never completed. */
   queuedMs?: number;
   /**
-   * Why the upgrade waited (longer than 300 ms): `slot` when the server's /v1/health answered
-   * at once meanwhile (Unmute's semaphore holds the handshake), `slow-server` when it did not
-   * either (a blocked event loop, an overloaded process).
+   * Why the upgrade came late (over 300 ms): `slot` when the backend's worker_active_sessions
+   * showed callers waiting for a slot, `slow-server` when a slot was free and the upgrade was late
+   * anyway (a blocked event loop, an overloaded process). See the header.
    */
   queueCause?: 'slot' | 'slow-server';
   /** Upgrade completed -> end (0 when never opened). */
@@ -85,6 +95,8 @@ export interface SessionOptions {
   replyTimeoutMs?: number;
   /** Give up waiting for a slot after this long (default: wait for ever, as a browser does). */
   connectTimeoutMs?: number;
+  /** The backend's MAX_CLIENTS, for telling a slot wait from a slow server (default 4, Unmute's). */
+  backendMaxSessions?: number;
   speech?: SpeechSource;
   /**
    * Real Opus from a real encoder (default true): its silence and synthesised speech clips, so a
@@ -104,7 +116,9 @@ const DEFAULT_REPLY_TIMEOUT_MS = 60_000;
 const DEFAULT_TURNS = 3;
 const MAX_SERVER_ERRORS_KEPT = 10;
 const QUEUE_PROBE_MS = 300;
-const SLOW_HEALTH_MS = 250;
+const SLOW_PROBE_MS = 250;
+const PROBE_TIMEOUT_MS = 5000;
+const UNMUTE_MAX_CLIENTS = 4;
 
 /** Runs one conversation. Never rejects: every way it can end is a SessionResult. */
 export function startSession(opts: SessionOptions): Promise<SessionResult> {
@@ -207,16 +221,19 @@ class ClientSession {
     }
   };
 
-  /** The upgrade is late: ask /v1/health whether the server is merely full or slow altogether. */
+  /** The upgrade is late: ask the backend's /metrics whether it is full or slow (see the header). */
   private probeQueue(): void {
     if (this.openedAt !== undefined || this.finished) return;
     const t0 = performance.now();
-    fetch(`${httpBaseUrl(this.o.url)}/v1/health`, { signal: AbortSignal.timeout(5000) })
-      .then((res) => res.arrayBuffer())
-      .catch(() => undefined)
-      .then(() => {
+    const max = this.o.backendMaxSessions ?? UNMUTE_MAX_CLIENTS;
+    fetch(`${httpBaseUrl(this.o.url)}/metrics`, { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) })
+      .then(async (res) => activeSessionsIn(await res.text()))
+      .catch(() => null)
+      .then((active) => {
         if (this.result.queueCause !== undefined) return;
-        this.result.queueCause = performance.now() - t0 < SLOW_HEALTH_MS ? 'slot' : 'slow-server';
+        if (active === null) this.result.queueCause = 'slow-server';
+        else if (active === undefined) this.result.queueCause = performance.now() - t0 < SLOW_PROBE_MS ? 'slot' : 'slow-server';
+        else this.result.queueCause = active > max ? 'slot' : 'slow-server';
       }, () => undefined);
   }
 
@@ -475,4 +492,11 @@ class ClientSession {
   private send(event: Record<string, unknown>): void {
     if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(event));
   }
+}
+
+/** worker_active_sessions of an exposition; undefined when it has none (not an Unmute backend). */
+function activeSessionsIn(text: string): number | undefined {
+  const m = /^worker_active_sessions (\S+)$/m.exec(text);
+  const v = m === null ? NaN : Number(m[1]);
+  return Number.isFinite(v) ? v : undefined;
 }

@@ -35,7 +35,9 @@ export function summarize(values: readonly number[]): Summary {
   };
 }
 
-export const LATENCY_KEYS = ['queued', 'stt', 'vad', 'llm', 'ttsStart', 'response'] as const;
+// `upgrade` is every session's connect -> upgrade; `queued` and `slowServer` are the same time for
+// the late upgrades put down to a slot wait or to a slow server (session.ts says how).
+export const LATENCY_KEYS = ['upgrade', 'queued', 'slowServer', 'stt', 'vad', 'llm', 'ttsStart', 'response'] as const;
 export type LatencyKey = (typeof LATENCY_KEYS)[number];
 
 export interface LoadReport {
@@ -44,7 +46,7 @@ export interface LoadReport {
   dropCloseCodes: Record<string, number>;
   /** Per dropped session: close code, close reason and the server's last error text, counted. */
   dropReasons: Record<string, number>;
-  /** Sessions whose upgrade waited: for a slot (the server answered /v1/health at once) or on a slow server (it did not). */
+  /** Sessions whose upgrade came late: waiting for a slot, or on a slow server that had a slot free. */
   queueCauses: { slot: number; slowServer: number };
   /** HTTP statuses of refused upgrades. */
   httpStatuses: Record<string, number>;
@@ -64,7 +66,7 @@ export function buildReport(results: readonly SessionResult[], opts: { skipped?:
   const queueCauses = { slot: 0, slowServer: 0 };
   const httpStatuses: Record<string, number> = {};
   const errors: Record<string, number> = {};
-  const lat: Record<LatencyKey, number[]> = { queued: [], stt: [], vad: [], llm: [], ttsStart: [], response: [] };
+  const lat: Record<LatencyKey, number[]> = { upgrade: [], queued: [], slowServer: [], stt: [], vad: [], llm: [], ttsStart: [], response: [] };
   const perTarget: LoadReport['perTarget'] = {};
   let replies = 0;
   let afterUser = 0;
@@ -85,7 +87,11 @@ export function buildReport(results: readonly SessionResult[], opts: { skipped?:
     else if (r.queueCause === 'slow-server') queueCauses.slowServer++;
     if (r.httpStatus !== undefined) bump(httpStatuses, String(r.httpStatus));
     if (r.error !== undefined && r.outcome !== 'completed') bump(errors, r.error);
-    if (r.queuedMs !== undefined) lat.queued.push(r.queuedMs);
+    if (r.queuedMs !== undefined) {
+      lat.upgrade.push(r.queuedMs);
+      if (r.queueCause === 'slot') lat.queued.push(r.queuedMs);
+      else if (r.queueCause === 'slow-server') lat.slowServer.push(r.queuedMs);
+    }
     const t = (perTarget[r.url || '(none)'] ??= { sessions: 0, completed: 0, dropped: 0 });
     t.sessions++;
     if (r.outcome === 'completed') t.completed++;
@@ -120,7 +126,9 @@ export function buildReport(results: readonly SessionResult[], opts: { skipped?:
 }
 
 const LATENCY_LABELS: Record<LatencyKey, string> = {
-  queued: 'queued (connect -> upgrade)',
+  upgrade: 'upgrade (connect -> upgrade, all)',
+  queued: '  late: waiting for a slot',
+  slowServer: '  late: slow server, slot free',
   stt: 'stt (speech start -> 1st transcript)',
   vad: 'vad (speech end -> response.created)',
   llm: 'llm (response.created -> 1st word)',
@@ -135,7 +143,9 @@ export function formatReport(r: LoadReport): string {
   lines.push(`sessions: ${s.total} (completed ${s.completed}, dropped ${s.dropped}, refused ${s.refused}, failed ${s.failed}, aborted ${s.aborted}${s.skipped > 0 ? `, skipped ${s.skipped}` : ''}), ok fraction ${s.okFraction}`);
   if (Object.keys(r.dropCloseCodes).length > 0) lines.push(`dropped by close code: ${Object.entries(r.dropCloseCodes).map(([k, v]) => `${k}: ${v}`).join(', ')}`);
   for (const [k, v] of Object.entries(r.dropReasons)) lines.push(`  dropped ${v}: ${k}`);
-  if (r.queueCauses.slot + r.queueCauses.slowServer > 0) lines.push(`upgrades that waited: ${r.queueCauses.slot} for a slot, ${r.queueCauses.slowServer} on a slow server (its /v1/health was slow too)`);
+  if (r.queueCauses.slot + r.queueCauses.slowServer > 0) {
+    lines.push(`late upgrades: ${r.queueCauses.slot} waited for a slot (callers queued on the backend), ${r.queueCauses.slowServer} on a slow server with a slot free`);
+  }
   if (Object.keys(r.httpStatuses).length > 0) lines.push(`refused upgrades by HTTP status: ${Object.entries(r.httpStatuses).map(([k, v]) => `${k}: ${v}`).join(', ')}`);
   if (Object.keys(r.errors).length > 0) lines.push(`errors: ${Object.entries(r.errors).map(([k, v]) => `${k} (${v})`).join('; ')}`);
   lines.push(`replies: ${r.replies.total} (${r.replies.afterUserTurn} after a user turn, ${r.replies.completed} complete), user turns: ${r.userTurns}, wall time ${(r.wallMs / 1000).toFixed(1)} s`);

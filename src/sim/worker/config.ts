@@ -50,6 +50,11 @@ export interface SimWorkerConfig {
   /** Fault: block the event loop `stallMs` every `stallEveryMs` (0 = never). */
   stallEveryMs: number;
   stallMs: number;
+  /**
+   * What a stall stops: the whole process (`process`, a worker with a process of its own) or only
+   * this worker (`worker`, workers sharing a process: the fleet runner). See stall.ts.
+   */
+  stallScope: 'process' | 'worker';
   /** KYUTAI_LLM_MODEL; null: Unmute's autoselect_model() (a blocking models.list() until it succeeds). */
   llmModel: string | null;
   /** Unmute's USER_SILENCE_TIMEOUT: the bot speaks again after this much user silence (0 = never). */
@@ -95,6 +100,7 @@ export const DEFAULT_SIM_WORKER_CONFIG: SimWorkerConfig = {
   stallPerSessionMs: 0,
   stallEveryMs: 0,
   stallMs: 0,
+  stallScope: 'process',
   llmModel: null,
   userSilenceTimeoutMs: 7000,
   uninterruptibleMs: 3000,
@@ -132,6 +138,7 @@ export const simWorkerConfigSchema = z.object({
   stallPerSessionMs: nonNegative,
   stallEveryMs: nonNegative,
   stallMs: nonNegative,
+  stallScope: z.enum(['process', 'worker']),
   llmModel: z.string().min(1).nullable(),
   userSilenceTimeoutMs: nonNegative,
   uninterruptibleMs: nonNegative,

@@ -4,7 +4,11 @@
 // - histograms as `_bucket{le}`, `_count`, `_sum`, then `<name>_created`; summaries `_count`, `_sum`, `_created`;
 // - floats in Go style as Python writes them (`1.0`, `0.025`, `1.718e+09`), `le="+Inf"`;
 // - empty HELP text (Unmute registers every metric with an empty description);
+// - label names sorted, as prometheus_client prints them;
 // - no blank lines between families.
+// The helpers (familyHeader, sampleText) also write the families that are not prom-client's: the
+// process/python collectors and the HTTP instrumentator (runtime-metrics.ts, http-metrics.ts).
+import { performance } from 'node:perf_hooks';
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 
 // Histogram and summary values carry the sample name (`x_bucket`, `x_sum`, `x_count`).
@@ -43,9 +47,11 @@ export function floatToGoString(x: number): string {
   return s;
 }
 
-function labelText(labels: Record<string, string | number | undefined>): string {
+/** A label set as prometheus_client prints it: names sorted, values escaped, `le`/`quantile` as Go floats. */
+export function labelText(labels: Record<string, string | number | undefined>): string {
   const parts: string[] = [];
-  for (const [k, v] of Object.entries(labels)) {
+  for (const k of Object.keys(labels).sort()) {
+    const v = labels[k];
     if (v === undefined) continue;
     const value = k === 'le' || k === 'quantile' ? floatToGoString(typeof v === 'number' ? v : v === '+Inf' ? Infinity : Number(v)) : String(v);
     parts.push(`${k}="${value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"')}"`);
@@ -53,23 +59,37 @@ function labelText(labels: Record<string, string | number | undefined>): string 
   return parts.length === 0 ? '' : `{${parts.join(',')}}`;
 }
 
+/** One sample line: `name{labels} value`. */
+export function sampleText(name: string, labels: Record<string, string | number | undefined>, value: number): string {
+  return `${name}${labelText(labels)} ${floatToGoString(value)}\n`;
+}
+
+/** A family's `# HELP` and `# TYPE` lines (an empty HELP keeps its trailing space, as Python writes it). */
+export function familyHeader(name: string, help: string, type: string): string {
+  return `# HELP ${name} ${help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n')}\n# TYPE ${name} ${type}\n`;
+}
+
 function sampleLine(name: string, v: NamedValue): string {
-  return `${name}${labelText(v.labels as Record<string, string | number | undefined>)} ${floatToGoString(v.value)}\n`;
+  return sampleText(name, v.labels as Record<string, string | number | undefined>, v.value);
 }
 
 /**
- * `families` in registration order; `createdSeconds` is the Unix time the metrics were created
- * (Python exposes one per metric; ours share the process' start).
+ * `families` in registration order; `createdSeconds` is the Unix time each metric was created
+ * (Python's `_created` sample), one time for all or per base name (without `_total`).
  */
-export function renderPythonExposition(families: readonly MetricObjectWithValues<MetricValue<string>>[], createdSeconds: number, opts: { help?: boolean } = {}): string {
+export function renderPythonExposition(
+  families: readonly MetricObjectWithValues<MetricValue<string>>[],
+  createdSeconds: number | ((baseName: string) => number),
+  opts: { help?: boolean } = {},
+): string {
   let out = '';
-  const created = floatToGoString(createdSeconds);
+  const createdOf = typeof createdSeconds === 'number' ? () => createdSeconds : createdSeconds;
   for (const f of families) {
     const type = String(f.type);
     const exposedName = f.name;
     const baseName = type === 'counter' ? exposedName.replace(/_total$/, '') : exposedName;
     const help = opts.help === true ? f.help : '';
-    out += `# HELP ${exposedName} ${help}\n# TYPE ${exposedName} ${type}\n`;
+    out += familyHeader(exposedName, help, type);
     const values = f.values as NamedValue[];
     if (type === 'histogram') {
       const buckets = values.filter((v) => v.metricName === `${baseName}_bucket`);
@@ -87,10 +107,15 @@ export function renderPythonExposition(families: readonly MetricObjectWithValues
       for (const v of values) out += sampleLine(exposedName, v);
     }
     if (type === 'counter' || type === 'histogram' || type === 'summary') {
-      out += `# HELP ${baseName}_created \n# TYPE ${baseName}_created gauge\n${baseName}_created ${created}\n`;
+      out += `${familyHeader(`${baseName}_created`, help, 'gauge')}${baseName}_created ${floatToGoString(createdOf(baseName))}\n`;
     }
   }
   return out;
 }
 
 export const PYTHON_EXPOSITION_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+
+/** Python's time.time(): Unix seconds with sub-millisecond digits, as the `_created` samples show them. */
+export function unixSeconds(): number {
+  return (performance.timeOrigin + performance.now()) / 1000;
+}

@@ -167,9 +167,13 @@ export class InProcessLlm implements LlmClient {
   #replies = 0;
   #model: string | undefined;
 
-  constructor(cfg: SimWorkerConfig, rng: Rng) {
+  readonly #stall: (ms: number) => unknown;
+
+  /** `stall` freezes the worker as Unmute's blocking call does (default: block this thread). */
+  constructor(cfg: SimWorkerConfig, rng: Rng, stall: (ms: number) => unknown = blockEventLoop) {
     this.#cfg = cfg;
     this.#rng = rng;
+    this.#stall = stall;
   }
 
   autoselectModel(): string {
@@ -177,7 +181,7 @@ export class InProcessLlm implements LlmClient {
     if (!this.#cfg.health.llm_up) {
       // openai's client retries a refused connection twice (0.5 s and 1 s backoff, jittered) in
       // the event-loop thread: Unmute freezes that long at every new session while the LLM is down.
-      blockEventLoop(0.5 * (0.75 + 0.25 * this.#rng()) * 1000 + 1.0 * (0.75 + 0.25 * this.#rng()) * 1000);
+      this.#stall(0.5 * (0.75 + 0.25 * this.#rng()) * 1000 + 1.0 * (0.75 + 0.25 * this.#rng()) * 1000);
       throw new ServiceHardError('Connection error.');
     }
     this.#model = 'sim/simulated-llm';

@@ -1,8 +1,12 @@
 // The whole `worker_*` family of Unmute's backend (unmute/metrics.py), same names, types, units
 // (seconds) and buckets, in the same registration order. One registry per simulated worker so
-// several workers can live in one process (fleet simulation).
+// several workers can live in one process (fleet simulation). The exposition is the whole of the
+// real backend's /metrics: the Python runtime's families first, then worker_*, then the HTTP
+// instrumentator's (runtime-metrics.ts, http-metrics.ts).
 import { Counter, Gauge, Histogram, Registry, Summary } from 'prom-client';
-import { PYTHON_EXPOSITION_CONTENT_TYPE, renderPythonExposition } from './exposition.ts';
+import { PYTHON_EXPOSITION_CONTENT_TYPE, renderPythonExposition, unixSeconds } from './exposition.ts';
+import { HttpMetrics } from './http-metrics.ts';
+import { renderRuntimeFamilies, watchGc } from './runtime-metrics.ts';
 
 const ms = (xs: number[]): number[] => xs.map((x) => x / 1000);
 
@@ -20,7 +24,10 @@ export const REPLY_WORDS_BUCKETS = [5, 10, 25, 50, 100, 200];
 
 export class WorkerMetrics {
   readonly registry = new Registry();
-  readonly createdSeconds = Date.now() / 1000;
+  /** When the worker's process started (process_start_time_seconds). */
+  readonly createdSeconds = unixSeconds();
+  /** Each metric's creation time by base name (Python's `_created`), microseconds apart as there. */
+  readonly #created = new Map<string, number>();
 
   // Names are the exposed ones; counters carry `_total` as Python appends it.
   readonly sessions = this.counter('worker_sessions_total');
@@ -31,7 +38,7 @@ export class WorkerMetrics {
   readonly hardErrors = this.counter('worker_hard_errors_total');
   readonly activeSessions = this.gauge('worker_active_sessions');
   readonly sessionDuration = this.histogram('worker_session_duration', SESSION_DURATION_BUCKETS);
-  readonly healthOk = new Summary({ name: 'worker_health_ok', help: 'health evaluations (0/1)', percentiles: [], registers: [this.registry] });
+  readonly healthOk = this.track('worker_health_ok', new Summary({ name: 'worker_health_ok', help: 'health evaluations (0/1)', percentiles: [], registers: [this.registry] }));
 
   readonly sttSessions = this.counter('worker_stt_sessions_total'); // defined, never incremented (as in Unmute)
   readonly sttActiveSessions = this.gauge('worker_stt_active_sessions');
@@ -74,8 +81,20 @@ export class WorkerMetrics {
 
   readonly voiceDonationSubmissions = this.counter('worker_voice_donation_submissions_total');
 
+  /** The HTTP instrumentator's families, fed by the server's routes. */
+  readonly http = new HttpMetrics();
+
+  constructor() {
+    watchGc();
+  }
+
+  private track<T>(baseName: string, metric: T): T {
+    this.#created.set(baseName, unixSeconds());
+    return metric;
+  }
+
   private counter(name: string): Counter {
-    return new Counter({ name, help: name, registers: [this.registry] });
+    return this.track(name.replace(/_total$/, ''), new Counter({ name, help: name, registers: [this.registry] }));
   }
 
   private gauge(name: string): Gauge {
@@ -83,12 +102,13 @@ export class WorkerMetrics {
   }
 
   private histogram(name: string, buckets: number[]): Histogram {
-    return new Histogram({ name, help: name, buckets, registers: [this.registry] });
+    return this.track(name, new Histogram({ name, help: name, buckets, registers: [this.registry] }));
   }
 
-  /** The `/metrics` body, formatted as Unmute's Python exporter writes it. */
+  /** The `/metrics` body, formatted as Unmute's Python exporter writes it, in the real backend's order. */
   async exposition(): Promise<string> {
-    return renderPythonExposition(await this.registry.getMetricsAsJSON(), this.createdSeconds);
+    const worker = renderPythonExposition(await this.registry.getMetricsAsJSON(), (base) => this.#created.get(base) ?? this.createdSeconds);
+    return renderRuntimeFamilies(this.createdSeconds) + worker + this.http.render();
   }
 
   readonly contentType = PYTHON_EXPOSITION_CONTENT_TYPE;

@@ -13,12 +13,13 @@ import { noisePacket } from '../audio/opus.ts';
 import { CLOSE_SERVICE_RESTART, REALTIME_PATH, REALTIME_SUBPROTOCOL } from '../protocol.ts';
 import { seededRng, type Rng } from '../random.ts';
 import { resolveSimWorkerConfig, type HealthFlags, type SimWorkerConfig, type SimWorkerConfigInput } from './config.ts';
+import { UNMATCHED_HANDLER } from './http-metrics.ts';
 import { WorkerMetrics } from './metrics.ts';
 import { InProcessLlm, inProcessStt, inProcessTts } from './inprocess.ts';
 import type { InstanceAttempt, LlmClient, SttLink, TtsLink } from './links.ts';
 import { ServicePool } from './service-pool.ts';
 import { SimSession, type HealthStatus } from './session.ts';
-import { blockEventLoop } from './stall.ts';
+import { Staller } from './stall.ts';
 import { SIM_VOICES } from './voices.ts';
 
 /**
@@ -59,6 +60,10 @@ export interface SimWorkerStats {
 export interface SimFaults extends HealthFlags {
   stt_at_capacity: boolean;
   tts_at_capacity: boolean;
+  /** Event-loop stalls (ms): at each new session, and `stall_ms` every `stall_every_ms` (0 = none). */
+  stall_per_session_ms: number;
+  stall_every_ms: number;
+  stall_ms: number;
 }
 
 export const simFaultsPatchSchema = z
@@ -69,6 +74,9 @@ export const simFaultsPatchSchema = z
     voice_cloning_up: z.boolean(),
     stt_at_capacity: z.boolean(),
     tts_at_capacity: z.boolean(),
+    stall_per_session_ms: z.number().nonnegative().max(600_000),
+    stall_every_ms: z.number().nonnegative().max(3_600_000),
+    stall_ms: z.number().nonnegative().max(600_000),
   })
   .partial()
   .strict();
@@ -82,6 +90,9 @@ interface Waiting {
 
 const SHUTDOWN_GRACE_MS = 1000;
 
+/** The backend's HTTP routes the simulator serves (GET); the instrumentator's `handler` label. */
+const APP_ROUTES = new Set(['/', '/v1/health', '/v1/voices', '/metrics']);
+
 export class SimWorker {
   readonly config: SimWorkerConfig;
   readonly metrics = new WorkerMetrics();
@@ -92,10 +103,15 @@ export class SimWorker {
   private readonly wss: WebSocketServer;
   private readonly queue: Waiting[] = [];
   private readonly sessions = new Set<SimSession>();
+  /** The websockets of live sessions, frozen together during a worker-scoped stall. */
+  private readonly sockets = new Set<WebSocket>();
+  readonly staller: Staller;
   private readonly voicePackets: Uint8Array[];
   private readonly remote: RemoteServices | undefined;
   private remoteHealth: { at: number; value: Promise<{ stt_up: boolean; tts_up: boolean; llm_up: boolean }> } | undefined;
   private stallTimer: NodeJS.Timeout | undefined;
+  /** A periodic stall is due as soon as the current one ends. */
+  private periodicDue = false;
   private running = 0;
   private sessionsTotal = 0;
   private shuttingDown = false;
@@ -108,6 +124,7 @@ export class SimWorker {
     this.sttPool = sttPool ?? new ServicePool('stt', this.config.sttSlots);
     this.ttsPool = ttsPool ?? new ServicePool('tts', this.config.ttsSlots);
     this.remote = remote;
+    this.staller = new Staller(this.config.stallScope, { freeze: () => this.freeze(), thaw: () => this.thaw() });
     // The assistant's voice: real Opus (a synthesised clip, encoded once per process) in the full
     // mode; stand-in CELT frames of a plausible size in the cheap mode.
     this.voicePackets = this.config.decodeAudio ? speechClips().flatMap((c) => c.packets) : Array.from({ length: 16 }, () => noisePacket(60, this.rng));
@@ -120,12 +137,18 @@ export class SimWorker {
       handleProtocols: () => REALTIME_SUBPROTOCOL,
     });
     this.http = createServer((req, res) => {
-      this.route(req, res).catch((err: unknown) => {
-        if (!res.headersSent) sendJson(res, 500, { detail: 'Internal server error' });
-        else res.destroy(err as Error);
-      });
+      const handle = (): void => {
+        this.instrument(req, res);
+        this.route(req, res).catch((err: unknown) => {
+          if (!res.headersSent) sendJson(res, 500, { detail: 'Internal server error' });
+          else res.destroy(err as Error);
+        });
+      };
+      // The simulator's own /sim/* endpoints stay reachable during a stall: they are how a test lifts it.
+      if ((req.url ?? '').startsWith('/sim/')) handle();
+      else this.whenRunning(handle);
     });
-    this.http.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head));
+    this.http.on('upgrade', (req, socket, head) => this.whenRunning(() => this.onUpgrade(req, socket, head)));
   }
 
   async listen(): Promise<this> {
@@ -164,14 +187,28 @@ export class SimWorker {
   }
 
   faults(): SimFaults {
-    return { ...this.config.health, stt_at_capacity: this.sttPool.atCapacity, tts_at_capacity: this.ttsPool.atCapacity };
+    const c = this.config;
+    return {
+      ...c.health,
+      stt_at_capacity: this.sttPool.atCapacity,
+      tts_at_capacity: this.ttsPool.atCapacity,
+      stall_per_session_ms: c.stallPerSessionMs,
+      stall_every_ms: c.stallEveryMs,
+      stall_ms: c.stallMs,
+    };
   }
 
   setFaults(patch: Partial<SimFaults>): SimFaults {
-    const { stt_at_capacity, tts_at_capacity, ...health } = patch;
+    const { stt_at_capacity, tts_at_capacity, stall_per_session_ms, stall_every_ms, stall_ms, ...health } = patch;
     Object.assign(this.config.health, health);
     if (stt_at_capacity !== undefined) this.sttPool.atCapacity = stt_at_capacity;
     if (tts_at_capacity !== undefined) this.ttsPool.atCapacity = tts_at_capacity;
+    if (stall_per_session_ms !== undefined) this.config.stallPerSessionMs = stall_per_session_ms;
+    if (stall_every_ms !== undefined || stall_ms !== undefined) {
+      if (stall_every_ms !== undefined) this.config.stallEveryMs = stall_every_ms;
+      if (stall_ms !== undefined) this.config.stallMs = stall_ms;
+      if (this.boundPort !== 0) this.armPeriodicStall();
+    }
     return this.faults();
   }
 
@@ -200,10 +237,59 @@ export class SimWorker {
   }
 
   private armPeriodicStall(): void {
+    clearInterval(this.stallTimer);
+    this.stallTimer = undefined;
     const every = this.config.stallEveryMs;
-    if (every <= 0 || this.config.stallMs <= 0) return;
-    this.stallTimer = setInterval(() => blockEventLoop(this.config.stallMs), every);
+    if (every <= 0 || this.config.stallMs <= 0 || this.shuttingDown) return;
+    this.stallTimer = setInterval(() => this.periodicStall(), every);
     this.stallTimer.unref();
+  }
+
+  /**
+   * One periodic stall. When the previous one still lasts (a stall longer than its period), this
+   * one begins right after it, once what waited for it has run: a late timer on a blocked loop
+   * fires after the loop has served the I/O that queued up, so a stalled backend still answers,
+   * late, between stalls.
+   */
+  private periodicStall(): void {
+    const running = this.staller.whenRunning();
+    if (running === undefined) {
+      this.staller.stall(this.config.stallMs);
+      return;
+    }
+    if (this.periodicDue) return;
+    this.periodicDue = true;
+    void running.then(() =>
+      setImmediate(() => {
+        this.periodicDue = false;
+        if (this.stallTimer !== undefined) this.periodicStall();
+      }),
+    );
+  }
+
+  /** Runs `fn` now, or once a stall of this worker is over (again if another began meanwhile). */
+  private whenRunning(fn: () => void): void {
+    const running = this.staller.whenRunning();
+    if (running === undefined) fn();
+    else void running.then(() => this.whenRunning(fn));
+  }
+
+  // A worker-scoped stall: nothing read from or sent to the sessions' sockets. ws keeps its own
+  // socket private; corking it holds every frame the session writes meanwhile (ws corks and
+  // uncorks in pairs itself, so ours is the one that holds).
+  private freeze(): void {
+    for (const ws of this.sockets) {
+      ws.pause();
+      socketOf(ws)?.cork();
+    }
+  }
+
+  private thaw(): void {
+    for (const ws of this.sockets) {
+      socketOf(ws)?.uncork();
+      ws.resume();
+    }
+    this.admit();
   }
 
   /**
@@ -213,7 +299,9 @@ export class SimWorker {
   async shutdown(): Promise<void> {
     if (this.shuttingDown) return;
     this.shuttingDown = true;
-    if (this.stallTimer !== undefined) clearInterval(this.stallTimer);
+    clearInterval(this.stallTimer);
+    this.stallTimer = undefined;
+    this.staller.stop();
     this.remote?.close();
     const closed = new Promise<void>((resolve) => this.http.close(() => resolve()));
     for (const w of this.queue.splice(0)) {
@@ -255,6 +343,8 @@ export class SimWorker {
   }
 
   private admit(): void {
+    // A stalled worker admits nobody: the slot's next owner is let in when the stall ends.
+    if (this.staller.frozen) return;
     while (this.running < this.config.maxSessions && this.queue.length > 0 && !this.shuttingDown) {
       const w = this.queue.shift()!;
       if (w.socket.destroyed) {
@@ -291,17 +381,24 @@ export class SimWorker {
       rng: this.rng,
       sttInstances: async () => (remote !== undefined ? remote.stt() : [inProcessStt(this.config, this.rng, this.sttPool)]),
       ttsInstances: async () => (remote !== undefined ? remote.tts() : [inProcessTts(this.config, this.rng, this.ttsPool)]),
-      llm: () => remote?.llm() ?? new InProcessLlm(this.config, this.rng),
+      llm: () => remote?.llm() ?? new InProcessLlm(this.config, this.rng, (ms) => this.staller.stall(ms)),
       health: async () => {
         await this.checkRemote();
         return this.health();
       },
       voicePackets: this.voicePackets,
       stallPerSessionMs: () => this.config.stallPerSessionMs,
+      stall: (ms) => this.staller.stall(ms),
     });
     this.sessions.add(session);
+    this.sockets.add(ws);
+    if (this.staller.frozen) {
+      ws.pause();
+      socketOf(ws)?.cork();
+    }
     void session.done.then(() => {
       this.sessions.delete(session);
+      this.sockets.delete(ws);
       release();
     });
     if (this.shuttingDown) {
@@ -318,20 +415,40 @@ export class SimWorker {
 
   // ---- HTTP routes ----
 
+  /**
+   * Counts the request in the http_* families once its response is done, as Unmute's
+   * instrumentator middleware does; the simulator's own /sim/* endpoints do not exist in Unmute
+   * and are left out, so a test driving faults does not show in the backend's metrics.
+   */
+  private instrument(req: IncomingMessage, res: ServerResponse): void {
+    const path = (req.url ?? '/').split('?')[0]!;
+    if (path.startsWith('/sim/')) return;
+    const t0 = performance.now();
+    res.once('finish', () => {
+      this.metrics.http.observe({
+        handler: APP_ROUTES.has(path) ? path : UNMATCHED_HANDLER,
+        method: req.method ?? 'GET',
+        status: res.statusCode,
+        requestBytes: Number(req.headers['content-length'] ?? 0) || 0,
+        responseBytes: Number(res.getHeader('content-length') ?? 0) || 0,
+        seconds: (performance.now() - t0) / 1000,
+      });
+    });
+  }
+
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = (req.url ?? '/').split('?')[0];
-    const method = req.method ?? 'GET';
-    if (method === 'GET' && path === '/') return sendJson(res, 200, { message: "You've reached the Unmute backend server." });
-    if (method === 'GET' && path === '/v1/health') {
+    const path = (req.url ?? '/').split('?')[0]!;
+    // Starlette's GET routes answer HEAD too; another method on a route's path is a 405.
+    const method = req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET');
+    if (APP_ROUTES.has(path) && method !== 'GET') return sendJson(res, 405, { detail: 'Method Not Allowed' });
+    if (path === '/') return sendJson(res, 200, { message: "You've reached the Unmute backend server." });
+    if (path === '/v1/health') {
       await this.checkRemote();
       return sendJson(res, 200, this.health()); // 200 even when not ok, as Unmute
     }
-    if (method === 'GET' && path === '/v1/voices') return sendJson(res, 200, SIM_VOICES);
-    if (method === 'GET' && path === '/metrics') {
-      const body = await this.metrics.exposition();
-      res.writeHead(200, { 'content-type': this.metrics.contentType, 'content-length': Buffer.byteLength(body) });
-      res.end(body);
-      return;
+    if (path === '/v1/voices') return sendJson(res, 200, SIM_VOICES);
+    if (path === '/metrics') {
+      return sendBody(res, 200, this.metrics.contentType, await this.metrics.exposition());
     }
     if (path === '/sim/state' && method === 'GET') {
       return sendJson(res, 200, { ...this.stats(), faults: this.faults(), sttSlotsInUse: this.sttPool.inUse, ttsSlotsInUse: this.ttsPool.inUse, process: processStats() });
@@ -356,6 +473,11 @@ export class SimWorker {
   }
 }
 
+function socketOf(ws: WebSocket): { cork(): void; uncork(): void } | undefined {
+  const socket = (ws as unknown as { _socket?: { cork(): void; uncork(): void } })._socket;
+  return socket ?? undefined;
+}
+
 let loopDelay: ReturnType<typeof monitorEventLoopDelay> | undefined;
 
 /** The process' own figures, for benchmarks (CPU in microseconds since start, like process.cpuUsage()). */
@@ -370,10 +492,16 @@ function processStats(): { cpuUserUs: number; cpuSystemUs: number; rssBytes: num
   return { cpuUserUs: cpu.user, cpuSystemUs: cpu.system, rssBytes: process.memoryUsage().rss, eventLoopDelayP99Ms: p99 };
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+/** Headers set with setHeader (not writeHead's argument) so the instrumentation can read Content-Length. */
+function sendBody(res: ServerResponse, status: number, contentType: string, text: string): void {
+  res.setHeader('content-type', contentType);
+  res.setHeader('content-length', Buffer.byteLength(text));
+  res.writeHead(status);
   res.end(text);
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  sendBody(res, status, 'application/json', JSON.stringify(body));
 }
 
 async function readBody(req: IncomingMessage, limit: number): Promise<string> {

@@ -48,7 +48,6 @@ import {
   type TtsLink,
 } from './links.ts';
 import type { WorkerMetrics } from './metrics.ts';
-import { blockEventLoop } from './stall.ts';
 
 export interface HealthStatus extends HealthFlags {
   ok: boolean;
@@ -67,8 +66,10 @@ export interface SessionContext {
   health(): Promise<HealthStatus>;
   /** Real Opus packets (20 ms each) for the assistant's audio. */
   voicePackets: readonly Uint8Array[];
-  /** Blocks the event loop this long at each new session (fault). */
+  /** Stalls the event loop this long at each new session (fault). */
   stallPerSessionMs(): number;
+  /** Stalls the worker (see stall.ts); resolves when it runs again, or undefined if it already does. */
+  stall(ms: number): Promise<void> | undefined;
 }
 
 type ConversationState = 'waiting_for_user' | 'user_speaking' | 'bot_speaking';
@@ -169,7 +170,8 @@ export class SimSession {
   }
 
   private async startUp(): Promise<void> {
-    blockEventLoop(this.ctx.stallPerSessionMs());
+    const stalled = this.ctx.stall(this.ctx.stallPerSessionMs());
+    if (stalled !== undefined) await stalled;
     this.llm = this.ctx.llm();
     // UnmuteHandler() builds the system prompt, which needs the model name.
     await this.llm.autoselectModel();

@@ -6,7 +6,7 @@ import { checkHealth, fetchVoice } from '../../../src/sim/loadgen/preflight.ts';
 import { planSessions, parseProfile } from '../../../src/sim/loadgen/profile.ts';
 import { runClosedLoop, runPlan } from '../../../src/sim/loadgen/runner.ts';
 import { startSession } from '../../../src/sim/loadgen/session.ts';
-import { buildReport } from '../../../src/sim/loadgen/stats.ts';
+import { buildReport, formatReport } from '../../../src/sim/loadgen/stats.ts';
 import { staticTargets } from '../../../src/sim/loadgen/targets.ts';
 import { seededRng } from '../../../src/sim/random.ts';
 import { startSimWorker, type SimWorker } from '../../../src/sim/worker/server.ts';
@@ -63,7 +63,8 @@ describe('loadtest against sim-worker', () => {
     }
     // The user waits: end of speech -> response.created (VAD) + LLM + TTS.
     expect(report.latencyMs.response.p50!).toBeGreaterThan(KNOWN.llm + KNOWN.tts + 200);
-    expect(report.latencyMs.queued.count).toBe(4);
+    expect(report.latencyMs.upgrade.count).toBe(4);
+    expect(report.latencyMs.queued.count).toBe(0); // nobody waited for a slot
   }, 40_000);
 
   it('counts dropped sessions with their close codes and refused upgrades', async () => {
@@ -107,6 +108,28 @@ describe('loadtest against sim-worker', () => {
     expect(waiter.outcome).toBe('failed');
     expect(waiter.error).toMatch(/timed out/i);
     expect((await holder).outcome).toBe('completed');
+  });
+
+  it('tells a wait for a slot from a slow server that had a slot free', async () => {
+    // One slot: the second caller waits for it (the backend shows 2 > 1 active sessions).
+    const full = await worker({ maxSessions: 1 });
+    const holder = startSession({ url: full.url, durationMs: 1200, backendMaxSessions: 1 });
+    await new Promise((r) => setTimeout(r, 100));
+    const waiter = await startSession({ url: full.url, turns: 0, durationMs: 100, backendMaxSessions: 1 });
+    expect(waiter.queueCause).toBe('slot');
+    expect(waiter.queuedMs!).toBeGreaterThan(800);
+    // Free slots, but the backend stalls: its upgrade and /metrics are late alike.
+    const stalled = await worker({ stallScope: 'worker' });
+    stalled.staller.stall(1000);
+    const late = await startSession({ url: stalled.url, turns: 0, durationMs: 100 });
+    expect(late.queueCause).toBe('slow-server');
+    expect(late.queuedMs!).toBeGreaterThan(800);
+    const report = buildReport([await holder, waiter, late], { wallMs: 1 });
+    expect(report.queueCauses).toEqual({ slot: 1, slowServer: 1 });
+    expect(report.latencyMs.upgrade.count).toBe(3);
+    expect(report.latencyMs.queued).toMatchObject({ count: 1, max: Math.round(waiter.queuedMs! * 10) / 10 });
+    expect(report.latencyMs.slowServer).toMatchObject({ count: 1, max: Math.round(late.queuedMs! * 10) / 10 });
+    expect(formatReport(report)).toMatch(/late upgrades: 1 waited for a slot .*, 1 on a slow server with a slot free/);
   });
 
   it('replays a compressed trace through the CLI and prints a JSON report', async () => {
