@@ -65,8 +65,9 @@ describe('backends stalling under load', () => {
       return s.endpoints.length === 1 && s.workers.some((w) => w.state === 'running') ? true : undefined;
     }, { timeoutMs: 60_000 });
     // 3 + 3 sessions on 2 backends: the truth asks for exactly 2 at 3 per pod, and no backend is
-    // above the target (an unread one counts at least at the target; one above it would make
-    // every stalled backend count for more than it holds, and the fleet grow on assumed sessions).
+    // below the target (an unread busy backend counts at least at the target: one holding 2 would
+    // count 3, and the fleet would rightly grow by one on assumed sessions, which is not what this
+    // test is about; an empty one that stalls counts 0, so no growth ratchets on).
     // 4 sessions on the one backend ask for 2; the next 2 go to the new one (least connections);
     // one ends on the first, and the last new one goes to the second.
     await fleet.control.openSessions(4);
