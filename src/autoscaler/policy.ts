@@ -54,6 +54,8 @@ export interface FollowerDecision extends PoolDecision {
   recommendation: Recommendation;
   /** Load its live pods hold (read ones only). */
   load: number;
+  /** Live pods without a fresh reading: the tier's scale-down is held while any. */
+  unknownPods: number;
 }
 
 export interface PolicyDecision extends PoolDecision {
@@ -196,7 +198,7 @@ export function decide(input: PolicyInput): PolicyDecision {
       readingsComplete: fLoad.unknown === 0,
       why: `${name}: ${fLoad.read} in use of ${Math.round(perPod)} per pod at ${Math.round(spec.followers.targetUtilization * 100)} % of ${f.slotsPerReplica} slots, ${backends.serving} backends → ${target}`,
     });
-    decided[name] = { ...pool, recommendation: { atMs: nowMs, serving: target }, load: fLoad.read };
+    decided[name] = { ...pool, recommendation: { atMs: nowMs, serving: target }, load: fLoad.read, unknownPods: fLoad.unknown };
   }
 
   return {

@@ -164,8 +164,13 @@ export function computeStatus(input: StatusInput): UnmuteDeploymentStatus {
     cond.drop(CONDITION_METRICS_AVAILABLE);
     cond.drop(CONDITION_SCALING_LIMITED);
   } else {
-    if (a.decision.metricsAvailable) set(CONDITION_METRICS_AVAILABLE, 'True', 'SessionsRead', 'every backend reported its sessions');
-    else {
+    const unreadFollowers = Object.entries(a.decision.followers).filter(([, f]) => (f?.unknownPods ?? 0) > 0);
+    if (a.decision.metricsAvailable && unreadFollowers.length === 0) set(CONDITION_METRICS_AVAILABLE, 'True', 'SessionsRead', 'every backend reported its sessions, every autoscaled GPU pod its load');
+    else if (a.decision.metricsAvailable) {
+      const which = unreadFollowers.map(([name, f]) => `${name} ${f!.unknownPods}`).join(', ');
+      const detail = a.readErrors.slice(0, 3).join('; ');
+      set(CONDITION_METRICS_AVAILABLE, 'False', 'LoadUnknown', `GPU pods without a fresh load reading (${which}); their scale-down held${detail ? `: ${detail}` : ''}`);
+    } else {
       const detail = a.readErrors.slice(0, 3).join('; ');
       set(CONDITION_METRICS_AVAILABLE, 'False', 'SessionsUnknown', `${a.decision.sessions.unknownPods} backend(s) without a fresh reading; scale-down held${detail ? `: ${detail}` : ''}`);
     }
