@@ -158,7 +158,7 @@ export type PodDeletion = z.infer<typeof PodDeletionSchema>;
 
 /** KWOK's stages (standalone kwok has none built in), from scripts/cluster/kwok-stages/. */
 export function writeStages(dir: string, podDeletion: PodDeletion): string {
-  const stages = ['node-initialize', 'node-heartbeat-with-lease', 'pod-ready', 'pod-complete'];
+  const stages = ['node-initialize', 'node-heartbeat-with-lease', 'pod-ready', 'pod-ready-again', 'pod-complete'];
   if (podDeletion !== 'external') stages.push(`pod-delete-${podDeletion}`);
   const file = join(dir, 'kwok-stages.yaml');
   writeFileSync(file, stages.map((s) => readFileSync(join(harnessDir, 'kwok-stages', `${s}.yaml`), 'utf8')).join('\n---\n'));

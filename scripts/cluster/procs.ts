@@ -6,7 +6,7 @@
 // /proc (covers a PID written too late or a lost state dir); the marker check also protects
 // against signalling a recycled PID.
 import { spawn } from 'node:child_process';
-import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MARKER_ENV } from './config.ts';
@@ -51,11 +51,18 @@ export function spawnDaemon(o: SpawnOptions): Daemon {
   const pid = child.pid;
   if (pid === undefined) throw new Error(`could not start ${o.role} (${cmd})`);
   appendFileSync(join(o.stateDir, 'pids'), `${pid} ${o.role}\n`);
+  // The command line, so the component can be started again as it was (faults.ts restarts it).
+  writeFileSync(commandFile(o.stateDir, o.role), JSON.stringify({ role: o.role, command: o.command, args: o.args, netns: o.netns ?? null, env: o.env ?? {} }));
   let ended: string | undefined;
   child.on('exit', (code, signal) => (ended = signal ?? `exit code ${code}`));
   child.on('error', (e) => (ended = e.message));
   child.unref();
   return { role: o.role, pid, logFile, exit: () => ended };
+}
+
+/** Where spawnDaemon records how a role was started. */
+export function commandFile(stateDir: string, role: string): string {
+  return join(stateDir, 'logs', `${role}.command.json`);
 }
 
 export function recordedPids(stateDir: string): Array<{ pid: number; role: string }> {

@@ -17,6 +17,7 @@ import { systemClock } from '../../src/runtime/clock.ts';
 import { isAlreadyExists, isConflict } from '../../src/runtime/errors.ts';
 import { EventRecorder } from '../../src/runtime/events.ts';
 import { KubeClient } from '../../src/runtime/kube-client.ts';
+import { UndiciTransport, type KubeTransport } from '../../src/runtime/kube-transport.ts';
 import type { KubeObject, TypeRef } from '../../src/runtime/object.ts';
 
 export const repoRoot = join(import.meta.dirname, '..', '..');
@@ -48,6 +49,8 @@ export interface InProcessOptions {
   namespace?: string;
   workers?: number;
   logLevel?: 'debug' | 'info' | 'warn' | 'error';
+  /** Wraps the controller's transport (fault injection: test/support/conflict-operator.ts). */
+  wrapTransport?: (inner: KubeTransport) => KubeTransport;
 }
 
 /**
@@ -68,7 +71,8 @@ export async function startInProcessController(o: InProcessOptions): Promise<InP
   const clock = systemClock();
   const registry = createMetricsRegistry();
   const metrics = createRuntimeMetrics(registry);
-  const client = await KubeClient.fromKubeConfig(o.kubeConfig, { metrics, clock });
+  const transport = await UndiciTransport.fromKubeConfig(o.kubeConfig);
+  const client = new KubeClient(o.wrapTransport ? o.wrapTransport(transport) : transport, { metrics, clock });
   const events = new EventRecorder({ sink: client, reportingController: 'unmute.sh/operator', reportingInstance: 'in-process-test', clock, logger, metrics });
   const setup = await setupUnmuteDeploymentController({
     client,
