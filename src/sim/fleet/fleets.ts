@@ -70,6 +70,9 @@ export function operatorFleet(name: string, namespace: string, shape: FleetShape
         metricsStaleSeconds: timing.metricsStaleSeconds,
         scaleDownStabilizationSeconds: timing.scaleDownStabilizationSeconds,
         drainTimeoutSeconds: timing.drainTimeoutSeconds,
+        // Without the played pipeline the STT/TTS pods run nothing to read: their load is unknown
+        // for good, so sizing them on it would only hold them up. They stay at their spec replicas.
+        ...(pipeline ? {} : { followers: { stt: false, tts: false, llm: false } }),
         ...(extra.metrics ? { metrics: extra.metrics } : {}),
       },
     },
