@@ -2,7 +2,8 @@
 // A pod is removed when its reading says 0, so anything that is not one well-formed, finite,
 // non-negative sample is a problem with a reason, never a number: a line without a value, a hex
 // or otherwise coerced number, NaN, an infinity, a negative value, or the series twice.
-// Lines are scanned as they arrive, so a huge body is never held whole (the caller caps its size).
+// Bytes are scanned as they arrive and only the wanted metric's lines are decoded, each at most a
+// few kilobytes, so a huge body is never held (the caller caps its size too).
 
 /** A float as the text format writes it: decimal with optional exponent, or NaN / ±Inf. */
 const FLOAT = /^[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|Inf|inf|NaN|nan)$/;
@@ -21,35 +22,73 @@ export function parseSampleValue(token: string | undefined): SampleValue {
   return { ok: true, value };
 }
 
+/** A sample line of the wanted metric longer than this is not a gauge sample: a problem, not a number. */
+export const MAX_SAMPLE_LINE_BYTES = 4096;
+
+const NEWLINE = 0x0a;
+
 /**
- * Collects the value tokens of one metric's samples from text fed in chunks. `one`: the metric must
- * appear exactly once (an unlabelled gauge); `sum`: every series of it is added up (a labelled one).
+ * Collects the value tokens of one metric's samples from bytes fed in chunks. `one`: the metric
+ * must appear exactly once (an unlabelled gauge); `sum`: every series of it is added up (a
+ * labelled one). Works on bytes: a line is only decoded when it starts with the metric's name, and
+ * at most MAX_SAMPLE_LINE_BYTES of it are kept, so a huge or hostile body costs no memory beyond a
+ * few kilobytes, whatever its size or line lengths.
  */
 export class GaugeScanner {
   readonly #metric: string;
+  readonly #name: Uint8Array;
   readonly #series: 'one' | 'sum';
-  #partial = '';
-  readonly #tokens: Array<string | undefined> = [];
-
   readonly #absentIsZero: boolean;
+  readonly #tokens: Array<string | undefined> = [];
+  /** Where the current line stands: matching the name so far, kept (it is the metric's), or skipped. */
+  #state: 'match' | 'keep' | 'skip' = 'match';
+  #matched = 0;
+  readonly #line = new Uint8Array(MAX_SAMPLE_LINE_BYTES);
+  #lineLength = 0;
+  #tooLong = false;
 
   constructor(metric: string, series: 'one' | 'sum' = 'one', opts: { absentIsZero?: boolean | undefined } = {}) {
     this.#metric = metric;
+    this.#name = new TextEncoder().encode(metric);
     this.#series = series;
     this.#absentIsZero = opts.absentIsZero === true;
   }
 
-  push(chunk: string): void {
-    const text = this.#partial + chunk;
-    const lines = text.split('\n');
-    this.#partial = lines.pop() ?? '';
-    for (const line of lines) this.#line(line);
+  push(chunk: Uint8Array | string): void {
+    const bytes = typeof chunk === 'string' ? new TextEncoder().encode(chunk) : chunk;
+    let i = 0;
+    while (i < bytes.length) {
+      if (this.#state === 'skip') {
+        const nl = bytes.indexOf(NEWLINE, i);
+        if (nl < 0) return;
+        i = nl + 1;
+        this.#newLine();
+        continue;
+      }
+      const b = bytes[i]!;
+      if (b === NEWLINE) {
+        if (this.#state === 'keep') this.#lineDone();
+        this.#newLine();
+        i++;
+        continue;
+      }
+      if (this.#state === 'match') {
+        if (b !== this.#name[this.#matched]) {
+          this.#state = 'skip';
+          continue;
+        }
+        this.#matched++;
+        this.#keep(b);
+        if (this.#matched === this.#name.length) this.#state = 'keep';
+      } else this.#keep(b);
+      i++;
+    }
   }
 
   /** The reading after the last chunk: one valid sample, or why not. */
   end(): SampleValue {
-    if (this.#partial !== '') this.#line(this.#partial);
-    this.#partial = '';
+    if (this.#state === 'keep') this.#lineDone();
+    this.#newLine();
     if (this.#tokens.length === 0) return this.#absentIsZero ? { ok: true, value: 0 } : { ok: false, problem: `${this.#metric} is missing from /metrics` };
     if (this.#series === 'one' && this.#tokens.length > 1) return { ok: false, problem: `${this.#metric} appears ${this.#tokens.length} times` };
     let total = 0;
@@ -62,10 +101,28 @@ export class GaugeScanner {
     return { ok: true, value: total };
   }
 
-  #line(raw: string): void {
-    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
-    if (!line.startsWith(this.#metric)) return;
-    let rest = line.slice(this.#metric.length);
+  #keep(b: number): void {
+    if (this.#lineLength < this.#line.length) this.#line[this.#lineLength++] = b;
+    else this.#tooLong = true;
+  }
+
+  #newLine(): void {
+    this.#state = 'match';
+    this.#matched = 0;
+    this.#lineLength = 0;
+    this.#tooLong = false;
+  }
+
+  /** A whole line that starts with the metric's name: its value token, unless another metric shares the prefix. */
+  #lineDone(): void {
+    let text = new TextDecoder().decode(this.#line.subarray(0, this.#lineLength));
+    if (text.endsWith('\r')) text = text.slice(0, -1);
+    let rest = text.slice(this.#metric.length);
+    if (rest !== '' && rest[0] !== '{' && rest[0] !== ' ' && rest[0] !== '\t') return; // worker_active_sessions_total, ...
+    if (this.#tooLong) {
+      this.#tokens.push(`<a sample line over ${MAX_SAMPLE_LINE_BYTES} bytes>`);
+      return;
+    }
     if (rest.startsWith('{')) {
       // Label values may hold `}` inside quotes: find the closing brace outside them.
       const close = closingBrace(rest);
@@ -74,8 +131,6 @@ export class GaugeScanner {
         return;
       }
       rest = rest.slice(close + 1);
-    } else if (rest !== '' && rest[0] !== ' ' && rest[0] !== '\t') {
-      return; // another metric sharing the prefix (worker_active_sessions_total, ...)
     }
     // value [timestamp]
     this.#tokens.push(rest.trim().split(/[ \t]+/)[0] || undefined);

@@ -13,7 +13,7 @@ export interface LoadObservation {
   pods: ComponentPod[];
   /** Pod name → why its reading failed (only pods without a fresh reading). */
   errors: Map<string, string>;
-  /** Load of the pods read (sessions of the backends, streams or requests of the others). */
+  /** Load of the pods read (sessions of the backends, streams or requests of the others), terminating ones included. */
   active: number;
   unknownPods: number;
 }
@@ -24,9 +24,9 @@ export interface LoadObservation {
  */
 export const SANITY_FACTOR = 100;
 
-/** Live pods of a component, in cache order. */
-export function componentPods(pods: PodView[], component: string): PodView[] {
-  return pods.filter((p) => p.metadata.labels?.[LABEL_APP_COMPONENT] === component && !isTerminating(p));
+/** Live pods of a component, in cache order; with `terminating`, also those stopping (in their preStop). */
+export function componentPods(pods: PodView[], component: string, opts: { terminating?: boolean } = {}): PodView[] {
+  return pods.filter((p) => p.metadata.labels?.[LABEL_APP_COMPONENT] === component && (opts.terminating === true || !isTerminating(p)));
 }
 
 export function loadMetric(c: AnyComponent): LoadMetric | undefined {
@@ -56,7 +56,9 @@ export async function gatherLoad(
   opts: { retain: boolean } = { retain: true },
 ): Promise<LoadObservation> {
   const metric = loadMetric(component);
-  const live = componentPods(pods, component.name);
+  // Terminating pods are read too: in their preStop they still hold conversations (a rollout, an
+  // eviction), which are load the fleet carries until they end.
+  const live = componentPods(pods, component.name, { terminating: true });
   const errors = new Map<string, string>();
   if (metric !== undefined) {
     const readable = live.filter((p) => podPhase(p) === 'Running');
@@ -82,7 +84,8 @@ export async function gatherLoad(
   for (const p of observed) {
     // A pod that never ran holds nothing and has nothing to read.
     if (p.phase === 'Pending') continue;
-    if (p.load === undefined) unknownPods++;
+    // An unread pod on its way out holds up nothing: it takes no new work and goes anyway.
+    if (p.load === undefined) unknownPods += p.terminating || p.leaving ? 0 : 1;
     else active += p.load;
   }
   for (const p of observed) if (p.load !== undefined) errors.delete(p.name);

@@ -59,6 +59,13 @@ export class PodLoadSource implements LoadSource {
         await res.body.dump().catch(() => undefined);
         throw new Error(`/metrics answered ${res.statusCode}`);
       }
+      // A declared size over the cap is refused before a byte of the body is read.
+      const declared = Number(res.headers['content-length']);
+      const maxBytes = this.#opts.maxBytes ?? MAX_EXPOSITION_BYTES;
+      if (Number.isFinite(declared) && declared > maxBytes) {
+        res.body.destroy();
+        throw new Error(`/metrics body is larger than ${maxBytes} bytes (Content-Length ${declared})`);
+      }
       return await this.#scan(res.body, metric);
     } catch (err) {
       // The deadline covers the headers and the whole body: a stalled pod is slow, say so.
@@ -72,18 +79,14 @@ export class PodLoadSource implements LoadSource {
     const maxBytes = this.#opts.maxBytes ?? MAX_EXPOSITION_BYTES;
     const opts = { absentIsZero: metric.absentIsZero };
     const scanners = [new GaugeScanner(metric.name, metric.series, opts), ...(metric.plus === undefined ? [] : [new GaugeScanner(metric.plus, metric.series, opts)])];
-    const decoder = new TextDecoder();
     let bytes = 0;
     for await (const chunk of body) {
       bytes += chunk.length;
       if (bytes > maxBytes) throw new Error(`/metrics body is larger than ${maxBytes} bytes`);
-      const text = decoder.decode(chunk, { stream: true });
-      for (const s of scanners) s.push(text);
+      for (const s of scanners) s.push(chunk);
     }
-    const tail = decoder.decode();
     let total = 0;
     for (const s of scanners) {
-      s.push(tail);
       const reading = s.end();
       if (!reading.ok) throw new Error(reading.problem);
       total += reading.value;

@@ -68,6 +68,11 @@ export interface PolicyDecision extends PoolDecision {
   limited: { reason: 'MaxReplicas' | 'GpuBudget' | 'GpuPodsPending'; message: string } | undefined;
 }
 
+/** Work on pods on their way out (terminating in their preStop, or drained first by a rollout): read ones only. */
+function leavingLoad(pods: ComponentPod[]): number {
+  return pods.filter((p) => (p.terminating || p.leaving) && p.phase === 'Running').reduce((n, p) => n + (p.load ?? 0), 0);
+}
+
 /** Load of a pool for sizing: read pods at their reading, unread ones at their last reading (at least `floor`). */
 function poolLoad(pods: ComponentPod[], floor: number): { read: number; assumed: number; unknown: number } {
   let read = 0;
@@ -101,7 +106,8 @@ function followerNeed(input: PolicyInput, f: FollowerInput, servingBackends: num
   const load = poolLoad(live, 0);
   const perSession = f.perSession ?? 1;
   const arriving = (input.sessionRate ?? 0) * f.startupSeconds * perSession;
-  const own = Math.ceil((load.read + load.assumed + arriving) / perPod);
+  // Streams on pods on their way out are demand that stays: their sessions go on, and calls go on arriving.
+  const own = Math.ceil((load.read + leavingLoad(f.pods) + load.assumed + arriving) / perPod);
   const floor = Math.ceil((servingBackends * spec.targetSessionsPerPod * perSession) / perPod);
   return Math.max(1, own, floor);
 }
@@ -112,7 +118,9 @@ export function decide(input: PolicyInput): PolicyDecision {
   const servingNow = Math.max(0, input.replicas - draining.length);
 
   const load = poolLoad(live, spec.targetSessionsPerPod);
-  const active = load.read;
+  // Sessions on backends on their way out (a rollout, an eviction) are part of the demand: while
+  // they last, the fleet keeps room for as many, so a rollout never looks like a drop in load.
+  const active = load.read + leavingLoad(input.pods);
   const unknownPods = load.unknown;
   const metricsAvailable = unknownPods === 0;
 

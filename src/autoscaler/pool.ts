@@ -165,13 +165,18 @@ export function resizePool(input: PoolInput): PoolDecision {
   // a reading taken after the pod left the Service (plus a settle time), so work that arrived just
   // before the drain started is never cut.
   const timedOut = (p: ComponentPod) => p.drainingSinceMs !== undefined && nowMs - p.drainingSinceMs >= input.drainTimeoutSeconds * 1000;
-  // The ReplicaSet deletes Pending pods before any pod marked with a low deletion cost: while a
-  // serving pod is starting, lowering replicas would take it instead of the drained one. Removal
-  // waits until it runs (a pass or a few).
-  const starting = servingPods.some((p) => p.phase === 'Pending');
-  const remove = starting ? [] : drainingLeft.filter((p) => p.phase === 'Pending' || emptySinceDrain(p) || timedOut(p)).map((p) => p.name);
+  const removable = drainingLeft.filter((p) => p.phase === 'Pending' || emptySinceDrain(p) || timedOut(p));
+  // The ReplicaSet's victim order puts Pending, Unknown and not-ready pods before any deletion
+  // cost: while another pod of the pool is one of those (starting, or marked NotReady after a
+  // control-plane pause), lowering replicas would take it, busy or not, instead of the drained one.
+  // Removal waits until every other pod is running and ready (a pass or a few).
+  const blockers = [...servingPods, ...drainingLeft].filter((p) => !removable.includes(p) && (p.phase !== 'Running' || p.ready === false));
+  const remove = blockers.length > 0 ? [] : removable.map((p) => p.name);
   const replicas = replicasBeforeRemoval - remove.length;
 
+  if (blockers.length > 0 && removable.length > 0) {
+    why += `; removal of ${removable.length} drained ${what} pod(s) waits: ${blockers.map((p) => p.name).slice(0, 3).join(', ')} not running and ready (the ReplicaSet would delete it first)`;
+  }
   if (remove.length > 0) why += `; removing ${remove.length} drained ${what} pod(s)`;
   if (undrain.length > 0) why += `; ${undrain.length} draining ${what} pod(s) back in service`;
   return {

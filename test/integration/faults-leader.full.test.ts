@@ -174,14 +174,10 @@ describe('the leader killed', () => {
     expect(cut).toBe(0);
   });
 
-  // Product bug (src/autoscaler/gather.ts sessionPods, src/autoscaler/policy.ts isLive): a backend
-  // that is terminating (rollout, eviction, node drain: its preStop waits for its sessions) is
-  // left out of the readings, so status.sessions.active ("running plus waiting sessions across
-  // backends") leaves out its conversations, and the autoscaler sizes the fleet as if they were
-  // gone: in the rollout above the new leader drained a new backend while 4 users were still on
-  // the old one, and their calls back queued until it scaled up again. Fix: read terminating
-  // backends too and count their sessions in status (not as capacity).
-  it.fails('status counts the conversations of a backend in preStop', async () => {
+  // Found by this suite: a terminating backend (rollout, eviction, node drain: its preStop waits
+  // for its sessions) was left out of the readings, so status and the autoscaler saw its
+  // conversations as gone. Terminating pods are now read, and their load counts as demand.
+  it('status counts the conversations of a backend in preStop', async () => {
     await settle(fleet, { active: 4, serving: 2 });
     const [busy] = await sessionsByBackend(fleet);
     const client = await kubeClient();

@@ -29,7 +29,7 @@ import { KubeClient } from '../../src/runtime/kube-client.ts';
 import { FleetControl } from '../../src/sim/fleet/control.ts';
 import { startPodRunner } from '../../src/sim/fleet/pod-runner.ts';
 import { CHEAP_SESSION, CHEAP_WORKER, ServiceEndpoints } from '../../src/sim/fleet/scenario.ts';
-import type { SimWorker } from '../../src/sim/worker/server.ts';
+import { SimWorker } from '../../src/sim/worker/server.ts';
 
 export const MetricsFaultSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('down') }),
@@ -201,13 +201,13 @@ async function main(): Promise<void> {
       logger.info(e, `pod ${e.type}`);
       if (e.type !== 'started') return;
       const w = runner?.worker(e.pod);
-      if (w !== undefined) interceptMetrics(e.pod, w, faults);
+      if (w instanceof SimWorker) interceptMetrics(e.pod, w, faults);
     },
   });
   // Workers started during the first list, before `runner` was assigned.
   for (const w of runner.workers()) {
     const worker = runner.worker(w.pod);
-    if (worker !== undefined) interceptMetrics(w.pod, worker, faults);
+    if (worker instanceof SimWorker) interceptMetrics(w.pod, worker, faults);
   }
   const endpoints = await new ServiceEndpoints(client, f.namespace, f.service, { strategy: 'least-connections' }).start();
   const control = await new FleetControl({ socketPath: f['control-socket'], runner, picker: endpoints.pool, session: CHEAP_SESSION }).listen();

@@ -1,6 +1,6 @@
 // Readings are parsed as the text format defines them: anything else is a problem with a reason.
 import { describe, expect, it } from 'vitest';
-import { GaugeScanner, parseSampleValue, readGauge } from '../../../src/autoscaler/exposition.ts';
+import { GaugeScanner, MAX_SAMPLE_LINE_BYTES, parseSampleValue, readGauge } from '../../../src/autoscaler/exposition.ts';
 
 const read = (text: string) => readGauge(text, 'worker_active_sessions');
 
@@ -40,5 +40,30 @@ describe('reading worker_active_sessions', () => {
     expect(parseSampleValue('1e308')).toEqual({ ok: true, value: 1e308 });
     expect(parseSampleValue('1e999').ok).toBe(false);
     for (const bad of ['', ' 1', '1_000', '0b1', 'Infinity', '1,5']) expect(parseSampleValue(bad).ok, bad).toBe(false);
+  });
+});
+
+describe('the scanner on hostile bodies', () => {
+  it('keeps no more than a line of the wanted metric, however long other lines are', () => {
+    const s = new GaugeScanner('worker_active_sessions');
+    const junk = new Uint8Array(8 * 1024 * 1024).fill(0x61); // 8 MiB without a newline
+    s.push(junk);
+    s.push('\nworker_active_sessions 3\n');
+    expect(s.end()).toEqual({ ok: true, value: 3 });
+  });
+
+  it('refuses a sample line of the metric longer than the bound, instead of holding it', () => {
+    const s = new GaugeScanner('worker_active_sessions');
+    s.push(`worker_active_sessions{x="${'y'.repeat(MAX_SAMPLE_LINE_BYTES)}"} 1\n`);
+    const r = s.end();
+    expect(r.ok).toBe(false);
+  });
+
+  it('reads UTF-8 label values split across chunks', () => {
+    const bytes = new TextEncoder().encode('vllm:num_requests_running{model_name="modèle"} 2\n');
+    const s = new GaugeScanner('vllm:num_requests_running', 'sum');
+    s.push(bytes.subarray(0, 40));
+    s.push(bytes.subarray(40));
+    expect(s.end()).toEqual({ ok: true, value: 2 });
   });
 });

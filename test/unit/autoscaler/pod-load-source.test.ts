@@ -101,4 +101,21 @@ describe('reading sessions from the pods', () => {
     expect(r.readings.get('stt')?.load).toBe(0);
     expect(r.errors.get('backend')).toBe('worker_active_sessions is missing from /metrics');
   });
+
+  it('refuses a declared Content-Length over the cap before reading the body', async () => {
+    let written = 0;
+    const port = await serve((_, res) => {
+      res.setHeader('content-length', String(50 * 1024 * 1024));
+      const chunk = Buffer.alloc(64 * 1024, 0x61);
+      const pump = () => {
+        while (written < 50 * 1024 * 1024 && res.write(chunk)) written += chunk.length;
+      };
+      res.on('drain', pump);
+      res.on('close', () => res.off('drain', pump));
+      pump();
+    });
+    const r = await source(5000, 64 * 1024).read([{ pod: 'a', ip: '127.0.0.1', port, metric: SESSIONS }]);
+    expect(r.errors.get('a')).toBe('/metrics body is larger than 65536 bytes (Content-Length 52428800)');
+  });
 });
+

@@ -201,6 +201,28 @@ describe('autoscaling policy', () => {
     expect(d.metricsAvailable).toBe(false);
   });
 
+  it('counts the sessions on a backend in its preStop (rollout, eviction) as load: a rollout is no drop in demand', () => {
+    const old = running('old', 5, { terminating: true });
+    const d = decide(input({ replicas: 2, pods: [old, running('new-a', 0), running('new-b', 1)], spec: spec({ scaleDownStabilizationSeconds: 0 }) }));
+    expect(d.sessions.active).toBe(6);
+    // 6 sessions at 3 per pod: the 2 new pods stay, nothing drains.
+    expect(d.drain).toEqual([]);
+    expect(d.serving).toBe(2);
+  });
+
+  it('waits to remove an empty drained pod while another pod is not ready: the ReplicaSet would delete that one first', () => {
+    const drainedAt = 1_000_000 - 60_000;
+    const empty = running('x', 0, { serving: false, drainingSinceMs: drainedAt, observedAtMs: 1_000_000 });
+    const notReady = running('b', 3, { ready: false });
+    const held = decide(input({ replicas: 3, pods: [running('a', 3), notReady, empty] }));
+    expect(held.remove).toEqual([]);
+    expect(held.replicas).toBe(3);
+    expect(held.reason).toContain('b not running and ready');
+    const ready = decide(input({ replicas: 3, pods: [running('a', 3), { ...notReady, ready: true }, empty] }));
+    expect(ready.remove).toEqual(['x']);
+    expect(ready.replicas).toBe(2);
+  });
+
   it('removes a draining pod only after an empty reading taken after the drain settled', () => {
     const drainedAt = 1_000_000 - 10_000;
     const early = running('x', 0, { serving: false, drainingSinceMs: drainedAt, observedAtMs: drainedAt + DRAIN_SETTLE_MS - 1 });
