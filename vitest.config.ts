@@ -39,6 +39,7 @@ export default defineConfig({
           name: 'full',
           include: ['test/integration/**/*.full.test.ts'],
           globalSetup: ['test/setup/cluster-full.ts'],
+          setupFiles: ['test/setup/full-file.ts'],
           testTimeout: 300_000,
           hookTimeout: 300_000,
           fileParallelism: false,

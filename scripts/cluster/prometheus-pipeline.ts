@@ -62,6 +62,9 @@ export interface PrometheusOperator {
   stop(): Promise<void>;
 }
 
+const CRD = { apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition' } as const;
+const PROMETHEUS_CRD_NAME = 'prometheuses.monitoring.coreos.com';
+
 /** CRDs the operator needs beyond what every cluster has (ServiceMonitor, PodMonitor, PrometheusRule, Probe). */
 export function prometheusOperatorExtraCrds(): string[] {
   return [join(cacheDir(), 'crds', `prometheus-operator-${readVersions().PROMETHEUS_OPERATOR_VERSION}`, 'monitoring.coreos.com_prometheuses.yaml')];
@@ -77,11 +80,24 @@ export async function startPrometheusOperator(cluster: Cluster | ClusterRef, opt
   const bin = extraBinary('prometheus-operator', (v) => v.PROMETHEUS_OPERATOR_VERSION);
   const timeoutMs = opts.timeoutMs ?? 60_000;
   const client = await adminClient(ref);
+  let installed = false;
   try {
+    // Removed again on stop when this installed it: the cluster is left as it was found (a later
+    // test may rely on the kind Prometheus not being served).
+    installed = (await client.getIfExists(CRD, PROMETHEUS_CRD_NAME)) === undefined;
     await installCrds(client, prometheusOperatorExtraCrds(), timeoutMs);
   } finally {
     await client.close();
   }
+  const removeCrd = async () => {
+    if (!installed) return;
+    const c = await adminClient(ref);
+    try {
+      await c.delete(CRD, PROMETHEUS_CRD_NAME).catch(() => undefined);
+    } finally {
+      await c.close();
+    }
+  };
   const p = startAddonProcess(ref, 'prometheus-operator', bin, [
     // Its default :8080 would take that port on every pod IP of the netns.
     `--web.listen-address=127.0.0.1:${OPERATOR_WEB_PORT}`,
@@ -91,10 +107,17 @@ export async function startPrometheusOperator(cluster: Cluster | ClusterRef, opt
     await waitUntil('prometheus-operator to start its Prometheus controller', [p], timeoutMs, async () => (/msg="successfully synced all caches" component=prometheus-controller/.test(p.tail(400)) ? true : undefined));
   } catch (e) {
     await p.stop();
+    await removeCrd();
     throw e;
   }
   opts.log?.(`prometheus-operator ${readVersions().PROMETHEUS_OPERATOR_VERSION}: running (${Date.now() - t0} ms)`);
-  return { process: p, stop: () => p.stop() };
+  return {
+    process: p,
+    stop: async () => {
+      await p.stop();
+      await removeCrd();
+    },
+  };
 }
 
 // ---------------------------------------------------------------------------------------------

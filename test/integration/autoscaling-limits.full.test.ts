@@ -20,10 +20,13 @@ describe('the GPU budget', () => {
   beforeAll(async () => {
     ns = await createNamespace('as-budget');
     fleet = await startFleetUnderTest(ns, NAME);
-    // STT and TTS take 1 GPU each; TTS serves 8 streams: with a budget of 2 GPUs, TTS stays at one
-    // replica, which serves 2 backends' worth of sessions (2 × 3 × 1.25 headroom = 7.5 ≤ 8).
+    // STT and TTS take 1 GPU each; TTS serves 8 streams and follows the load. Its pods run nothing
+    // to read here, so it is sized on its floor from the backends: 2 backends × 3 sessions / (8 ×
+    // 80 %) → 1 pod, 3 backends → 2 pods. With a budget of 2 GPUs, TTS stays at one replica and
+    // the backends at 2.
     const cr = operatorFleet(NAME, ns, SHAPE, TIMING, { gpuMaxTotal: 2 });
     (cr.spec as Record<string, unknown>)['tts'] = { image: 'sim.invalid/moshi:sim', slotsPerReplica: 8 };
+    (cr.spec['autoscaling'] as Record<string, unknown>)['followers'] = { stt: false, tts: true, llm: false };
     await k.createUmd(cr);
     await waitFor('1 serving backend with a running sim-worker', async () => {
       const s = await fleet.control.state();

@@ -5,6 +5,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { inject } from 'vitest';
 import { MARKER_ENV } from '../../scripts/cluster/config.ts';
 import { KubeClient } from '../../src/runtime/kube-client.ts';
+import type { KubeObject } from '../../src/runtime/object.ts';
 
 declare module 'vitest' {
   interface ProvidedContext {
@@ -183,9 +184,43 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
   }
 }
 
+/** Namespaces createNamespace made in this test file (each file has its own module instance). */
+const createdNamespaces = new Set<string>();
+
 /** Creates a namespace with a unique name (namespaces are not deleted in api mode: no controller). */
 export async function createNamespace(prefix: string): Promise<string> {
   const name = `${prefix}-${Date.now().toString(36)}${Math.floor(Math.random() * 1296).toString(36)}`;
   await (await kubeClient()).create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
+  createdNamespaces.add(name);
   return name;
+}
+
+const UMD_REF = { apiVersion: 'unmute.sh/v1alpha1', kind: 'UnmuteDeployment' } as const;
+const NAMESPACE_REF = { apiVersion: 'v1', kind: 'Namespace' } as const;
+const POD_REF = { apiVersion: 'v1', kind: 'Pod' } as const;
+
+/**
+ * Full mode: deletes the namespaces this file created, so the files after it find the shared
+ * cluster's GPUs free. The operator is stopped by then, so the fleets' drain finalizers are
+ * dropped first; waits (bounded) until their pods are gone.
+ */
+export async function deleteCreatedNamespaces(timeoutMs = 60_000): Promise<void> {
+  const client = await kubeClient();
+  const names = [...createdNamespaces];
+  createdNamespaces.clear();
+  for (const ns of names) {
+    const fleets = await client.list(UMD_REF, { namespace: ns }).catch(() => ({ items: [] as KubeObject[] }));
+    for (const f of fleets.items) {
+      await client.patch(UMD_REF, f.metadata.name ?? '', ns, { metadata: { finalizers: null } }, 'merge').catch(() => undefined);
+    }
+    await client.delete(NAMESPACE_REF, ns).catch(() => undefined);
+  }
+  const deadline = Date.now() + timeoutMs;
+  for (const ns of names) {
+    while (Date.now() < deadline) {
+      const pods = await client.list(POD_REF, { namespace: ns }).catch(() => ({ items: [] as KubeObject[] }));
+      if (pods.items.length === 0) break;
+      await sleep(500);
+    }
+  }
 }
