@@ -42,11 +42,12 @@ describe('session-aware autoscaling on a simulated fleet', () => {
     // out of rotation (load-aware routing), so endpoints undercount the fleet.
     await waitFor('3 running backends', async () => (await fleet.control.state()).workers.filter((w) => w.state === 'running').length === 3, { timeoutMs: 20_000 });
     expect(await k.replicas(ns, deployment)).toBe(3);
-    const status = await waitFor('status with 7 active sessions', async () => {
+    // A backend just started may miss one read: the status settles on every backend read.
+    const status = await waitFor('status with 7 active sessions, every backend read', async () => {
       const st = await k.status(ns, NAME);
-      return st.sessions?.active === 7 ? st : undefined;
-    }, { timeoutMs: 10_000 });
-    expect(status.conditions?.find((c) => c.type === 'MetricsAvailable')?.status).toBe('True');
+      return st.sessions?.active === 7 && st.conditions?.find((c) => c.type === 'MetricsAvailable')?.status === 'True' ? st : undefined;
+    }, { timeoutMs: 15_000 });
+    expect(status.sessions?.unknownPods).toBe(0);
     expect((await k.events(ns)).some((e) => e.reason === 'ScaledUp')).toBe(true);
   });
 

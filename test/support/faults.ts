@@ -225,7 +225,8 @@ export async function snapshot(namespace: string, name: string): Promise<FleetSn
     k.list<PodObject>(POD, { namespace, labelSelector: podSelector }),
   ]);
   const live = pods.items.filter((p) => p.metadata.deletionTimestamp == null);
-  const serving = live.filter((p) => p.metadata.labels?.['unmute.sh/serving'] === 'true');
+  // In service: in rotation, or full (out of rotation only until a session ends; load-aware routing).
+  const serving = live.filter((p) => ['true', 'full'].includes(p.metadata.labels?.['unmute.sh/serving'] ?? ''));
   return {
     atMs: Date.now(),
     generation: umd.metadata.generation ?? 0,
