@@ -11,7 +11,7 @@ import type { LoadObservation } from './gather.ts';
 import { poolPods, type ComponentPod, type PoolDecision } from './pool.ts';
 import { planRollout, type RolloutPlan } from './rollout.ts';
 import { decide, pruneHistory, type FollowerDecision, type FollowerInput, type PolicyDecision, type Recommendation } from './policy.ts';
-import { acceptUntil, freeSlots, hotPods, rotationChanges, type RotationChanges } from './rotation.ts';
+import { acceptUntil, freeSlots, hotPods, rotationChanges, rotationOff, type RotationChanges } from './rotation.ts';
 
 /** Sessions are refreshed this often in status when autoscaling is off. */
 export const STATUS_REFRESH_MS = 30_000;
@@ -143,7 +143,7 @@ export function planFleet(input: PlanInput): FleetPlan {
   const backendReplicas = baselineReplicas(fleet, input.deployedReplicas[SESSIONS_COMPONENT]);
 
   const until = acceptUntil(fleet);
-  const routing = (exclude: ReadonlySet<string>) => (spec.backend.routing.loadAware ? rotationChanges(backendsSeen.pods, until, exclude) : { toFull: [], toRotation: [] });
+  const routing = (exclude: ReadonlySet<string>) => (spec.backend.routing.loadAware ? rotationChanges(backendsSeen.pods, until, exclude) : rotationOff(backendsSeen.pods, exclude));
   const hot = spec.backend.routing.loadAware ? hotPods(backendsSeen.pods, until) : [];
   const free = freeSlots(backendsSeen.pods, until);
   const drainingOf = (component: ComponentName, observed: LoadObservation) =>
