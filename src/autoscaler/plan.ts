@@ -154,6 +154,10 @@ export function planFleet(input: PlanInput): FleetPlan {
     (Object.entries(input.observations) as [ComponentName, LoadObservation][]).flatMap(([name, observed]) => drainingOf(name, observed));
 
   if (!spec.autoscaling.enabled) {
+    // Load-aware routing needs fresh readings without autoscaling too: the fast path only follows
+    // backends a pass found one session from full, so a backend filling up between two passes
+    // stays in rotation until the next one (30 s at the status refresh alone).
+    const refresh = spec.backend.routing.loadAware ? Math.min(STATUS_REFRESH_MS, spec.autoscaling.intervalSeconds * 1000) : STATUS_REFRESH_MS;
     const inService = backendsSeen.pods.filter((p) => p.serving && !p.terminating && p.phase === 'Running').length;
     return {
       replicas: { [SESSIONS_COMPONENT]: backendReplicas },
@@ -168,7 +172,7 @@ export function planFleet(input: PlanInput): FleetPlan {
       draining: allDraining(),
       readErrors,
       memory: { history: undefined, samples: [] },
-      requeueAfterMs: rolling(rollout) ? ROLLOUT_REFRESH_MS : backendsSeen.pods.some((p) => p.phase === 'Running') ? STATUS_REFRESH_MS : undefined,
+      requeueAfterMs: rolling(rollout) ? Math.min(ROLLOUT_REFRESH_MS, refresh) : backendsSeen.pods.some((p) => p.phase === 'Running') ? refresh : undefined,
     };
   }
 

@@ -48,8 +48,14 @@ describe('planning without autoscaling', () => {
     expect(p.replicas).toEqual({ backend: 3 });
     expect(p.decision).toBeUndefined();
     expect(p.sessions).toEqual({ active: 2, capacity: 4, unknownPods: 1, free: 2 });
-    expect(p.requeueAfterMs).toBe(STATUS_REFRESH_MS);
     expect(p.podPatches).toEqual([]);
+  });
+
+  it('reads the backends at the autoscaling interval while load-aware routing needs it, else at the status refresh', () => {
+    const running = { pods: [podView('a', 'backend', 'Running')], observations: { backend: observed([backend('a', 2)]) } };
+    // A backend that fills up between two passes must be noticed within the interval, not 30 s later.
+    expect(plan({ backend: { replicas: 1 }, autoscaling: { intervalSeconds: 2 } }, running).requeueAfterMs).toBe(2_000);
+    expect(plan({ backend: { replicas: 1, routing: { loadAware: false } }, autoscaling: { intervalSeconds: 2 } }, running).requeueAfterMs).toBe(STATUS_REFRESH_MS);
   });
 });
 
