@@ -26,12 +26,14 @@ import {
   applyAll,
   clusterRef,
   ensureNamespace,
+  exposeToHost,
   extraBinary,
   processListensOn,
   startAddonProcess,
   waitUntil,
   type AddonProcess,
   type ClusterRef,
+  type HostRelay,
 } from './addons.ts';
 import { readVersions, thirdPartyCrdDirs, yamlFiles } from './config.ts';
 import { installCrds } from './crds.ts';
@@ -75,6 +77,11 @@ export interface Traefik {
   process: AddonProcess;
   /** Waits until Traefik accepted an HTTPRoute on this Gateway (its parent status says so). */
   waitForRoute(namespace: string, name: string, timeoutMs?: number): Promise<void>;
+  /**
+   * The server URLs Traefik balances a Service's traffic over right now (its applied routing
+   * table, /api/http/services), e.g. to wait until a backend that left rotation is out of it.
+   */
+  servers(namespace: string, service: string): Promise<string[]>;
   /** Stops Traefik, then deletes the Gateway, the GatewayClass and its cluster-wide RBAC. */
   stop(): Promise<void>;
 }
@@ -136,6 +143,8 @@ export function traefikArgs(o: { address: string; port: number; logLevel: string
     `--entryPoints.traefik.address=${o.address}:${PING_PORT}`,
     '--ping=true',
     '--ping.entryPoint=traefik',
+    // Its routing table (/api/http/services) on the netns-only address: tests wait on what it applied.
+    '--api.insecure=true',
     '--providers.kubernetesGateway=true',
     `--providers.kubernetesGateway.statusAddress.ip=${o.address}`,
     `--log.level=${o.logLevel}`,
@@ -234,6 +243,14 @@ export async function startTraefik(cluster: Cluster | ClusterRef, opts: TraefikO
   }
   await client.close();
   const running = proc;
+  // The API port is reachable only inside the netns: a relay to the host, opened on first use.
+  let relay: Promise<HostRelay> | undefined;
+  const api = async (path: string): Promise<unknown> => {
+    relay ??= exposeToHost(ref, `${className}-api`, `${address}:${PING_PORT}`);
+    const res = await fetch(`http://127.0.0.1:${(await relay).hostPort}${path}`, { signal: AbortSignal.timeout(5_000) });
+    if (!res.ok) throw new Error(`traefik ${path}: HTTP ${res.status}`);
+    return res.json();
+  };
   return {
     version,
     gatewayClass: className,
@@ -259,7 +276,17 @@ export async function startTraefik(cluster: Cluster | ClusterRef, opts: TraefikO
         await c.close();
       }
     },
+    async servers(namespace, service) {
+      // The Gateway provider names a backend Service's load balancer <namespace>-<service>-<port name>-<port>.
+      const services = (await api('/api/http/services')) as Array<{ name: string; loadBalancer?: { servers?: Array<{ url: string }> } }>;
+      const prefix = `${namespace}-${service}-`;
+      return services
+        .filter((x) => x.name.startsWith(prefix) && x.name.endsWith('@kubernetesgateway'))
+        .flatMap((x) => (x.loadBalancer?.servers ?? []).map((v) => v.url))
+        .sort();
+    },
     async stop() {
+      await relay?.then((r) => r.stop(), () => undefined);
       await running.stop(5_000);
       const c = await adminClient(ref);
       try {
