@@ -94,12 +94,15 @@ function clamp(v: number, lo: number, hi: number): number {
 /**
  * Backend replicas when no decision exists yet (first reconcile, offline render): the spec's when
  * autoscaling is off (`kubectl scale` writes it); otherwise what the Deployment runs (the previous
- * decision), within min..max, starting from the spec's.
+ * decision), raised to minReplicas, or the spec's within min..max for a new fleet. What runs is
+ * never lowered to maxReplicas here: a lowered maxReplicas is reached by draining (the policy), while
+ * fewer replicas now would let the ReplicaSet delete pods that hold conversations.
  */
 export function baselineReplicas(fleet: UnmuteDeployment, deployed: number | undefined): number {
   const { spec } = fleet;
   if (!spec.autoscaling.enabled) return spec.backend.replicas;
-  return clamp(deployed ?? spec.backend.replicas, spec.autoscaling.minReplicas, spec.autoscaling.maxReplicas);
+  if (deployed !== undefined) return Math.max(deployed, spec.autoscaling.minReplicas);
+  return clamp(spec.backend.replicas, spec.autoscaling.minReplicas, spec.autoscaling.maxReplicas);
 }
 
 /** Replicas for an offline render (no cluster): what a new fleet starts with. */
