@@ -44,6 +44,7 @@ export const TRAEFIK_CONTROLLER = 'traefik.io/gateway-controller';
 const GATEWAY_CLASS = { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GatewayClass' } as const;
 const GATEWAY = { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway' } as const;
 const HTTP_ROUTE = { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute' } as const;
+const NAMESPACE = { apiVersion: 'v1', kind: 'Namespace' } as const;
 const CLUSTER_ROLE = { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole' } as const;
 const CLUSTER_ROLE_BINDING = { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding' } as const;
 const SERVICE_ACCOUNT = 'traefik';
@@ -82,7 +83,7 @@ export interface Traefik {
    * table, /api/http/services), e.g. to wait until a backend that left rotation is out of it.
    */
   servers(namespace: string, service: string): Promise<string[]>;
-  /** Stops Traefik, then deletes the Gateway, the GatewayClass and its cluster-wide RBAC. */
+  /** Stops Traefik, then deletes what it created: the Gateway, the GatewayClass, its RBAC (and namespace). */
   stop(): Promise<void>;
 }
 
@@ -193,6 +194,7 @@ export async function startTraefik(cluster: Cluster | ClusterRef, opts: TraefikO
   const client = await adminClient(ref);
   let proc: AddonProcess | undefined;
 
+  let createdNamespace = false;
   const removeObjects = async (c: KubeClient) => {
     for (const [r, name, ns] of [
       [GATEWAY, gatewayName, TRAEFIK_NAMESPACE],
@@ -202,6 +204,10 @@ export async function startTraefik(cluster: Cluster | ClusterRef, opts: TraefikO
     ] as const) {
       await c.delete(r, name, ns).catch((e: unknown) => (isNotFound(e) ? undefined : Promise.reject(e)));
     }
+    if (!createdNamespace) return;
+    await c.delete(NAMESPACE, TRAEFIK_NAMESPACE).catch((e: unknown) => (isNotFound(e) ? undefined : Promise.reject(e)));
+    // Gone before returning: a start right after would otherwise write into a terminating namespace.
+    await waitUntil(`namespace ${TRAEFIK_NAMESPACE} deleted`, [], 30_000, async () => ((await c.getIfExists(NAMESPACE, TRAEFIK_NAMESPACE)) === undefined ? true : undefined));
   };
 
   try {
@@ -213,6 +219,7 @@ export async function startTraefik(cluster: Cluster | ClusterRef, opts: TraefikO
       client.invalidateDiscovery();
       log(`traefik: Gateway API CRDs installed (${Date.now() - t0} ms)`);
     }
+    createdNamespace = (await client.getIfExists(NAMESPACE, TRAEFIK_NAMESPACE)) === undefined;
     await ensureNamespace(client, TRAEFIK_NAMESPACE);
     await applyAll(client, [...traefikGatewayRbac(), ...traefikGateway({ className, namespace: TRAEFIK_NAMESPACE, name: gatewayName, port })]);
     const kubeconfig = await serviceAccountKubeconfig(client, ref, dir);
