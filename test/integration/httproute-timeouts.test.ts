@@ -10,7 +10,7 @@ import { API_ROUTE_TIMEOUTS, HTTP_ROUTE_TIMEOUTS_PATH, renderHttpRoute } from '.
 import { KubeApiError } from '../../src/runtime/errors.ts';
 import type { KubeObject } from '../../src/runtime/object.ts';
 import { servedSchemaHasField } from '../../src/runtime/openapi.ts';
-import { createNamespace, kubeClient } from '../support/cluster.ts';
+import { createNamespace, kubeClient, waitFor } from '../support/cluster.ts';
 import { anUnmuteDeployment } from '../support/factories.ts';
 
 const CRD = { apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition' } as const;
@@ -62,8 +62,10 @@ describe('HTTPRoute timeouts on a real API server', () => {
 
   it('finds no such field in an older schema, where server-side apply refuses the route that carries it', async () => {
     const client = await kubeClient();
+    // A new CRD's schema reaches the OpenAPI document shortly after it is Established: wait for
+    // a field it has, so that the missing one is missing from a published schema.
+    await waitFor('the stand-in schema published', async () => servedSchemaHasField(client, OLD_ROUTE, ['spec', 'rules', '[]', 'backendRefs']), { timeoutMs: 30_000 });
     expect(await servedSchemaHasField(client, OLD_ROUTE, HTTP_ROUTE_TIMEOUTS_PATH)).toBe(false);
-    expect(await servedSchemaHasField(client, OLD_ROUTE, ['spec', 'rules', '[]', 'backendRefs'])).toBe(true);
     const withTimeouts = { ...route(), apiVersion: OLD_ROUTE.apiVersion };
     // No fieldValidation parameter: the server's default, as the operator applies.
     const err = await client.apply(withTimeouts, { fieldManager: 'unmute-test' }).then(() => undefined, (e: unknown) => e);
