@@ -1,4 +1,4 @@
-// npm run bench:fleet [-- --quick] [--sequential] [--window=S] [--baseline-window=S] [--operator-log=PATH]
+// npm run bench:fleet [-- --quick] [--sequential] [--window=S] [--baseline-window=S] [--operator-log=PATH] [--gateway]
 // Session-aware autoscaling against the HPA formula, on a full
 // local cluster (real kube-apiserver, controller-manager, scheduler; KWOK nodes; podDeletion
 // 'external': a pod runner plays the kubelet, runs preStop and SIGTERM).
@@ -14,6 +14,7 @@
 // network namespace (bench/fleet.ts --inner), as does the operator. Prints a table and, last, one
 // JSON line. Exits 1 if the operator cut a session. Bounded: a hard deadline stops everything;
 // SIGINT/SIGTERM clean up the cluster. Figures and how to read them: docs/autoscaling.md.
+// --gateway: the operator side's callers go through Traefik and the fleet's HTTPRoute (bench/gateway.ts).
 import { writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -29,6 +30,7 @@ import { CHEAP_SESSION, CHEAP_WORKER, runFleetScenario, type HpaLoopOptions } fr
 import { FULL_TRACE, planTrace, QUICK_TRACE } from '../src/sim/fleet/trace.ts';
 import { seededRng } from '../src/sim/random.ts';
 import { autoscaling } from '../src/api/v1alpha1/autoscaling.ts';
+import { startFleetGateway, type FleetGateway } from './gateway.ts';
 
 const self = fileURLToPath(import.meta.url);
 
@@ -72,6 +74,7 @@ const innerSchema = z.object({
   label: z.string(),
   hpa: z.boolean(),
   windowS: z.number().int().min(0),
+  targetUrl: z.string().optional(),
 });
 type InnerConfig = z.infer<typeof innerSchema>;
 
@@ -89,6 +92,7 @@ async function inner(config: InnerConfig): Promise<void> {
     podSelector: config.podSelector,
     ...(config.servicesSelector !== undefined ? { servicesSelector: config.servicesSelector } : {}),
     service: config.service,
+    ...(config.targetUrl !== undefined ? { targetUrl: config.targetUrl } : {}),
     deployment: config.deployment,
     plan,
     spec: { ...pick(SHAPE), maxSessionsPerPod: SHAPE.maxSessionsPerPod },
@@ -182,6 +186,7 @@ async function outer(argv: string[]): Promise<number> {
   const name = `bench-fleet-${process.pid}`;
   const ac = new AbortController();
   let cluster: Cluster | undefined;
+  let gateway: FleetGateway | undefined;
   const hardLimitMs = (sequential ? 2 : 1) * traceWallMs + 240_000;
   const killer = setTimeout(() => {
     process.stderr.write(`bench:fleet: hard time limit (${Math.round(hardLimitMs / 1000)} s) reached, stopping\n`);
@@ -209,7 +214,9 @@ async function outer(argv: string[]): Promise<number> {
     const NS_BASE = 'fleet-baseline';
     for (const ns of [NS_OP, NS_BASE]) await client.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
 
-    const cr = operatorFleet('fleet', NS_OP, SHAPE, TIMING, { pipeline: true });
+    if (argv.includes('--gateway')) gateway = await startFleetGateway(cluster, (m) => process.stderr.write(`  ${m}\n`));
+    const plainCr = operatorFleet('fleet', NS_OP, SHAPE, TIMING, { pipeline: true });
+    const cr = gateway ? gateway.expose(plainCr) : plainCr;
     const base = baselineFleet('baseline', NS_BASE, SHAPE);
     await createAll(client, [cr as KubeObject, base.deployment as KubeObject, base.service as KubeObject]);
 
@@ -227,7 +234,10 @@ async function outer(argv: string[]): Promise<number> {
       if (code !== 0) throw new Error(`${label} run exited ${code}:\n${p.output().slice(-3000)}`);
       return parseResult(p.output(), label);
     };
-    const opConfig = { namespace: NS_OP, ...operatorFleetTargets('fleet'), hpa: false };
+    const opConfig = { namespace: NS_OP, ...operatorFleetTargets('fleet'), hpa: false, ...(gateway ? { targetUrl: gateway.targetUrl } : {}) };
+    // The first callers must not reach a gateway that has no backend yet (KWOK marks pods Ready
+    // before a pod runner plays them: the inner run still waits for running sim-workers).
+    if (gateway) await gateway.ready(NS_OP, 'fleet', opConfig.service, SHAPE.minReplicas);
     const baseConfig = { namespace: NS_BASE, ...base.targets, hpa: true };
     let op: Awaited<ReturnType<typeof runOne>>;
     let bl: Awaited<ReturnType<typeof runOne>>;
@@ -243,6 +253,12 @@ async function outer(argv: string[]): Promise<number> {
     const wallS = (performance.now() - t0) / 1000;
     process.stdout.write(timelineTable(op.timeline, bl.timeline) + '\n\n');
     process.stdout.write(table(op.figures, bl.figures, { trace: traceName, wallS }) + '\n');
+    if (gateway) {
+      process.stdout.write(
+        `operator callers through Traefik ${gateway.traefik.version} (Gateway ${gateway.traefik.gateway.namespace}/${gateway.traefik.gateway.name}, the fleet's HTTPRoute); baseline callers straight to its Service's endpoints.\n` +
+          'Upgrade times through the gateway include its hop: "queued" counts every upgrade over 50 ms on both sides.\n',
+      );
+    }
     process.stdout.write(`pod runner (operator): ${JSON.stringify(op.runner)}, STT/TTS/vLLM pods: ${JSON.stringify(op.servicesRunner)}\npod runner (baseline): ${JSON.stringify(bl.runner)}\n`);
     const summary = {
       trace: traceName,
@@ -250,6 +266,7 @@ async function outer(argv: string[]): Promise<number> {
       window_s: WINDOW_S,
       baseline_window_s: BASELINE_WINDOW_S,
       wall_s: Math.round(wallS),
+      gateway: gateway !== undefined,
       dropped_operator: op.figures.dropped,
       dropped_baseline: bl.figures.dropped,
       dropped_1011_operator: op.figures.droppedByServices,
@@ -278,6 +295,7 @@ async function outer(argv: string[]): Promise<number> {
     process.stderr.write(`bench:fleet: ${(err as Error).message}\n`);
     return 1;
   } finally {
+    await gateway?.stop().catch((e: Error) => process.stderr.write(`gateway: ${e.message}\n`));
     killAll();
     if (cluster !== undefined || ac.signal.aborted) await stopCluster(name).catch((e: Error) => process.stderr.write(`cleanup: ${e.message}\n`));
     clearTimeout(killer);

@@ -162,6 +162,8 @@ async function benchSize(n: number): Promise<Result> {
       capabilities: {
         prometheusOperator: kinds.some((k) => k.kind === 'PrometheusRule'),
         gatewayApi: kinds.some((k) => k.kind === 'HTTPRoute'),
+        // The harness installs Gateway API v1.4.1, whose HTTPRoute has rules[].timeouts.
+        httpRouteTimeouts: kinds.some((k) => k.kind === 'HTTPRoute'),
         grafanaOperator: kinds.some((k) => k.kind === 'GrafanaDashboard'),
       },
       replicas: { backend: 1 },

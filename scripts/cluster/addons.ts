@@ -1,4 +1,4 @@
-// Shared by the cluster add-ons (keda.ts, prometheus-pipeline.ts): third-party programs that stand
+// Shared by the cluster add-ons (keda.ts, prometheus-pipeline.ts, traefik.ts): third-party programs that stand
 // in for in-cluster pods, run as processes inside a full cluster's network namespace on addresses of
 // the pod range that no node hands out (ADDON_ADDRESSES), registered with the cluster by Services
 // and EndpointSlices where the cluster must reach them.
@@ -7,7 +7,7 @@
 // marker, PID in <state>/pids, output in <state>/logs/<role>.log, so `cluster:down` (and a test
 // run's teardown) stops whatever a caller forgot.
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -26,6 +26,8 @@ export const ADDON_ADDRESSES = {
   kedaAdapter: '10.250.253.10',
   /** Prometheus instances run from generated configurations: .20, .21, ... */
   prometheusBase: '10.250.253.20',
+  /** Traefik (a Gateway API implementation): .30, .31, ... */
+  traefikBase: '10.250.253.30',
   /** Free for tests and benchmarks (fake servers, exporters): .100 and up. */
   free: '10.250.253.100',
 } as const;
@@ -172,6 +174,41 @@ export async function waitUntil<T>(what: string, processes: AddonProcess[], time
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${lastError})` : ''}\n${logs}`);
     }
     await sleep(intervalMs);
+  }
+}
+
+/** Inodes of the IPv4 sockets listening on address:port in a /proc/<pid>/net/tcp table. */
+export function listeningInodes(netTcp: string, address: string, port: number): string[] {
+  // Addresses are the 32-bit value in host (little-endian) order, in hex; ports are big-endian hex.
+  const ip = address.split('.').map((b) => Number(b).toString(16).padStart(2, '0').toUpperCase()).reverse().join('');
+  const local = `${ip}:${port.toString(16).padStart(4, '0').toUpperCase()}`;
+  return netTcp
+    .split('\n')
+    .slice(1)
+    .map((l) => l.trim().split(/\s+/))
+    .filter((f) => f[1] === local && f[3] === '0A')
+    .map((f) => f[9]!);
+}
+
+/**
+ * Whether process `pid` itself holds a socket listening on address:port (its netns' table, then
+ * its own file descriptors): another process on that port, e.g. one left over from an earlier run,
+ * does not count.
+ */
+export function processListensOn(pid: number, address: string, port: number): boolean {
+  try {
+    const inodes = new Set(listeningInodes(readFileSync(`/proc/${pid}/net/tcp`, 'utf8'), address, port));
+    if (inodes.size === 0) return false;
+    return readdirSync(`/proc/${pid}/fd`).some((fd) => {
+      try {
+        const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+        return m !== null && inodes.has(m[1]!);
+      } catch {
+        return false;
+      }
+    });
+  } catch {
+    return false;
   }
 }
 

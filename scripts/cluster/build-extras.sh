@@ -2,8 +2,8 @@
 # Optional third-party programs (KEDA, prometheus-operator, Prometheus, Traefik), built like build.sh builds the
 # control plane: pinned by versions.env, into the same cache, skipped when built, each checked to run.
 # Separate from build.sh because they add a long cold build; the add-on tests (KEDA, the monitoring
-# pipeline) need keda, prometheus-operator and prometheus, which scripts/setup.sh builds; Traefik
-# nothing yet. Usage: build-extras.sh [keda] [prometheus-operator] [prometheus] [traefik]
+# pipeline, routing through a gateway) need all four, which scripts/setup.sh builds.
+# Usage: build-extras.sh [keda] [prometheus-operator] [prometheus] [traefik]
 set -euo pipefail
 log_tag=cluster:build:extras
 # shellcheck source=build-common.sh

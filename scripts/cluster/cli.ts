@@ -1,12 +1,14 @@
 // npm run cluster:up   -- [--mode api|full] [--name N] [--pod-deletion immediate|graceful|external] [--no-repo-crds]
 //                          [--no-aggregation] [--hpa-sync-period 1s] [--hpa-downscale-stabilization 30s] [--hpa-tolerance 0.1]
 //                          [--hpa-time-scale 60]   (sync period and stabilization = Kubernetes' defaults / 60)
-// npm run cluster:addons -- [--name N] [--keda] [--prometheus NS/NAME] [--select key=value]
+// npm run cluster:addons -- [--name N] [--keda] [--prometheus NS/NAME] [--select key=value] [--traefik]
 //   starts add-ons in a running full cluster and keeps them until Ctrl-C (or cluster:down):
 //   --keda: keda-operator + keda-adapter, external.metrics.k8s.io registered (scripts/cluster/keda.ts);
 //   --prometheus NS/NAME: prometheus-operator, a `Prometheus` NS/NAME selecting monitors and rules
 //   labelled --select (default release=unmute), and upstream Prometheus running the configuration
-//   prometheus-operator generates for it (scripts/cluster/prometheus-pipeline.ts).
+//   prometheus-operator generates for it (scripts/cluster/prometheus-pipeline.ts);
+//   --traefik: Traefik serving the Gateway traefik/gateway (listener on 10.250.253.30:80, routes
+//   from every namespace) through its kubernetesGateway provider (scripts/cluster/traefik.ts).
 // npm run cluster:down -- [--name N] [--all]   (--all skips clusters owned by a live process)
 // npm run cluster:exec -- [--name N] -- <command> [args...]
 //   runs the command in the cluster's netns with KUBECONFIG valid there (api mode: on the host).
@@ -161,11 +163,12 @@ async function addons(argv: string[]): Promise<void> {
       keda: { type: 'boolean', default: false },
       prometheus: { type: 'string' },
       select: { type: 'string', default: 'release=unmute' },
+      traefik: { type: 'boolean', default: false },
     },
     strict: true,
   });
   const name = parse(ClusterNameSchema, values.name, '--name');
-  if (!values.keda && values.prometheus === undefined) fail('nothing to start: give --keda and/or --prometheus NS/NAME');
+  if (!values.keda && values.prometheus === undefined && !values.traefik) fail('nothing to start: give --keda, --prometheus NS/NAME and/or --traefik');
   const log = (m: string) => err(m);
   let prometheus: { namespace: string; name: string; selector: Record<string, string> } | undefined;
   if (values.prometheus !== undefined) {
@@ -173,12 +176,16 @@ async function addons(argv: string[]): Promise<void> {
     const [key, value] = parse(z.tuple([z.string().min(1), z.string()]), values.select.split('='), '--select (key=value)');
     prometheus = { namespace, name: pname, selector: { [key]: value } };
   }
+  // The add-ons are detached daemons: without a timer of its own, node would see nothing left to
+  // wait for and exit at once (unsettled top-level await), leaving them running unattended.
+  const keepAlive = setInterval(() => {}, 3_600_000);
   const done = new Promise<void>((resolve) => {
     process.once('SIGINT', resolve).once('SIGTERM', resolve);
-  });
-  const peers = await startPeers(clusterRef(name), { keda: values.keda, ...(prometheus ? { prometheus } : {}), log });
+  }).finally(() => clearInterval(keepAlive));
+  const peers = await startPeers(clusterRef(name), { keda: values.keda, traefik: values.traefik, ...(prometheus ? { prometheus } : {}), log });
   try {
     if (peers.keda) process.stdout.write(`KEDA_ADAPTER=${peers.keda.adapterAddress}:6443\n`);
+    if (peers.traefik) process.stdout.write(`GATEWAY=${peers.traefik.gateway.namespace}/${peers.traefik.gateway.name}\nGATEWAY_URL_IN_NETNS=${peers.traefik.url}\n`);
     const prom = peers.prometheus;
     if (prom) {
       process.stdout.write(`PROMETHEUS_URL=${prom.url}\nPROMETHEUS_URL_IN_NETNS=${prom.urlInNetns}\nPROMETHEUS_DIR=${prom.dir}\n`);

@@ -1,11 +1,13 @@
-// What a user runs instead of the operator, started in one call on a full-mode cluster: the real
-// prometheus-operator with one `Prometheus` (upstream Prometheus running its generated
-// configuration) and/or KEDA behind the aggregation layer. For `bench:fleet --peers`, the demo and
-// `npm run cluster:addons`. The pieces are in keda.ts and prometheus-pipeline.ts (ADR 0009).
+// What a user runs next to (or instead of) the operator, started in one call on a full-mode
+// cluster: the real prometheus-operator with one `Prometheus` (upstream Prometheus running its
+// generated configuration), KEDA behind the aggregation layer, and Traefik as the Gateway API
+// implementation in front of the fleet. For `bench:fleet --peers`, the demo and `npm run
+// cluster:addons`. The pieces are in keda.ts, prometheus-pipeline.ts (ADR 0009) and traefik.ts.
 import type { KubeObject } from '../../src/runtime/object.ts';
 import { adminClient, clusterRef, ensureNamespace, type ClusterRef } from './addons.ts';
 import type { Cluster } from './harness.ts';
 import { startKeda, type Keda } from './keda.ts';
+import { startTraefik, type Traefik, type TraefikOptions } from './traefik.ts';
 import {
   applyPrometheus,
   startGeneratedPrometheus,
@@ -19,6 +21,8 @@ export interface PeersOptions {
   /** A `Prometheus` to create and run (its namespace is created if missing). */
   prometheus?: Omit<PrometheusResourceOptions, 'serviceAccountName'> & { serviceAccountName?: string };
   keda?: boolean;
+  /** Traefik serving a Gateway (traefik/gateway unless the options name another). */
+  traefik?: boolean | Omit<TraefikOptions, 'log'>;
   log?: (m: string) => void;
 }
 
@@ -26,6 +30,7 @@ export interface Peers {
   prometheusOperator?: PrometheusOperator;
   prometheus?: GeneratedPrometheus;
   keda?: Keda;
+  traefik?: Traefik;
   /** Stops everything started, in reverse order. */
   stop(): Promise<void>;
 }
@@ -63,6 +68,10 @@ export async function startPeers(cluster: Cluster | ClusterRef, o: PeersOptions)
     } else if (o.keda) {
       peers.keda = await startKeda(ref, o.log ? { log: o.log } : {});
       started.push(peers.keda);
+    }
+    if (o.traefik) {
+      peers.traefik = await startTraefik(ref, { ...(o.traefik === true ? {} : o.traefik), ...(o.log ? { log: o.log } : {}) });
+      started.push(peers.traefik);
     }
     return peers;
   } catch (e) {

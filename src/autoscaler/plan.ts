@@ -11,7 +11,7 @@ import type { LoadObservation } from './gather.ts';
 import { poolPods, type ComponentPod, type PoolDecision } from './pool.ts';
 import { planRollout, type RolloutPlan } from './rollout.ts';
 import { decide, pruneHistory, type FollowerDecision, type FollowerInput, type PolicyDecision, type Recommendation } from './policy.ts';
-import { acceptUntil, freeSlots, hotPods, rotationChanges, type RotationChanges } from './rotation.ts';
+import { acceptUntil, freeSlots, hotPods, rotationChanges, rotationOff, type RotationChanges } from './rotation.ts';
 
 /** Sessions are refreshed this often in status when autoscaling is off. */
 export const STATUS_REFRESH_MS = 30_000;
@@ -94,12 +94,15 @@ function clamp(v: number, lo: number, hi: number): number {
 /**
  * Backend replicas when no decision exists yet (first reconcile, offline render): the spec's when
  * autoscaling is off (`kubectl scale` writes it); otherwise what the Deployment runs (the previous
- * decision), within min..max, starting from the spec's.
+ * decision), raised to minReplicas, or the spec's within min..max for a new fleet. What runs is
+ * never lowered to maxReplicas here: a lowered maxReplicas is reached by draining (the policy), while
+ * fewer replicas now would let the ReplicaSet delete pods that hold conversations.
  */
 export function baselineReplicas(fleet: UnmuteDeployment, deployed: number | undefined): number {
   const { spec } = fleet;
   if (!spec.autoscaling.enabled) return spec.backend.replicas;
-  return clamp(deployed ?? spec.backend.replicas, spec.autoscaling.minReplicas, spec.autoscaling.maxReplicas);
+  if (deployed !== undefined) return Math.max(deployed, spec.autoscaling.minReplicas);
+  return clamp(spec.backend.replicas, spec.autoscaling.minReplicas, spec.autoscaling.maxReplicas);
 }
 
 /** Replicas for an offline render (no cluster): what a new fleet starts with. */
@@ -143,7 +146,7 @@ export function planFleet(input: PlanInput): FleetPlan {
   const backendReplicas = baselineReplicas(fleet, input.deployedReplicas[SESSIONS_COMPONENT]);
 
   const until = acceptUntil(fleet);
-  const routing = (exclude: ReadonlySet<string>) => (spec.backend.routing.loadAware ? rotationChanges(backendsSeen.pods, until, exclude) : { toFull: [], toRotation: [] });
+  const routing = (exclude: ReadonlySet<string>) => (spec.backend.routing.loadAware ? rotationChanges(backendsSeen.pods, until, exclude) : rotationOff(backendsSeen.pods, exclude));
   const hot = spec.backend.routing.loadAware ? hotPods(backendsSeen.pods, until) : [];
   const free = freeSlots(backendsSeen.pods, until);
   const drainingOf = (component: ComponentName, observed: LoadObservation) =>
@@ -154,6 +157,10 @@ export function planFleet(input: PlanInput): FleetPlan {
     (Object.entries(input.observations) as [ComponentName, LoadObservation][]).flatMap(([name, observed]) => drainingOf(name, observed));
 
   if (!spec.autoscaling.enabled) {
+    // Load-aware routing needs fresh readings without autoscaling too: the fast path only follows
+    // backends a pass found one session from full, so a backend filling up between two passes
+    // stays in rotation until the next one (30 s at the status refresh alone).
+    const refresh = spec.backend.routing.loadAware ? Math.min(STATUS_REFRESH_MS, spec.autoscaling.intervalSeconds * 1000) : STATUS_REFRESH_MS;
     const inService = backendsSeen.pods.filter((p) => p.serving && !p.terminating && p.phase === 'Running').length;
     return {
       replicas: { [SESSIONS_COMPONENT]: backendReplicas },
@@ -168,7 +175,7 @@ export function planFleet(input: PlanInput): FleetPlan {
       draining: allDraining(),
       readErrors,
       memory: { history: undefined, samples: [] },
-      requeueAfterMs: rolling(rollout) ? ROLLOUT_REFRESH_MS : backendsSeen.pods.some((p) => p.phase === 'Running') ? STATUS_REFRESH_MS : undefined,
+      requeueAfterMs: rolling(rollout) ? Math.min(ROLLOUT_REFRESH_MS, refresh) : backendsSeen.pods.some((p) => p.phase === 'Running') ? refresh : undefined,
     };
   }
 

@@ -35,6 +35,15 @@ export function rotationChanges(pods: ComponentPod[], until: number, exclude: Re
   return out;
 }
 
+/**
+ * Load-aware routing turned off: every backend still labelled full rejoins rotation now. Without
+ * this, a backend that was full when the switch flipped would stay out of its Service for good (no
+ * rotation pass reads it any more).
+ */
+export function rotationOff(pods: ComponentPod[], exclude: ReadonlySet<string> = new Set()): RotationChanges {
+  return { toFull: [], toRotation: pods.filter((p) => inService(p) && p.full === true && !exclude.has(p.name)).map((p) => p.name) };
+}
+
 /** Free slots on backends in rotation with a fresh reading: what a new caller can get at once. */
 export function freeSlots(pods: ComponentPod[], until: number): number {
   return pods.filter((p) => inService(p) && !p.full && p.load !== undefined).reduce((n, p) => n + Math.max(0, until - (p.load ?? 0)), 0);

@@ -15,7 +15,7 @@ export const DOC = {
   opsRbac: 'docs/operations.md#rbac',
   opsUpgrade: 'docs/operations.md#upgrading',
   opsNamespaced: 'docs/operations.md#namespaced-mode',
-  opsTimeouts: 'docs/operations.md#websocket-timeouts-for-long-conversations',
+  opsTimeouts: 'docs/operations.md#exposure-defaults',
   monitoringConfig: 'docs/monitoring.md#configuration-specmonitoring',
   monitoringWithoutOperator: 'docs/monitoring.md#prometheus-without-the-prometheus-operator',
 } as const;

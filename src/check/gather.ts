@@ -7,6 +7,8 @@ import { binaryCrdSchemaHash } from './crd-hash.ts';
 import { GROUP, PLURAL } from './fleet-facts.ts';
 import { fleetFromCluster, fleetReferences } from './fleets.ts';
 import { findOperators, reviewAccess } from './gather-operator.ts';
+import { HTTP_ROUTE_TIMEOUTS_PATH } from '../render/exposure.ts';
+import { servedSchemaHasField } from '../runtime/openapi.ts';
 import { KINDS, servedKey } from './kinds.ts';
 import { isExtendedResource, nodeInfo } from './scheduling.ts';
 import { attempt, getMaybe, listItems, mapLimit } from './read.ts';
@@ -43,6 +45,7 @@ export async function gatherFacts(client: KubeClient, o: GatherOptions): Promise
     now: o.now,
     server,
     served: {},
+    httpRouteTimeouts: undefined,
     controllerManagerGates: notGathered(),
     crd: notGathered(),
     binaryCrdSchemaHash: binaryCrdSchemaHash(),
@@ -68,6 +71,8 @@ export async function gatherFacts(client: KubeClient, o: GatherOptions): Promise
   const served: Record<string, boolean> = {};
   for (const ref of OPTIONAL_KINDS) served[servedKey(ref)] = await client.isServed(ref.apiVersion, ref.kind).catch(() => false);
   const facts: Facts = { ...base, served };
+  // What the operator itself decides at start: whether its HTTPRoutes may carry timeouts.
+  if (served[servedKey(KINDS.httpRoute)]) facts.httpRouteTimeouts = await servedSchemaHasField(client, KINDS.httpRoute, HTTP_ROUTE_TIMEOUTS_PATH).catch(() => undefined);
 
   facts.crd = await getMaybe(client, KINDS.crd, `${PLURAL}.${GROUP}`);
   facts.controllerManagerGates = await controllerManagerGates(client);

@@ -79,6 +79,8 @@ export interface Facts {
   server: Fact<ServerVersion>;
   /** `apiVersion/Kind` → served, for every kind the checks ask about. */
   served: Record<string, boolean>;
+  /** The served HTTPRoute schema has rules[].timeouts (Gateway API v1.2+); undefined when HTTPRoute is not served or its schema is unreadable. */
+  httpRouteTimeouts: boolean | undefined;
   /** Feature gates from a visible kube-controller-manager pod's flags; undefined when none is visible. */
   controllerManagerGates: Fact<Record<string, boolean> | undefined>;
   crd: Fact<KubeObject | undefined>;

@@ -15,6 +15,8 @@ import type { EventRecorder } from '../runtime/events.ts';
 import { createInformer, type Informer } from '../runtime/informer.ts';
 import type { KubeClient } from '../runtime/kube-client.ts';
 import type { KubeObject, TypeRef } from '../runtime/object.ts';
+import { servedSchemaHasField } from '../runtime/openapi.ts';
+import { HTTP_ROUTE_TIMEOUTS_PATH } from '../render/exposure.ts';
 import { DEPLOYMENT, ENDPOINT_SLICE, POD, type DeploymentView, type EndpointSliceView, type PodView } from '../runtime/views.ts';
 import { forObject, ownedBy, specOrMetadataChanged } from '../runtime/watch-mappers.ts';
 import type { Registry } from 'prom-client';
@@ -53,6 +55,16 @@ export interface UnmuteController {
 /** Children and pods the controller watches carry this label; nothing else is cached. */
 const MANAGED_SELECTOR = `${LABEL_APP_MANAGED_BY}=${MANAGED_BY}`;
 
+/** Whether the served HTTPRoute schema has rules[].timeouts; unknown (unreadable schema) counts as no. */
+async function httpRouteHasTimeouts(client: KubeClient, logger: Logger): Promise<boolean> {
+  try {
+    return await servedSchemaHasField(client, HTTP_ROUTE, HTTP_ROUTE_TIMEOUTS_PATH);
+  } catch (err) {
+    logger.warn({ err: (err as Error).message }, 'cannot read the HTTPRoute schema (OpenAPI v3): HTTPRoutes get no timeouts');
+    return false;
+  }
+}
+
 export async function setupUnmuteDeploymentController(o: ControllerSetupOptions): Promise<UnmuteController> {
   const deps = { logger: o.logger, clock: o.clock, metrics: o.metrics };
   const scope = (labelSelector?: string) => ({ ...(o.namespace ? { namespace: o.namespace } : {}), ...(labelSelector ? { labelSelector } : {}) });
@@ -60,9 +72,11 @@ export async function setupUnmuteDeploymentController(o: ControllerSetupOptions)
 
   // Optional kinds are decided once at start: a CRD installed later needs an operator restart.
   const served = async (ref: TypeRef) => o.client.isServed(ref.apiVersion, ref.kind);
+  const gatewayApi = await served(HTTP_ROUTE);
   const capabilities: ClusterCapabilities = {
     prometheusOperator: await served(PROMETHEUS_RULE),
-    gatewayApi: await served(HTTP_ROUTE),
+    gatewayApi,
+    httpRouteTimeouts: gatewayApi && (await httpRouteHasTimeouts(o.client, o.logger)),
     grafanaOperator: await served(GRAFANA_DASHBOARD),
   };
   const ownedRefs: TypeRef[] = OWNED_KINDS.filter((ref) => ref !== DEPLOYMENT);

@@ -34,7 +34,7 @@ export function renderFleetParts(fleet: UnmuteDeployment, ctx: RenderContext): R
     if (c.disruptionBudget) workloads.push(renderDisruptionBudget(fleet, c));
     if (spec.networkPolicy.enabled) workloads.push(renderNetworkPolicy(fleet, c, ctx.operatorNamespace));
   }
-  if (spec.exposure?.gateway && ctx.capabilities.gatewayApi) workloads.push(renderHttpRoute(fleet, spec.exposure.gateway));
+  if (spec.exposure?.gateway && ctx.capabilities.gatewayApi) workloads.push(renderHttpRoute(fleet, spec.exposure.gateway, ctx.capabilities));
   if (spec.exposure?.ingress) workloads.push(renderIngress(fleet, spec.exposure.ingress));
   const owner = ownerReferenceTo(fleet);
   const owned = (objects: DesiredObject[]) => objects.map((o) => ({ ...o, metadata: { ...o.metadata, ownerReferences: [owner] } }));

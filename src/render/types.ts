@@ -18,6 +18,11 @@ export interface ClusterCapabilities {
   prometheusOperator: boolean;
   /** gateway.networking.k8s.io HTTPRoute is served. */
   gatewayApi: boolean;
+  /**
+   * The served HTTPRoute schema has rules[].timeouts (Gateway API v1.2+ standard channel): only then
+   * may the route carry it, as an older CRD refuses the field on server-side apply (ADR 0012).
+   */
+  httpRouteTimeouts: boolean;
   /** grafana.integreatly.org GrafanaDashboard is served. */
   grafanaOperator: boolean;
 }

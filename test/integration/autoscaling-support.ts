@@ -32,13 +32,23 @@ export function startOperatorProcess(namespace: string): NetnsProcess {
   ]);
 }
 
-/** Operator + pod runner for the UnmuteDeployment `name` in `namespace` (the CR is the test's to create). */
-export async function startFleetUnderTest(namespace: string, name: string, opts: { pipeline?: boolean } = {}): Promise<FleetUnderTest> {
+/**
+ * Operator + pod runner for the UnmuteDeployment `name` in `namespace` (the CR is the test's to
+ * create). Sessions opened through the control go to the backend Service's ready endpoints, picked
+ * by `strategy` (least connections by default), or to `targetUrl` (e.g. a gateway) when given.
+ */
+export async function startFleetUnderTest(
+  namespace: string,
+  name: string,
+  opts: { pipeline?: boolean; targetUrl?: string; strategy?: 'round-robin' | 'least-connections'; maxSessions?: number } = {},
+): Promise<FleetUnderTest> {
   const targets = operatorFleetTargets(name);
   const socket = join(tmpdir(), `umf-${namespace}.sock`);
   const fleet = spawnInNetns(node, [
     'src/sim/cli/main.ts', 'fleet', '--namespace', namespace, '--selector', targets.podSelector, ...(opts.pipeline ? ['--services-selector', targets.servicesSelector] : []), '--service', targets.service,
-    '--control-socket', socket, '--strategy', 'least-connections', '--duration', '900', '--log-level', 'info',
+    '--control-socket', socket, '--strategy', opts.strategy ?? 'least-connections', '--duration', '900', '--log-level', 'info',
+    ...(opts.targetUrl ? ['--target-url', opts.targetUrl] : []),
+    ...(opts.maxSessions ? ['--max-sessions', String(opts.maxSessions)] : []),
   ]);
   await fleet.waitForOutput(/sim-fleet ready/, 30_000);
   const out: FleetUnderTest = {
@@ -90,8 +100,9 @@ export class FleetControlClient {
   state(): Promise<FleetControlState> {
     return this.#call('GET', '/state');
   }
-  openSessions(count: number): Promise<{ ids: number[] }> {
-    return this.#call('POST', '/sessions', { count });
+  /** Opens sessions where the fleet sends them, or at `url` (one backend's sim-worker, a gateway). */
+  openSessions(count: number, opts: { url?: string; durationMs?: number } = {}): Promise<{ ids: number[] }> {
+    return this.#call('POST', '/sessions', { count, ...opts });
   }
   endSessions(count: number, url?: string): Promise<{ ended: number }> {
     return this.#call('POST', '/sessions/end', { count, ...(url ? { url } : {}) });

@@ -104,6 +104,8 @@ describe('the UnmuteDeployment controller on a real API server', () => {
     // The production example exercises the optional kinds; they must be there when served.
     const prod = expectedChildren(await getCr('prod'));
     if (operator.setup.capabilities.gatewayApi) expect(prod).toContain('HTTPRoute/prod');
+    // The run's Gateway API (v1.4.1) HTTPRoute has rules[].timeouts; the operator found it.
+    expect(operator.setup.capabilities.httpRouteTimeouts).toBe(operator.setup.capabilities.gatewayApi);
     if (operator.setup.capabilities.prometheusOperator) expect(prod).toEqual(expect.arrayContaining(['ServiceMonitor/prod-backend', 'PrometheusRule/prod-rules']));
   });
 

@@ -229,14 +229,19 @@ const gatewayExposure = z.object({
 
 const ingressExposure = z.object({
   className: z.string().max(253).optional().describe('IngressClass; the cluster default class when unset.'),
-  annotations: z.record(z.string(), z.string()).optional().describe('E.g. the controller-specific prefix rewrite and timeouts.'),
+  annotations: z
+    .record(z.string(), z.string())
+    .optional()
+    .describe('Added to the operator\'s defaults (ingress-nginx proxy-read-timeout and proxy-send-timeout "3600"); a key set here wins. E.g. the controller-specific prefix rewrite.'),
   hosts: z.array(z.string().max(253)).min(1).max(16).describe('Host names the Ingress answers.'),
   tlsSecretName: dnsSubdomain.optional().describe('Secret with the TLS certificate for the hosts; plain HTTP when unset.'),
 });
 
 const exposure = z
   .object({
-    gateway: gatewayExposure.optional().describe('Gateway API: an HTTPRoute attached to your Gateway(s).'),
+    gateway: gatewayExposure
+      .optional()
+      .describe('Gateway API: an HTTPRoute attached to your Gateway(s). Its /api rule gets timeouts.request "0s" (no request timeout) when the installed HTTPRoute has the field (Gateway API v1.2+).'),
     ingress: ingressExposure.optional().describe('An Ingress for your ingress controller.'),
   })
   .meta({

@@ -1,6 +1,7 @@
 // How users reach the fleet: the Gateway API kinds or an IngressClass must exist, the Gateway must
 // accept a route from the fleet's namespace, and the proxy must not cut minutes-long websockets.
 import { z } from 'zod';
+import { DEFAULT_INGRESS_ANNOTATIONS } from '../../render/exposure.ts';
 import { DOC } from '../docs.ts';
 import { fleetReferences } from '../fleets.ts';
 import { KINDS, servedKey } from '../kinds.ts';
@@ -71,14 +72,18 @@ function gatewayChecks(f: Facts, fleet: FleetInput, fleetName: string): CheckRes
       continue;
     }
     out.push({ ...base, status: 'pass', message: `Gateway ${gwName} (class ${className ?? '?'}) admits the route` });
-    if (controller !== undefined && ENVOY_ROUTE_TIMEOUT_CONTROLLERS.includes(controller)) {
+    // The operator disables the /api rule's request timeout where the HTTPRoute schema has the field.
+    if (controller !== undefined && ENVOY_ROUTE_TIMEOUT_CONTROLLERS.includes(controller) && f.httpRouteTimeouts !== true) {
       out.push({
         ...base,
         id: 'exposure.timeouts',
         title: `Timeouts of ${gwName} allow long conversations`,
         status: 'warn',
-        message: `${controller} applies Envoy's route timeout (15 s) and stream idle timeout (5 min) unless a policy raises them`,
-        hint: 'raise or disable them for the /api route with the implementation\'s policy before users hold minutes-long conversations',
+        message:
+          f.httpRouteTimeouts === false
+            ? `the installed HTTPRoute CRD has no rules[].timeouts (Gateway API before v1.2), so the route cannot disable it: ${controller} applies Envoy's 15 s route timeout`
+            : `cannot tell whether the HTTPRoute may carry timeouts (its schema was not readable): ${controller} applies Envoy's 15 s route timeout unless the route or a policy disables it`,
+        hint: 'install Gateway API v1.2 or later (the operator then sets timeouts.request: 0s), or disable the route timeout with the implementation\'s policy',
         doc: DOC.opsTimeouts,
       });
     }
@@ -112,8 +117,10 @@ function ingressChecks(f: Facts, fleet: FleetInput, fleetName: string): CheckRes
   const controller = parsed.success ? parsed.data.spec?.controller : undefined;
   const out: CheckResult[] = [{ ...base, status: 'pass', message: `IngressClass ${cls.metadata.name} (${controller ?? 'unknown controller'})` }];
   if (controller === NGINX_CONTROLLER) {
-    const read = Number(ingress.annotations?.['nginx.ingress.kubernetes.io/proxy-read-timeout'] ?? 60);
-    const send = Number(ingress.annotations?.['nginx.ingress.kubernetes.io/proxy-send-timeout'] ?? 60);
+    // The renderer's defaults, unless the user set their own.
+    const effective = (k: string) => Number(ingress.annotations?.[k] ?? DEFAULT_INGRESS_ANNOTATIONS[k]);
+    const read = effective('nginx.ingress.kubernetes.io/proxy-read-timeout');
+    const send = effective('nginx.ingress.kubernetes.io/proxy-send-timeout');
     if (!(read >= NGINX_MIN_TIMEOUT_SECONDS && send >= NGINX_MIN_TIMEOUT_SECONDS)) {
       out.push({
         ...base,
@@ -121,7 +128,7 @@ function ingressChecks(f: Facts, fleet: FleetInput, fleetName: string): CheckRes
         title: `ingress-nginx timeouts of ${fleetName} allow long conversations`,
         status: 'warn',
         message: `proxy-read-timeout ${read} s, proxy-send-timeout ${send} s: a quiet websocket is closed after that`,
-        hint: 'add nginx.ingress.kubernetes.io/proxy-read-timeout and proxy-send-timeout ("3600") to spec.exposure.ingress.annotations',
+        hint: 'remove the lower nginx.ingress.kubernetes.io/proxy-read-timeout / proxy-send-timeout from spec.exposure.ingress.annotations (the operator sets "3600"), or raise them',
         doc: DOC.opsTimeouts,
       });
     }

@@ -13,12 +13,13 @@ const flagsSchema = z.object({
   filename: z.string({ error: 'is required (a YAML file with one or more UnmuteDeployments, or - for stdin)' }).min(1),
   'no-prometheus-operator': z.boolean().default(false),
   'no-gateway-api': z.boolean().default(false),
+  'no-httproute-timeouts': z.boolean().default(false),
   'grafana-operator': z.boolean().default(false),
   output: z.enum(['yaml', 'json']).default('yaml'),
   help: z.boolean().optional(),
 });
 
-const USAGE = `usage: unmute-operator render -f <file|-> [-o yaml|json] [--no-prometheus-operator] [--no-gateway-api] [--grafana-operator]`;
+const USAGE = `usage: unmute-operator render -f <file|-> [-o yaml|json] [--no-prometheus-operator] [--no-gateway-api] [--no-httproute-timeouts] [--grafana-operator]`;
 
 export async function run(argv: string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
@@ -31,6 +32,8 @@ export async function run(argv: string[]): Promise<number> {
       filename: { type: 'string', short: 'f' },
       'no-prometheus-operator': { type: 'boolean' },
       'no-gateway-api': { type: 'boolean' },
+      // The HTTPRoute CRD is older than Gateway API v1.2: its rules have no timeouts field.
+      'no-httproute-timeouts': { type: 'boolean' },
       'grafana-operator': { type: 'boolean' },
       output: { type: 'string', short: 'o' },
       help: { type: 'boolean', short: 'h' },
@@ -53,7 +56,12 @@ export async function run(argv: string[]): Promise<number> {
     if (problems.length > 0) throw new CliError(`render: document ${i + 1}: ${problems.join('; ')}`);
     objects.push(
       ...renderFleet(parsed.fleet, {
-        capabilities: { prometheusOperator: !flags['no-prometheus-operator'], gatewayApi: !flags['no-gateway-api'], grafanaOperator: flags['grafana-operator'] },
+        capabilities: {
+          prometheusOperator: !flags['no-prometheus-operator'],
+          gatewayApi: !flags['no-gateway-api'],
+          httpRouteTimeouts: !flags['no-gateway-api'] && !flags['no-httproute-timeouts'],
+          grafanaOperator: flags['grafana-operator'],
+        },
         replicas: initialReplicas(parsed.fleet),
       }),
     );

@@ -13,6 +13,7 @@ import { FleetControl } from '../fleet/control.ts';
 import { pipelineProcess, SliceResolver } from '../fleet/pipeline.ts';
 import { startPodRunner } from '../fleet/pod-runner.ts';
 import { CHEAP_SESSION, CHEAP_WORKER, ServiceEndpoints } from '../fleet/scenario.ts';
+import { staticTargets } from '../loadgen/targets.ts';
 import { boolFlag, helpRequested, intFlag } from './flag-types.ts';
 
 const HELP = `usage: unmute-sim fleet --namespace NS --selector SEL [flags]
@@ -28,7 +29,10 @@ network namespace.
   --services-selector SEL  label selector of the fleet's STT, TTS and vLLM pods, played as simulated
                            moshi-server and vLLM (the whole pipeline); without it, backends whose
                            env names no STT/TTS/LLM simulate them in-process
-  --service NAME           backend Service: enables opening sessions through the control socket
+  --service NAME           backend Service: enables opening sessions through the control socket,
+                           sent to its ready endpoints (from its EndpointSlices, as kube-proxy)
+  --target-url URL         send those sessions to this URL instead, e.g. a gateway's
+                           http://10.250.253.30/api (the Service's endpoints still show in the state)
   --control-socket PATH    serve the control API on this unix socket
   --strategy S             how sessions opened there pick a backend: round-robin (kube-proxy-like,
                            default) or least-connections
@@ -44,6 +48,7 @@ const schema = z.object({
   selector: z.string().min(1),
   'services-selector': z.string().min(1).optional(),
   service: z.string().min(1).optional(),
+  'target-url': z.url({ protocol: /^(https?|wss?)$/ }).optional(),
   'control-socket': z.string().min(1).optional(),
   strategy: z.enum(['round-robin', 'least-connections']).default('round-robin'),
   'max-sessions': intFlag(1, 64).default(4),
@@ -65,6 +70,7 @@ export async function run(argv: string[]): Promise<number> {
       selector: { type: 'string' },
       'services-selector': { type: 'string' },
       service: { type: 'string' },
+      'target-url': { type: 'string' },
       'control-socket': { type: 'string' },
       strategy: { type: 'string' },
       'max-sessions': { type: 'string' },
@@ -99,11 +105,20 @@ export async function run(argv: string[]): Promise<number> {
       ? undefined
       : await startPodRunner({ client, namespace: f.namespace, labelSelector: f['services-selector'], processFor: pipelineProcess({ resolver: resolver.resolve, worker, remote: true }), logger, onEvent: (e) => logger.info(e, `pod ${e.type}`) });
   const endpoints = f.service === undefined ? undefined : await new ServiceEndpoints(client, f.namespace, f.service, { strategy: f.strategy }).start();
+  // A fixed target (a gateway) takes the sessions; the Service's endpoints are still watched for the state.
+  const picker = f['target-url'] !== undefined ? staticTargets([f['target-url']]) : endpoints?.pool;
   const control =
     f['control-socket'] === undefined
       ? undefined
-      : await new FleetControl({ socketPath: f['control-socket'], runner, ...(services ? { services } : {}), ...(endpoints ? { picker: endpoints.pool } : {}), session: f.cheap ? CHEAP_SESSION : {} }).listen();
-  logger.info({ namespace: f.namespace, selector: f.selector, service: f.service, socket: f['control-socket'] }, 'sim-fleet ready');
+      : await new FleetControl({
+          socketPath: f['control-socket'],
+          runner,
+          ...(services ? { services } : {}),
+          ...(picker ? { picker } : {}),
+          ...(endpoints ? { endpoints: () => endpoints.pool.targets() } : {}),
+          session: f.cheap ? CHEAP_SESSION : {},
+        }).listen();
+  logger.info({ namespace: f.namespace, selector: f.selector, service: f.service, target: f['target-url'], socket: f['control-socket'] }, 'sim-fleet ready');
 
   await new Promise<void>((resolve) => {
     const timer = setTimeout(resolve, f.duration * 1000);

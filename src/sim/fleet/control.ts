@@ -4,7 +4,9 @@
 // backend Service, end them, and stop or restart sim-workers (metrics unreachable).
 //
 //   GET  /state                    workers, pod runner totals, sessions by outcome and close code
-//   POST /sessions {count, durationMs?}   open `count` sessions through the Service's ready endpoints
+//   POST /sessions {count, durationMs?, url?}   open `count` sessions where the fleet sends them (the
+//                                  Service's ready endpoints, or its fixed target, e.g. a gateway),
+//                                  or at `url` (e.g. one pod's sim-worker, to fill that backend)
 //   POST /sessions/end {count?, url?}     end held sessions normally (the user hangs up), oldest first
 //   POST /workers/suspend {pods?}  stop these workers (all when omitted) without touching their pods
 //   POST /workers/resume {pods?}
@@ -15,11 +17,11 @@ import { rmSync } from 'node:fs';
 import { z } from 'zod';
 import { runOne, LiveCounters, type SessionTemplate } from '../loadgen/runner.ts';
 import type { SessionResult } from '../loadgen/session.ts';
-import type { TargetPicker } from '../loadgen/targets.ts';
+import { staticTargets, type TargetPicker } from '../loadgen/targets.ts';
 import { simFaultsPatchSchema } from '../worker/server.ts';
 import type { PodRunner } from './pod-runner.ts';
 
-const sessionsBody = z.object({ count: z.int().min(1).max(500), durationMs: z.number().positive().max(3_600_000).optional() });
+const sessionsBody = z.object({ count: z.int().min(1).max(500), durationMs: z.number().positive().max(3_600_000).optional(), url: z.url({ protocol: /^(https?|wss?)$/ }).optional() });
 const endBody = z.object({ count: z.int().min(1).max(500).optional(), url: z.string().optional() });
 const podsBody = z.object({ pods: z.array(z.string()).max(1000).optional() });
 const faultsBody = z.object({ pods: z.array(z.string()).max(1000).optional(), faults: simFaultsPatchSchema }).strict();
@@ -28,7 +30,17 @@ interface Held {
   id: number;
   url: string | undefined;
   opened: boolean;
+  /** Connect attempt -> upgrade completed, once opened. */
+  upgradeMs?: number;
   abort: AbortController;
+}
+
+/** One held session as the state shows it. */
+export interface HeldSession {
+  id: number;
+  url: string | undefined;
+  opened: boolean;
+  upgradeMs?: number;
 }
 
 export interface FleetControlOptions {
@@ -36,8 +48,10 @@ export interface FleetControlOptions {
   runner: PodRunner;
   /** The STT/TTS/vLLM pods' runner, when the fleet runs the whole pipeline. */
   services?: PodRunner;
-  /** Where new sessions go (the Service's ready endpoints); the session API answers 409 without it. */
+  /** Where new sessions go (the Service's ready endpoints, or a fixed URL); the session API answers 409 without it. */
   picker?: TargetPicker;
+  /** The backend Service's ready endpoints, for the state (default: the picker's targets). */
+  endpoints?: () => readonly string[];
   session?: SessionTemplate;
 }
 
@@ -48,7 +62,10 @@ export interface FleetControlState {
   totals: PodRunner['totals'];
   /** The same for the STT/TTS/vLLM pods (streams cut when one stopped), when they are played. */
   servicesTotals?: PodRunner['totals'];
+  /** The backend Service's ready endpoints. */
   endpoints: readonly string[];
+  /** Where sessions opened without a url go. */
+  targets: readonly string[];
   sessions: {
     held: number;
     open: number;
@@ -61,6 +78,8 @@ export interface FleetControlState {
     byUrl: Record<string, number>;
     /** Open or waiting for a slot, per backend URL. */
     heldByUrl: Record<string, number>;
+    /** Every held session, oldest first. */
+    items: HeldSession[];
   };
 }
 
@@ -113,15 +132,29 @@ export class FleetControl {
       services: this.#o.services?.workers() ?? [],
       totals: { ...this.#o.runner.totals },
       ...(this.#o.services === undefined ? {} : { servicesTotals: { ...this.#o.services.totals } }),
-      endpoints: this.#o.picker?.targets() ?? [],
-      sessions: { held: this.#held.size, open: this.#live.open, connecting: this.#live.connecting, outcomes, closeCodes, closeReasons, byUrl, heldByUrl },
+      endpoints: this.#o.endpoints?.() ?? this.#o.picker?.targets() ?? [],
+      targets: this.#o.picker?.targets() ?? [],
+      sessions: {
+        held: this.#held.size,
+        open: this.#live.open,
+        connecting: this.#live.connecting,
+        outcomes,
+        closeCodes,
+        closeReasons,
+        byUrl,
+        heldByUrl,
+        items: [...this.#held.values()].map((h) => ({ id: h.id, url: h.url, opened: h.opened, ...(h.upgradeMs !== undefined ? { upgradeMs: h.upgradeMs } : {}) })),
+      },
     };
   }
 
-  /** Opens `count` sessions; each ends after durationMs, when ended through the API, or when the server closes it. */
-  openSessions(count: number, durationMs?: number): number[] {
-    const picker = this.#o.picker;
-    if (picker === undefined) throw new Error('no Service to send sessions to (start with --service)');
+  /**
+   * Opens `count` sessions (at `url` when given); each ends after durationMs, when ended through
+   * the API, or when the server closes it.
+   */
+  openSessions(count: number, durationMs?: number, url?: string): number[] {
+    const picker = url !== undefined ? staticTargets([url]) : this.#o.picker;
+    if (picker === undefined) throw new Error('no Service to send sessions to (start with --service or --target-url)');
     const ids: number[] = [];
     for (let i = 0; i < count; i++) {
       const id = ++this.#seq;
@@ -139,7 +172,16 @@ export class FleetControl {
         targets: () => picker.targets(),
         close: () => {},
       };
-      const p = runOne(tracking, { ...this.#o.session, ...(durationMs !== undefined ? { durationMs } : { durationMs: 3_600_000 }), signal: abort.signal, onOpen: () => (held.opened = true) }, this.#live).then((r) => {
+      const options = {
+        ...this.#o.session,
+        durationMs: durationMs ?? 3_600_000,
+        signal: abort.signal,
+        onOpen: (ms: number) => {
+          held.opened = true;
+          held.upgradeMs = ms;
+        },
+      };
+      const p = runOne(tracking, options, this.#live).then((r) => {
         this.#results.push(r);
         this.#held.delete(id);
       });
@@ -178,8 +220,8 @@ export class FleetControl {
     if (path === '/sessions') {
       const b = sessionsBody.safeParse(body);
       if (!b.success) return send(res, 400, { error: b.error.message });
-      if (this.#o.picker === undefined) return send(res, 409, { error: 'no Service configured' });
-      return send(res, 200, { ids: this.openSessions(b.data.count, b.data.durationMs) });
+      if (this.#o.picker === undefined && b.data.url === undefined) return send(res, 409, { error: 'no Service or target configured, and no url given' });
+      return send(res, 200, { ids: this.openSessions(b.data.count, b.data.durationMs, b.data.url) });
     }
     if (path === '/sessions/end') {
       const b = endBody.safeParse(body);

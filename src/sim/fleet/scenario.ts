@@ -14,7 +14,7 @@ import { LABEL_SERVING } from '../../api/v1alpha1/labels.ts';
 import { ENDPOINT_SLICE, readyEndpointUrls, type EndpointSlice } from '../loadgen/endpointslices.ts';
 import { LiveCounters, runPlan, type SessionTemplate } from '../loadgen/runner.ts';
 import type { SessionResult } from '../loadgen/session.ts';
-import { TargetPool, type PickStrategy } from '../loadgen/targets.ts';
+import { staticTargets, TargetPool, type PickStrategy } from '../loadgen/targets.ts';
 import type { SimWorkerOptions } from '../worker/server.ts';
 import { hpaDecide, pruneHpaHistory, type HpaSpec } from './hpa.ts';
 import { measureRun, timelineRows, type MeasureSpec, type RunFigures, type SessionRecord, type TimelineRow, type TimelineSample } from './measure.ts';
@@ -165,6 +165,11 @@ export interface ScenarioOptions {
   servicesSelector?: string;
   /** The Service clients reach the backends through. */
   service: string;
+  /**
+   * Callers dial this URL instead (a gateway's /api, as browsers reach Unmute); the Service's
+   * endpoints are still watched for the warm-up and the samples.
+   */
+  targetUrl?: string;
   /** The backend Deployment (scale events; the baseline scales it). */
   deployment: string;
   plan: TracePlan;
@@ -252,7 +257,7 @@ export async function runFleetScenario(o: ScenarioOptions): Promise<ScenarioResu
     sampler = setTimeout(tickSample, every);
     let lastLog = 0;
     const result = await runPlan({
-      picker: endpoints.pool,
+      picker: o.targetUrl === undefined ? endpoints.pool : staticTargets([o.targetUrl]),
       plan: o.plan.sessions,
       session: o.session ?? CHEAP_SESSION,
       deadlineMs: o.plan.totalMs,

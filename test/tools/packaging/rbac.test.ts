@@ -92,7 +92,7 @@ function writtenObjects(): K8sObject[] {
       const metadata = { namespace: 'default', ...(raw['metadata'] as object), uid: '00000000-0000-0000-0000-000000000001' };
       const parsed = parseUnmuteDeployment({ ...raw, metadata, spec: patch(raw['spec'] as Record<string, unknown>) });
       if (!parsed.ok) throw new Error(`${file} (${variant}) does not parse: ${parsed.problems.join('; ')}`);
-      const ctx = { capabilities: { prometheusOperator: true, gatewayApi: true, grafanaOperator: true }, replicas: initialReplicas(parsed.fleet) };
+      const ctx = { capabilities: { prometheusOperator: true, gatewayApi: true, httpRouteTimeouts: true, grafanaOperator: true }, replicas: initialReplicas(parsed.fleet) };
       out.push(...(renderFleet(parsed.fleet, ctx) as K8sObject[]));
     }
   }

@@ -48,8 +48,14 @@ describe('planning without autoscaling', () => {
     expect(p.replicas).toEqual({ backend: 3 });
     expect(p.decision).toBeUndefined();
     expect(p.sessions).toEqual({ active: 2, capacity: 4, unknownPods: 1, free: 2 });
-    expect(p.requeueAfterMs).toBe(STATUS_REFRESH_MS);
     expect(p.podPatches).toEqual([]);
+  });
+
+  it('reads the backends at the autoscaling interval while load-aware routing needs it, else at the status refresh', () => {
+    const running = { pods: [podView('a', 'backend', 'Running')], observations: { backend: observed([backend('a', 2)]) } };
+    // A backend that fills up between two passes must be noticed within the interval, not 30 s later.
+    expect(plan({ backend: { replicas: 1 }, autoscaling: { intervalSeconds: 2 } }, running).requeueAfterMs).toBe(2_000);
+    expect(plan({ backend: { replicas: 1, routing: { loadAware: false } }, autoscaling: { intervalSeconds: 2 } }, running).requeueAfterMs).toBe(STATUS_REFRESH_MS);
   });
 });
 
@@ -94,11 +100,27 @@ describe('planning with autoscaling', () => {
 });
 
 describe('replicas before any decision', () => {
-  it('clamps what runs into min..max, starting from the spec', () => {
+  it('starts a new fleet from the spec within min..max, and raises what runs to minReplicas', () => {
     const fleet = anUnmuteDeployment({ backend: { replicas: 40 }, ...autoscaling({ minReplicas: 2, maxReplicas: 8 }) });
     expect(baselineReplicas(fleet, undefined)).toBe(8);
     expect(baselineReplicas(fleet, 1)).toBe(2);
     expect(initialReplicas(fleet)).toEqual({ backend: 8 });
     expect(baselineReplicas(anUnmuteDeployment({ backend: { replicas: 5 } }), 9)).toBe(5);
+  });
+
+  it('never lowers what runs to a lowered maxReplicas: the backends above it are drained, none deleted with its sessions', () => {
+    // Found by the gateway test: maxReplicas 3 -> 2 clamped the Deployment to 2 at once, and the
+    // ReplicaSet deleted a backend holding two conversations.
+    const fleet = { backend: { replicas: 3 }, ...autoscaling({ minReplicas: 2, maxReplicas: 2, scaleDownStabilizationSeconds: 4 }) };
+    const running = { deployedReplicas: { backend: 3 }, observations: { backend: observed([backend('a', 4), backend('b', 2), backend('c', 1)]) } };
+    expect(baselineReplicas(anUnmuteDeployment(fleet), 3)).toBe(3);
+    // Inside the stabilisation window (what ran was recommended 1 s ago): nothing changes yet.
+    const early = plan(fleet, { ...running, memory: { history: { backend: [{ atMs: NOW - 1_000, serving: 3 }] }, samples: [] } });
+    expect(early.replicas.backend).toBe(3);
+    expect(early.decision?.drain).toEqual([]);
+    // After it: the emptiest backend drains, and replicas stay until it is empty.
+    const later = plan(fleet, { ...running, memory: { history: { backend: [{ atMs: NOW - 5_000, serving: 3 }] }, samples: [] } });
+    expect(later.decision?.drain).toEqual(['c']);
+    expect(later.replicas.backend).toBe(3);
   });
 });

@@ -5,7 +5,7 @@ import { DELETION_COST_REMOVE } from '../../../src/autoscaler/drain.ts';
 import type { LoadObservation } from '../../../src/autoscaler/gather.ts';
 import { planFleet } from '../../../src/autoscaler/plan.ts';
 import { decide, type ComponentPod, type PolicyInput } from '../../../src/autoscaler/policy.ts';
-import { acceptUntil, freeSlots, hotPods, rotationChanges } from '../../../src/autoscaler/rotation.ts';
+import { acceptUntil, freeSlots, hotPods, rotationChanges, rotationOff } from '../../../src/autoscaler/rotation.ts';
 import { autoscaling } from '../../../src/api/v1alpha1/autoscaling.ts';
 import { anUnmuteDeployment } from '../../support/factories.ts';
 
@@ -28,6 +28,11 @@ describe('rotation', () => {
     const pods = [pod('a', 1), pod('b', 4, { full: true }), pod('c', 3), pod('d', undefined), pod('e', 0, { serving: false })];
     expect(freeSlots(pods, 4)).toBe(4);
     expect(hotPods(pods, 4)).toEqual(['b', 'c']);
+  });
+
+  it('puts every full backend back when load-aware routing is off, whatever its load', () => {
+    const pods = [pod('a', 4, { full: true }), pod('b', 4), pod('c', 4, { full: true, serving: false }), pod('d', undefined, { full: true })];
+    expect(rotationOff(pods, new Set(['d']))).toEqual({ toFull: [], toRotation: ['a'] });
   });
 
   it('uses acceptUntil when set, never above maxSessionsPerPod', () => {
@@ -57,6 +62,20 @@ describe('planning with load-aware routing', () => {
       memory: { history: {}, samples: [] },
     });
     expect(plan.podPatches).toEqual([]);
+    expect(plan.hot).toEqual([]);
+  });
+
+  it('brings a backend left full back into rotation when load-aware routing is switched off', () => {
+    // Full when the switch flipped: nothing reads it fast any more, so the plan must release it.
+    const plan = planFleet({
+      fleet: anUnmuteDeployment({ backend: { replicas: 2, routing: { loadAware: false } } }),
+      nowMs: NOW,
+      pods: [],
+      observations: { backend: observed([pod('a', 4, { full: true }), pod('b', 1)]) },
+      deployedReplicas: {},
+      memory: { history: {}, samples: [] },
+    });
+    expect(plan.podPatches).toEqual([{ name: 'a', labels: { [LABEL_SERVING]: 'true' }, annotations: {} }]);
     expect(plan.hot).toEqual([]);
   });
 

@@ -33,14 +33,20 @@ describe('the Gateway checks', () => {
     expect(r[0]!.message).toContain('admits routes from namespace voice');
   });
 
-  it('pass a listener admitting every namespace, and warn about Envoy Gateway timeouts', () => {
-    const facts = healthyFacts({
-      gateways: { 'gateways/public': factOk(aGateway('All')) },
-      gatewayClasses: { eg: factOk(aClass('gateway.envoyproxy.io/gatewayclass-controller')) },
-    });
-    const r = fleetExposureChecks(facts, gatewayFleet);
-    expect(one(r, 'exposure.gateway').status).toBe('pass');
-    expect(one(r, 'exposure.timeouts')).toMatchObject({ status: 'warn', doc: 'docs/operations.md#websocket-timeouts-for-long-conversations' });
+  it('pass a listener admitting every namespace; warn about Envoy Gateway\'s route timeout only when the route cannot disable it', () => {
+    const facts = (httpRouteTimeouts: boolean | undefined) =>
+      healthyFacts({
+        httpRouteTimeouts,
+        gateways: { 'gateways/public': factOk(aGateway('All')) },
+        gatewayClasses: { eg: factOk(aClass('gateway.envoyproxy.io/gatewayclass-controller')) },
+      });
+    const current = fleetExposureChecks(facts(true), gatewayFleet);
+    expect(one(current, 'exposure.gateway').status).toBe('pass');
+    expect(byId(current, 'exposure.timeouts')).toEqual([]);
+    const old = one(fleetExposureChecks(facts(false), gatewayFleet), 'exposure.timeouts');
+    expect(old).toMatchObject({ status: 'warn', doc: 'docs/operations.md#exposure-defaults' });
+    expect(old.message).toContain('before v1.2');
+    expect(one(fleetExposureChecks(facts(undefined), gatewayFleet), 'exposure.timeouts').message).toContain('not readable');
   });
 
   it('match a Selector listener against the namespace labels', () => {
@@ -69,16 +75,14 @@ describe('the Ingress checks', () => {
     expect(r[0]!.hint).toContain('nginx');
   });
 
-  it('warn about ingress-nginx default timeouts, and pass once they are raised', () => {
+  it('pass ingress-nginx with the operator\'s timeouts, and warn when the user lowered one', () => {
     const classes = factOk([anIngressClass('nginx', 'k8s.io/ingress-nginx', true)]);
     const r = fleetExposureChecks(healthyFacts({ ingressClasses: classes }), ingressFleet({}));
     expect(one(r, 'exposure.ingress').status).toBe('pass');
-    expect(one(r, 'exposure.timeouts').message).toContain('proxy-read-timeout 60 s');
-    const raised = ingressFleet({
-      className: 'nginx',
-      annotations: { 'nginx.ingress.kubernetes.io/proxy-read-timeout': '3600', 'nginx.ingress.kubernetes.io/proxy-send-timeout': '3600' },
-    });
-    expect(byId(fleetExposureChecks(healthyFacts({ ingressClasses: classes }), raised), 'exposure.timeouts')).toEqual([]);
+    expect(byId(r, 'exposure.timeouts')).toEqual([]);
+    const lowered = ingressFleet({ className: 'nginx', annotations: { 'nginx.ingress.kubernetes.io/proxy-read-timeout': '60' } });
+    const warn = one(fleetExposureChecks(healthyFacts({ ingressClasses: classes }), lowered), 'exposure.timeouts');
+    expect(warn.message).toBe('proxy-read-timeout 60 s, proxy-send-timeout 3600 s: a quiet websocket is closed after that');
   });
 });
 

@@ -75,6 +75,7 @@ export function healthyFacts(o: Partial<Facts> = {}): Facts {
     now: NOW,
     server: factOk({ major: '1', minor: '31', gitVersion: 'v1.31.4' }),
     served: allServed(),
+    httpRouteTimeouts: true,
     controllerManagerGates: factOk(undefined),
     crd: factOk(aCrd()),
     binaryCrdSchemaHash: binaryCrdSchemaHash(),

@@ -10,7 +10,7 @@ import type { ClusterCapabilities, DesiredObject, RenderContext } from '../../..
 import { anUnmuteDeployment } from '../../support/factories.ts';
 
 const root = join(import.meta.dirname, '..', '..', '..');
-const everything: ClusterCapabilities = { prometheusOperator: true, gatewayApi: true, grafanaOperator: false };
+const everything: ClusterCapabilities = { prometheusOperator: true, gatewayApi: true, httpRouteTimeouts: true, grafanaOperator: false };
 const ctx: RenderContext = { capabilities: everything, replicas: { backend: 2 } };
 
 const find = (objs: DesiredObject[], kind: string, name: string) => {
@@ -48,7 +48,8 @@ const CASES: Record<string, ClusterCapabilities> = {
   'ingress-frontend.yaml': everything,
   'podmonitor-annotations.yaml': { ...everything, grafanaOperator: true },
   'monitoring-off.yaml': everything,
-  'no-prometheus-operator.yaml': { prometheusOperator: false, gatewayApi: false, grafanaOperator: false },
+  'no-prometheus-operator.yaml': { prometheusOperator: false, gatewayApi: false, httpRouteTimeouts: false, grafanaOperator: false },
+  'gateway-api-before-v1.2.yaml': { ...everything, httpRouteTimeouts: false },
 };
 
 describe('rendering the render cases', () => {
@@ -178,6 +179,27 @@ describe('renderFleet', () => {
     expect(route.spec.rules[0].filters[0].urlRewrite.path).toEqual({ type: 'ReplacePrefixMatch', replacePrefixMatch: '/' });
     expect(route.spec.rules[1].backendRefs[0]).toEqual({ name: 'demo-frontend', port: 3000 });
     expect(renderFleet(cr, { ...ctx, capabilities: { ...everything, gatewayApi: false } }).some((o) => o.kind === 'HTTPRoute')).toBe(false);
+  });
+
+  it('disables the request timeout of the /api rule only, and only where the served HTTPRoute has the field', () => {
+    const cr = anUnmuteDeployment({ frontend: { image: 'example.com/frontend:1' }, exposure: { gateway: { parentRefs: [{ name: 'public' }] } } });
+    const route = find(renderFleet(cr, ctx), 'HTTPRoute', 'demo');
+    expect(route.spec.rules[0].timeouts).toEqual({ request: '0s' });
+    expect(route.spec.rules[1].timeouts).toBeUndefined();
+    // A Gateway API < v1.2 CRD refuses the field on server-side apply: the route goes without it.
+    const old = find(renderFleet(cr, { ...ctx, capabilities: { ...everything, httpRouteTimeouts: false } }), 'HTTPRoute', 'demo');
+    expect(old.spec.rules.map((r: { timeouts?: unknown }) => r.timeouts)).toEqual([undefined, undefined]);
+  });
+
+  it('gives the Ingress ingress-nginx\'s long read/send timeouts unless the user set their own', () => {
+    const ingress = (annotations?: Record<string, string>) =>
+      find(renderFleet(anUnmuteDeployment({ exposure: { ingress: { hosts: ['a.example.com'], ...(annotations ? { annotations } : {}) } } }), ctx), 'Ingress', 'demo').metadata.annotations;
+    expect(ingress()).toEqual({ 'nginx.ingress.kubernetes.io/proxy-read-timeout': '3600', 'nginx.ingress.kubernetes.io/proxy-send-timeout': '3600' });
+    expect(ingress({ 'nginx.ingress.kubernetes.io/proxy-read-timeout': '86400', 'example.com/x': 'y' })).toEqual({
+      'nginx.ingress.kubernetes.io/proxy-read-timeout': '86400',
+      'nginx.ingress.kubernetes.io/proxy-send-timeout': '3600',
+      'example.com/x': 'y',
+    });
   });
 
   it('skips prometheus-operator objects when the kinds are not served', () => {
