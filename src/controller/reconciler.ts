@@ -24,7 +24,7 @@ import { applyIfChanged, applyStatus } from '../runtime/apply.ts';
 import type { ObjectCache } from '../runtime/cache.ts';
 import type { Clock } from '../runtime/clock.ts';
 import type { ReconcileContext, ReconcileResult } from '../runtime/controller.ts';
-import { describeError, findKubeApiError, isConflict, isInvalid, isNotFound } from '../runtime/errors.ts';
+import { describeError, findKubeApiError, isConflict, isInvalid, isNamespaceTerminating, isNotFound } from '../runtime/errors.ts';
 import type { EventRecorder } from '../runtime/events.ts';
 import type { KubeClient } from '../runtime/kube-client.ts';
 import type { KubeObject, TypeRef } from '../runtime/object.ts';
@@ -133,7 +133,13 @@ export class UnmuteDeploymentReconciler {
     }
 
     const parts = renderFleetParts(fleet, { capabilities: this.#d.capabilities, replicas: plan.replicas, operatorNamespace: this.#d.operatorNamespace });
-    const { failures, written, conflicts } = await this.#applyChildren(fleet, parts, ctx);
+    const { failures, written, conflicts, namespaceTerminating } = await this.#applyChildren(fleet, parts, ctx);
+    if (namespaceTerminating) {
+      // Nothing can be created in a namespace being deleted, and the fleet goes with it: its
+      // deletion (and drain) starts when the namespace controller deletes the custom resource.
+      ctx.logger.debug('namespace is being deleted; no children applied');
+      return undefined;
+    }
     const desired = [...parts.workloads, ...parts.monitoring];
     if (failures.length === 0) await this.#prune(fleet, desired, ctx);
 
@@ -316,7 +322,7 @@ export class UnmuteDeploymentReconciler {
     fleet: UnmuteDeployment,
     parts: RenderedFleet,
     ctx: ReconcileContext,
-  ): Promise<{ failures: ApplyFailure[]; written: Map<string, KubeObject>; conflicts: number }> {
+  ): Promise<{ failures: ApplyFailure[]; written: Map<string, KubeObject>; conflicts: number; namespaceTerminating: boolean }> {
     const written = new Map<string, KubeObject>();
     const failures: ApplyFailure[] = [];
     let conflicts = 0;
@@ -349,11 +355,12 @@ export class UnmuteDeploymentReconciler {
           conflicts++;
           continue;
         }
+        if (isNamespaceTerminating(err)) return { failures, written, conflicts, namespaceTerminating: true };
         const apiErr = findKubeApiError(err);
         failures.push({ kind: obj.kind, name, reason: 'ApplyFailed', message: apiErr?.message ?? describeError(err), monitoring });
       }
     }
-    return { failures, written, conflicts };
+    return { failures, written, conflicts, namespaceTerminating: false };
   }
 
   /** Deleting a fleet drains it first (deletion.ts); the finalizer goes when it is done. */

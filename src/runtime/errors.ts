@@ -170,6 +170,15 @@ export function isForbidden(err: unknown): boolean {
   return api !== undefined && api.code === 403;
 }
 
+/**
+ * 403 because the namespace is being deleted (cause NamespaceTerminating): nothing new can be
+ * created there, and nothing needs to be; the garbage collector takes what is left.
+ */
+export function isNamespaceTerminating(err: unknown): boolean {
+  const api = findKubeApiError(err);
+  return api !== undefined && api.code === 403 && (api.details?.causes ?? []).some((c) => c.reason === 'NamespaceTerminating');
+}
+
 /** A one-line summary of a cause chain, e.g. for an Event note: `apply stt Service: ... (Invalid 422)`. */
 export function describeError(err: unknown): string {
   const parts: string[] = [];

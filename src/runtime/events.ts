@@ -5,7 +5,7 @@
 import type { Logger } from '../observability/logger.ts';
 import type { RuntimeMetrics } from '../observability/metrics.ts';
 import type { Clock } from './clock.ts';
-import { isNotFound } from './errors.ts';
+import { isNamespaceTerminating, isNotFound } from './errors.ts';
 import type { PatchType, RequestOptions } from './kube-client.ts';
 import { formatMicroTime } from './lease-lock.ts';
 import type { KubeObject, TypeRef } from './object.ts';
@@ -138,7 +138,9 @@ export class EventRecorder {
   #enqueue(series: Series, labels: { reason: string; type: EventType }, write: () => Promise<void>): void {
     const run = series.tail.then(write).catch((err: unknown) => {
       this.#o.metrics?.eventsRecorded.inc({ ...labels, result: 'failed' });
-      this.#o.logger.warn({ err, event: series.name, reason: labels.reason }, 'failed to record event');
+      // A namespace being deleted takes no new Events; that is its end, not a fault.
+      if (isNamespaceTerminating(err)) this.#o.logger.debug({ event: series.name, reason: labels.reason }, 'event not recorded: namespace is being deleted');
+      else this.#o.logger.warn({ err, event: series.name, reason: labels.reason }, 'failed to record event');
     });
     series.tail = run;
     this.#pending.add(run);

@@ -66,6 +66,17 @@ describe('reconciling a fleet', () => {
     expect(world.condition('Degraded')).toMatchObject({ status: 'True', reason: 'ApplyFailed' });
   });
 
+  it('stops quietly, with no error and no status, when its namespace is being deleted', async () => {
+    const world = new FleetWorld().withFleet();
+    world.client.failApply.set(
+      'Deployment/demo-backend',
+      new KubeApiError({ code: 403, reason: 'Forbidden', message: 'namespace is being terminated', details: { causes: [{ reason: 'NamespaceTerminating' }] } }),
+    );
+    await expect(world.reconcile()).resolves.toBeUndefined();
+    expect(world.client.writes.filter((w) => w.subresource === 'status')).toEqual([]);
+    expect(world.events).toEqual([]);
+  });
+
   it('deletes a child the spec no longer implies and leaves an object it does not control', async () => {
     const world = new FleetWorld()
       .withFleet()

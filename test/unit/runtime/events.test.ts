@@ -5,6 +5,7 @@ import { EventRecorder, type EventSink } from '../../../src/runtime/events.ts';
 import type { PatchType } from '../../../src/runtime/kube-client.ts';
 import type { KubeObject, TypeRef } from '../../../src/runtime/object.ts';
 import { FakeClock } from './support/fake-clock.ts';
+import { captureLogs } from './support/log-capture.ts';
 
 class RecordingSink implements EventSink {
   readonly created: KubeObject[] = [];
@@ -107,5 +108,26 @@ describe('event recorder', () => {
     recorder.event(fleet, 'Warning', 'Failed', 'é'.repeat(2000));
     await recorder.flush();
     expect(Buffer.byteLength(String(sink.created[0]?.note))).toBeLessThanOrEqual(1024);
+  });
+
+  it('records nothing and warns of nothing in a namespace being deleted, but warns of other refusals', async () => {
+    const { logger, lines } = captureLogs('info');
+    const refusals = [
+      new KubeApiError({ code: 403, reason: 'Forbidden', message: 'namespace voice is being terminated', details: { causes: [{ reason: 'NamespaceTerminating', field: 'metadata.namespace' }] } }),
+      new KubeApiError({ code: 403, reason: 'Forbidden', message: 'events is forbidden: User cannot create' }),
+    ];
+    const sink: EventSink = {
+      create: async () => {
+        throw refusals.shift();
+      },
+      patch: async () => ({ apiVersion: 'events.k8s.io/v1', kind: 'Event', metadata: { name: 'x' } }),
+    };
+    const recorder = new EventRecorder({ sink, clock: new FakeClock(), logger, reportingController: 'unmute.sh/operator', reportingInstance: 'pod-1' });
+    recorder.event(fleet, 'Normal', 'Scaled', 'first');
+    await recorder.flush();
+    expect(lines).toEqual([]);
+    recorder.event(fleet, 'Normal', 'Scaled', 'second');
+    await recorder.flush();
+    expect(lines.map((l) => [l.level, l.msg])).toEqual([['warn', 'failed to record event']]);
   });
 });
