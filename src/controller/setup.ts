@@ -13,6 +13,7 @@ import type { Clock } from '../runtime/clock.ts';
 import { Controller } from '../runtime/controller.ts';
 import type { EventRecorder } from '../runtime/events.ts';
 import { createInformer, type Informer } from '../runtime/informer.ts';
+import { withLargeStringsDigested, withoutManagedFields, type CacheTransform } from '../runtime/transform.ts';
 import type { KubeClient } from '../runtime/kube-client.ts';
 import type { KubeObject, TypeRef } from '../runtime/object.ts';
 import { servedSchemaHasField } from '../runtime/openapi.ts';
@@ -68,7 +69,8 @@ async function httpRouteHasTimeouts(client: KubeClient, logger: Logger): Promise
 export async function setupUnmuteDeploymentController(o: ControllerSetupOptions): Promise<UnmuteController> {
   const deps = { logger: o.logger, clock: o.clock, metrics: o.metrics };
   const scope = (labelSelector?: string) => ({ ...(o.namespace ? { namespace: o.namespace } : {}), ...(labelSelector ? { labelSelector } : {}) });
-  const inform = <T extends KubeObject = KubeObject>(ref: TypeRef, labelSelector?: string) => createInformer<T>(o.client, ref, scope(labelSelector), deps);
+  const inform = <T extends KubeObject = KubeObject>(ref: TypeRef, labelSelector?: string, transform?: CacheTransform<T>) =>
+    createInformer<T>(o.client, ref, scope(labelSelector), { ...deps, ...(transform === undefined ? {} : { transform }) });
 
   // Optional kinds are decided once at start: a CRD installed later needs an operator restart.
   const served = async (ref: TypeRef) => o.client.isServed(ref.apiVersion, ref.kind);
@@ -87,10 +89,12 @@ export async function setupUnmuteDeploymentController(o: ControllerSetupOptions)
   const deployments = inform<DeploymentView>(DEPLOYMENT, MANAGED_SELECTOR);
   const owned = new Map<string, { ref: TypeRef; informer: Informer<KubeObject> }>([
     [refKey(DEPLOYMENT), { ref: DEPLOYMENT, informer: deployments }],
-    ...ownedRefs.map((ref) => [refKey(ref), { ref, informer: inform(ref, MANAGED_SELECTOR) }] as const),
+    // Dashboards' JSON is written, never read back: the cache keeps its digest (transform.ts).
+    ...ownedRefs.map((ref) => [refKey(ref), { ref, informer: inform(ref, MANAGED_SELECTOR, withLargeStringsDigested) }] as const),
   ]);
-  const pods = inform<PodView>(POD, MANAGED_SELECTOR);
-  const endpointSlices = inform<EndpointSliceView>(ENDPOINT_SLICE, MANAGED_SELECTOR);
+  // Never applied by the operator: their managedFields are read by nothing.
+  const pods = inform<PodView>(POD, MANAGED_SELECTOR, withoutManagedFields);
+  const endpointSlices = inform<EndpointSliceView>(ENDPOINT_SLICE, MANAGED_SELECTOR, withoutManagedFields);
 
   // One pod source per timeout value in use (spec.autoscaling.metrics.timeoutSeconds).
   const podSources = new Map<number, LoadSource>();

@@ -7,7 +7,8 @@ import { ObjectCache, type ObjectHandler } from './cache.ts';
 import type { KubeClient } from './kube-client.ts';
 import type { ListerWatcher } from './list-watch.ts';
 import type { KubeObject, TypeRef } from './object.ts';
-import { Reflector, type ReflectorOptions } from './reflector.ts';
+import { Reflector, type ReflectorOptions, type ReflectorStore } from './reflector.ts';
+import type { CacheTransform } from './transform.ts';
 
 export interface InformerOptions<T extends KubeObject> {
   name: string;
@@ -16,6 +17,8 @@ export interface InformerOptions<T extends KubeObject> {
   clock: Clock;
   random?: Random;
   metrics?: RuntimeMetrics;
+  /** What the cache keeps of each object (e.g. without managedFields); identity when omitted. */
+  transform?: CacheTransform<T>;
   /** Reflector tuning (page size, watch timeout, backoff, watchdog margin). */
   tuning?: Partial<Pick<ReflectorOptions<T>, 'pageSize' | 'minWatchTimeoutSeconds' | 'watchdogMarginMs' | 'minHealthyWatchMs' | 'backoff'>>;
 }
@@ -34,7 +37,7 @@ export class Informer<T extends KubeObject = KubeObject> {
       ...options.tuning,
       name: options.name,
       listerWatcher: options.listerWatcher,
-      store: this.cache,
+      store: options.transform === undefined ? this.cache : transformingStore(this.cache, options.transform),
       logger,
       clock: options.clock,
       random: options.random ?? Math.random,
@@ -63,6 +66,13 @@ export class Informer<T extends KubeObject = KubeObject> {
   lastSyncResourceVersion(): string {
     return this.#reflector.lastSyncResourceVersion();
   }
+}
+
+function transformingStore<T extends KubeObject>(store: ReflectorStore<T>, transform: CacheTransform<T>): ReflectorStore<T> {
+  return {
+    replace: (items, resourceVersion) => store.replace(items.map(transform), resourceVersion),
+    apply: (event) => store.apply({ ...event, object: transform(event.object) }),
+  };
 }
 
 export interface InformerScope {

@@ -13,8 +13,10 @@
 //   int-or-string fields compare 8080 and "8080" as equal.
 // - Fields the server manages itself (metadata.uid, resourceVersion, generation, creationTimestamp,
 //   managedFields, selfLink) are ignored.
+// - A long string the cache kept as its digest (transform.ts) equals a desired string with that digest.
 // - It cannot see fields we stopped sending: managed-fields.ts covers removals.
 import { quantitiesEqual } from './quantity.ts';
+import { matchesDigest } from './transform.ts';
 
 const serverOwnedMetadata = new Set(['uid', 'resourceVersion', 'generation', 'creationTimestamp', 'managedFields', 'selfLink']);
 const quantityParents = new Set(['limits', 'requests', 'capacity', 'allocatable', 'hard', 'used']);
@@ -92,6 +94,8 @@ function identifyingKey(list: unknown[]): string | undefined {
 
 function scalarsEqual(desired: unknown, observed: unknown, path: string[]): boolean {
   if (desired === observed) return true;
+  // The cache may keep a long string as its digest (transform.ts).
+  if (matchesDigest(desired, observed)) return true;
   const key = path.at(-1) ?? '';
   const parent = path.at(-2) ?? '';
   if (quantityParents.has(parent) || quantityKeys.has(key)) return quantitiesEqual(desired, observed);

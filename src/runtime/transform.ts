@@ -1,0 +1,58 @@
+// What the informer caches keep of an object (controller-runtime's cache transforms): the operator
+// holds every pod and child of every fleet for its whole life, so what it never reads again should
+// not stay in memory.
+import { createHash } from 'node:crypto';
+import type { KubeObject } from './object.ts';
+
+/** Turns an object from the API server into the copy the cache keeps. */
+export type CacheTransform<T extends KubeObject> = (obj: T) => T;
+
+/**
+ * Drops `metadata.managedFields`: for kinds the operator never applies (pods, EndpointSlices) they
+ * are read by nothing, and on a pod they are often larger than everything else the operator reads.
+ * Kinds it applies keep them: no-op detection and repair read them (apply.ts, repair.ts).
+ */
+export function withoutManagedFields<T extends KubeObject>(obj: T): T {
+  if (obj.metadata.managedFields === undefined) return obj;
+  const { managedFields: _dropped, ...metadata } = obj.metadata;
+  return { ...obj, metadata };
+}
+
+/**
+ * Marks a string the cache replaced by its digest. It starts with a NUL, which no rendered value
+ * holds, so a digest is never mistaken for content.
+ */
+export const DIGEST_PREFIX = '\u0000sha256:';
+/** Strings at least this long (UTF-16 units) are kept as a digest: dashboard JSON, not labels. */
+export const DIGEST_MIN_LENGTH = 4096;
+
+export function digestOf(value: string): string {
+  return DIGEST_PREFIX + createHash('sha256').update(value).digest('hex');
+}
+
+/** True when `observed` is the digest the cache kept of `desired`. */
+export function matchesDigest(desired: unknown, observed: unknown): boolean {
+  return typeof desired === 'string' && typeof observed === 'string' && observed.startsWith(DIGEST_PREFIX) && digestOf(desired) === observed;
+}
+
+/**
+ * Keeps long strings outside `metadata` as their digest: a dashboard's 70 KB of JSON is written by the
+ * operator and never read back, only compared with what it would write now (subset.ts compares a
+ * desired string with a kept digest). Objects without such strings are returned as they are.
+ */
+export function withLargeStringsDigested<T extends KubeObject>(obj: T): T {
+  let changed = false;
+  const walk = (value: unknown): unknown => {
+    if (typeof value === 'string') {
+      if (value.length < DIGEST_MIN_LENGTH || value.startsWith(DIGEST_PREFIX)) return value;
+      changed = true;
+      return digestOf(value);
+    }
+    if (Array.isArray(value)) return value.map(walk);
+    if (typeof value === 'object' && value !== null) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, walk(v)]));
+    return value;
+  };
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(obj)) out[key] = key === 'metadata' ? value : walk(value);
+  return changed ? (out as T) : obj;
+}

@@ -1,0 +1,71 @@
+// The cache transforms: what the operator keeps of pods and of its children, and that no-op
+// detection still tells a changed dashboard from an unchanged one when only a digest is kept.
+import { describe, expect, it } from 'vitest';
+import { silentLogger } from '../../../src/observability/logger.ts';
+import { decideApply } from '../../../src/runtime/apply.ts';
+import { Informer } from '../../../src/runtime/informer.ts';
+import type { KubeObject } from '../../../src/runtime/object.ts';
+import { DIGEST_MIN_LENGTH, digestOf, withLargeStringsDigested, withoutManagedFields } from '../../../src/runtime/transform.ts';
+import { FakeClock } from './support/fake-clock.ts';
+import { FakeListerWatcher, aPod } from './support/fake-lister-watcher.ts';
+
+const manager = 'unmute-operator';
+const dashboard = (json: string, managed = true): KubeObject => ({
+  apiVersion: 'v1',
+  kind: 'ConfigMap',
+  metadata: {
+    name: 'demo-dashboard-fleet',
+    namespace: 'voice',
+    labels: { grafana_dashboard: '1' },
+    ...(managed
+      ? { managedFields: [{ manager, operation: 'Apply', apiVersion: 'v1', fieldsType: 'FieldsV1', fieldsV1: { 'f:metadata': { 'f:labels': { 'f:grafana_dashboard': {} } }, 'f:data': { 'f:fleet.json': {} } } }] }
+      : {}),
+  },
+  data: { 'fleet.json': json },
+});
+const bigJson = (title: string) => JSON.stringify({ title, panels: Array.from({ length: 200 }, (_, i) => ({ id: i, expr: `sum(worker_active_sessions{n="${i}"})` })) });
+
+describe('cache transforms', () => {
+  it('drops managedFields and nothing else', () => {
+    const pod: KubeObject = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', uid: 'u', labels: { a: 'b' }, managedFields: [{ manager: 'kubelet', operation: 'Update' }] }, status: { phase: 'Running' } };
+    expect(withoutManagedFields(pod)).toEqual({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', uid: 'u', labels: { a: 'b' } }, status: { phase: 'Running' } });
+    expect(pod.metadata.managedFields).toHaveLength(1);
+  });
+
+  it('keeps a dashboard\'s JSON as its digest, and metadata and short strings as they are', () => {
+    const json = bigJson('Unmute fleet');
+    expect(json.length).toBeGreaterThan(DIGEST_MIN_LENGTH);
+    const kept = withLargeStringsDigested({ ...dashboard(json), data: { 'fleet.json': json, note: 'short' } });
+    expect((kept as { data: Record<string, string> }).data).toEqual({ 'fleet.json': digestOf(json), note: 'short' });
+    expect(kept.metadata).toEqual(dashboard(json).metadata);
+    expect(withLargeStringsDigested(kept)).toEqual(kept);
+  });
+
+  it('still finds an unchanged dashboard a no-op and a changed one a write, from the digest alone', () => {
+    const json = bigJson('Unmute fleet');
+    const kept = withLargeStringsDigested(dashboard(json));
+    expect(decideApply(dashboard(json, false), kept, manager).changed).toBe(false);
+    expect(decideApply(dashboard(bigJson('Unmute fleet v2'), false), kept, manager).changed).toBe(true);
+    expect(decideApply(dashboard('{}', false), kept, manager).changed).toBe(true);
+  });
+
+  it('is applied by the informer to listed and watched objects alike', async () => {
+    const withFields = (name: string, rv: string): KubeObject => {
+      const pod = aPod(name, rv);
+      return { ...pod, metadata: { ...pod.metadata, managedFields: [{ manager: 'kwok', operation: 'Update' }] } };
+    };
+    const lw = new FakeListerWatcher([withFields('a', '1')]);
+    const informer = new Informer({ name: 'pods', listerWatcher: lw, logger: silentLogger(), clock: new FakeClock(), transform: withoutManagedFields });
+    const abort = new AbortController();
+    void informer.start(abort.signal);
+    expect(await informer.waitForSync()).toBe(true);
+    for (let i = 0; i < 100 && lw.currentWatch === undefined; i++) await new Promise((r) => setTimeout(r, 5));
+    lw.currentWatch?.send('ADDED', withFields('b', '2'));
+    for (let i = 0; i < 100 && informer.cache.list().length < 2; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(informer.cache.list().map((p) => [p.metadata.name, p.metadata.managedFields])).toEqual([
+      ['a', undefined],
+      ['b', undefined],
+    ]);
+    abort.abort();
+  });
+});
