@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
-import { dashboardFileContent, genericDashboard, OPERATOR_DASHBOARD } from '../src/monitoring/dashboards/catalog.ts';
+import { ALL_DASHBOARDS, dashboardFileContent, genericDashboard } from '../src/monitoring/dashboards/catalog.ts';
 import { operatorRuleGroups } from '../src/monitoring/rules/operator.ts';
 import { binDir, repoRoot } from './cluster/config.ts';
 
@@ -38,16 +38,17 @@ export function helmBinary(): string {
 }
 
 /**
- * Chart files derived from other sources: every CRD under crds/ (taken from `generated`), and the
- * operator's dashboard and alert rules, built by the same src/monitoring functions that write
- * dashboards/unmute-operator.json, so the chart never waits on a second generate pass.
+ * Chart files derived from other sources: every CRD under crds/ (taken from `generated`), every
+ * dashboard (the fleets' and the operator's) and the operator's alert rules, built by the same
+ * src/monitoring functions that write dashboards/, so the chart never waits on a second generate pass.
  */
 export function chartCopies(generated: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [path, content] of Object.entries(generated).sort(([a], [b]) => a.localeCompare(b))) {
     if (/^crds\/[^/]+\.ya?ml$/.test(path)) out[`${CHART_DIR}/${path}`] = content;
   }
-  out[`${CHART_DIR}/dashboards/unmute-${OPERATOR_DASHBOARD.key}.json`] = dashboardFileContent(genericDashboard(OPERATOR_DASHBOARD));
+  // Every dashboard, generic (namespace and fleet variables): one set per cluster serves every fleet.
+  for (const spec of ALL_DASHBOARDS) out[`${CHART_DIR}/dashboards/unmute-${spec.key}.json`] = dashboardFileContent(genericDashboard(spec));
   const groups = operatorRuleGroups({ namespace: RULES_NAMESPACE_PLACEHOLDER, jobLabel: RULES_JOB_PLACEHOLDER });
   out[`${CHART_DIR}/files/operator-rules.yaml`] =
     HEADER('src/monitoring/rules/operator.ts (placeholders filled by templates/prometheusrule.yaml)') + stringify({ groups }, { lineWidth: 0 });

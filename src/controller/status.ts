@@ -6,6 +6,7 @@ import type { PolicyDecision } from '../autoscaler/policy.ts';
 import type { ComponentRollout } from '../autoscaler/rollout.ts';
 import { setCondition } from '../runtime/conditions.ts';
 import type { ObservedComponent } from './observe.ts';
+import { dashboardLinks } from '../monitoring/dashboards/deliver.ts';
 
 export const CONDITION_READY = 'Ready';
 export const CONDITION_PROGRESSING = 'Progressing';
@@ -198,6 +199,8 @@ export function computeStatus(input: StatusInput): UnmuteDeploymentStatus {
     gpus: { requested: gpusRequested, ...(fleet.spec.gpu.maxTotal === undefined ? {} : { budget: fleet.spec.gpu.maxTotal }) },
   };
   if (input.sessions !== undefined) status.sessions = { ...input.sessions };
+  const dashboards = dashboardLinks(fleet);
+  if (dashboards.length > 0) status.dashboards = dashboards;
   const lastScale = a?.lastScale ?? (prev.lastScaleTime ? { time: prev.lastScaleTime, reason: prev.lastScaleReason ?? '' } : undefined);
   if (lastScale) {
     status.lastScaleTime = lastScale.time;

@@ -53,12 +53,12 @@ function fleet(namespace: string, monitoring: Record<string, unknown>) {
 
 describe('monitoring objects against the prometheus-operator CRDs', () => {
   it.each([
-    ['ServiceMonitors', { labels: { release: 'kube-prometheus-stack' }, targetLabels: { cluster: 'eu-1' }, dashboards: { folder: 'Unmute' } }, 'ServiceMonitor'],
+    ['ServiceMonitors', { labels: { release: 'kube-prometheus-stack' }, targetLabels: { cluster: 'eu-1' }, dashboards: { perFleet: true, folder: 'Unmute' } }, 'ServiceMonitor'],
     ['PodMonitors', { scrapeKind: 'PodMonitor', interval: '30s', scrapeTimeout: '10s', alerts: { drainStuck: { thresholdSeconds: 900 } } }, 'PodMonitor'],
   ])('accepts a fleet scraped by %s, with its rules and dashboards', async (_label, monitoring, monitorKind) => {
     const namespace = await createNamespace('mon');
     const objs = renderMonitoring(fleet(namespace, monitoring), ctx);
-    expect(objs.map((o) => o.kind)).toEqual(expect.arrayContaining([monitorKind, 'PrometheusRule', 'ConfigMap']));
+    expect(objs.map((o) => o.kind)).toEqual(expect.arrayContaining([monitorKind, 'PrometheusRule']));
     expect(await problems(objs)).toEqual([]);
   });
 

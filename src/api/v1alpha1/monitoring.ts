@@ -138,7 +138,16 @@ export const alerts = z
 
 export const dashboards = z
   .object({
-    enabled: z.boolean().default(true).describe('Render Grafana dashboards as ConfigMaps for the Grafana sidecar.'),
+    enabled: z
+      .boolean()
+      .default(true)
+      .describe("Dashboards for the fleet: links in status to the shared set (the chart's, with namespace and fleet variables), and per-fleet copies when perFleet is on."),
+    perFleet: z
+      .boolean()
+      .default(false)
+      .describe(
+        "Also render this fleet's own copy of each dashboard as ConfigMaps for the Grafana sidecar (own uid and title, variables preselected), e.g. for a tenant's Grafana that only sees this namespace or a folder of its own. Off: the shared set the Helm chart installs once per cluster serves every fleet.",
+      ),
     labelKey: z.string().min(1).max(253).default('grafana_dashboard').describe('Label the Grafana sidecar looks for.'),
     labelValue: z.string().max(63).default('1').describe('Value of that label.'),
     folder: z.string().max(253).optional().describe('Grafana folder, set through the folder annotation.'),

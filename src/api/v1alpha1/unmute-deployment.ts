@@ -365,6 +365,11 @@ export const unmuteDeploymentStatus = z.object({
     })
     .optional(),
   drainingPods: z.array(z.string()).max(1000).optional().describe('Backends taken out of service, waiting for sessions to end.'),
+  dashboards: z
+    .array(z.object({ title: z.string().max(253), path: z.string().max(1024).describe('Grafana path with the namespace and fleet variables filled in; prefix your Grafana URL.') }))
+    .max(32)
+    .optional()
+    .describe("The fleet's Grafana dashboards."),
   gpus: z.object({ requested: z.int().min(0).optional(), budget: z.int().min(0).optional() }).optional(),
   lastScaleTime: z.string().optional(),
   lastScaleReason: z.string().max(1024).optional(),

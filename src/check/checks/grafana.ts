@@ -56,7 +56,8 @@ export function fleetGrafanaChecks(f: Facts, fleet: FleetInput): CheckResult[] {
   if (!fleet.parsed.ok) return [];
   const d = fleet.parsed.fleet.spec.monitoring.dashboards;
   const fleetName = `${fleet.namespace}/${fleet.name}`;
-  if (!fleet.parsed.fleet.spec.monitoring.enabled || !d.enabled) return [];
+  // Without per-fleet copies the fleet has no dashboard objects of its own: the chart's shared set serves it.
+  if (!fleet.parsed.fleet.spec.monitoring.enabled || !d.enabled || !d.perFleet) return [];
   const out: CheckResult[] = [];
   if (d.grafanaOperator.enabled) {
     const served = f.served[servedKey(KINDS.grafanaDashboard)] === true;

@@ -1,5 +1,6 @@
 // The dashboards we ship and their two forms: generic files under dashboards/ (variables left
-// open) and per-fleet copies (own uid and title, variables preselected) delivered by the operator.
+// open; the chart installs them once per cluster) and per-fleet copies (own uid and title,
+// variables preselected) the operator delivers where a fleet asks for them (dashboards.perFleet).
 import { createHash } from 'node:crypto';
 import type { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
 import { buildDashboard } from './build.ts';
@@ -21,8 +22,17 @@ export const ALL_DASHBOARDS: readonly DashboardSpec[] = [...FLEET_DASHBOARDS, OP
 /** Directory of the generated dashboard files, relative to the repository root. */
 export const DASHBOARDS_DIR = 'dashboards';
 
+export function genericDashboardUid(spec: DashboardSpec): string {
+  return `unmute-${spec.key}`;
+}
+
 export function genericDashboard(spec: DashboardSpec): Dashboard {
-  return buildDashboard(spec, { uid: `unmute-${spec.key}`, title: `Unmute / ${spec.title}` });
+  return buildDashboard(spec, { uid: genericDashboardUid(spec), title: `Unmute / ${spec.title}` });
+}
+
+export function fleetDashboardUid(spec: DashboardSpec, namespace: string, name: string): string {
+  const hash = createHash('sha256').update(`${namespace}/${name}`).digest('hex').slice(0, 10);
+  return `unmute-${hash}-${spec.key}`.slice(0, 40);
 }
 
 /**
@@ -31,9 +41,8 @@ export function genericDashboard(spec: DashboardSpec): Dashboard {
  * Grafana uids are at most 40 characters, so the fleet is a hash.
  */
 export function fleetDashboard(spec: DashboardSpec, namespace: string, name: string): Dashboard {
-  const hash = createHash('sha256').update(`${namespace}/${name}`).digest('hex').slice(0, 10);
   return buildDashboard(spec, {
-    uid: `unmute-${hash}-${spec.key}`.slice(0, 40),
+    uid: fleetDashboardUid(spec, namespace, name),
     title: `Unmute / ${spec.title} (${namespace}/${name})`,
     current: { namespace, fleet: name },
     tags: ['unmute', `unmute:${namespace}/${name}`],

@@ -5,7 +5,7 @@ import { fleetLabels } from '../../api/v1alpha1/labels.ts';
 import type { IConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import type { ClusterCapabilities, Desired, DesiredMeta, DesiredObject } from '../../render/types.ts';
 import { monitoringObjectLabels } from '../scrape.ts';
-import { FLEET_DASHBOARDS, fleetDashboard } from './catalog.ts';
+import { FLEET_DASHBOARDS, fleetDashboard, fleetDashboardUid, genericDashboardUid } from './catalog.ts';
 
 const GRAFANA_DASHBOARD_API_VERSION = 'grafana.integreatly.org/v1beta1';
 
@@ -21,10 +21,14 @@ function objectName(cr: UnmuteDeployment, key: string): string {
   return `${cr.metadata.name}-dashboard-${key}`;
 }
 
-/** ConfigMaps (and GrafanaDashboards when asked for and served) of a fleet's dashboards. */
+/**
+ * ConfigMaps (and GrafanaDashboards when asked for and served) of a fleet's own dashboard copies.
+ * Only with perFleet: by default the shared set (one per cluster, from the chart) serves every
+ * fleet, so dashboards cost nothing per fleet; copies of the previous version are pruned.
+ */
 export function renderDashboards(cr: UnmuteDeployment, capabilities: ClusterCapabilities): DesiredObject[] {
   const d = cr.spec.monitoring.dashboards;
-  if (!d.enabled) return [];
+  if (!d.enabled || !d.perFleet) return [];
   const { namespace, name } = cr.metadata;
   const out: DesiredObject[] = [];
   const withOperator = d.grafanaOperator.enabled && capabilities.grafanaOperator;
@@ -61,4 +65,16 @@ export function renderDashboards(cr: UnmuteDeployment, capabilities: ClusterCapa
     }
   }
   return out;
+}
+
+/** Where each of the fleet's dashboards is, as a Grafana path with the variables filled in. */
+export function dashboardLinks(cr: UnmuteDeployment): { title: string; path: string }[] {
+  const m = cr.spec.monitoring;
+  if (!m.enabled || !m.dashboards.enabled) return [];
+  const { namespace, name } = cr.metadata;
+  const query = new URLSearchParams({ 'var-namespace': namespace, 'var-fleet': name }).toString();
+  return FLEET_DASHBOARDS.map((spec) => {
+    const uid = m.dashboards.perFleet ? fleetDashboardUid(spec, namespace, name) : genericDashboardUid(spec);
+    return { title: spec.title, path: `/d/${uid}?${query}` };
+  });
 }

@@ -59,7 +59,7 @@ describe('helm chart', () => {
     }
   });
 
-  it('ships the same operator dashboard as dashboards/', () => {
+  it('ships the same dashboards as dashboards/', () => {
     for (const f of readdirSync(join(chartDir, 'dashboards'))) {
       expect(readFileSync(join(chartDir, 'dashboards', f), 'utf8') === readFileSync(join(root, 'dashboards', f), 'utf8'), `${f} differs`).toBe(true);
     }
@@ -136,12 +136,17 @@ describe('helm chart', () => {
       expect(only(objects, 'PodDisruptionBudget')).toMatchObject({ spec: { maxUnavailable: 1 } });
     });
 
-    it('ships the operator dashboard as a ConfigMap for the Grafana sidecar', () => {
+    it('ships the shared dashboards (every fleet\'s and the operator\'s) as one ConfigMap for the Grafana sidecar', () => {
       const cm = only(objects, 'ConfigMap', 'unmute-operator-dashboard') as K8sObject & { data: Record<string, string> };
       expect(cm.metadata.labels).toMatchObject({ grafana_dashboard: '1' });
       const files = readdirSync(join(chartDir, 'dashboards')).filter((f) => f.endsWith('.json'));
       expect(Object.keys(cm.data).sort()).toEqual(files.sort());
-      for (const json of Object.values(cm.data)) expect((JSON.parse(json) as { title: string }).title).toMatch(/Operator/);
+      const dashboards = Object.values(cm.data).map((json) => JSON.parse(json) as { uid: string; templating: { list: { name: string }[] } });
+      expect(dashboards.map((d) => d.uid).sort()).toEqual(['unmute-fleet', 'unmute-latency', 'unmute-operator', 'unmute-overview', 'unmute-service-health', 'unmute-throughput', 'unmute-user-behaviour']);
+      // One set serves every fleet: the fleet dashboards choose it with variables.
+      for (const d of dashboards.filter((x) => x.uid !== 'unmute-operator')) expect(d.templating.list.map((v) => v.name)).toEqual(expect.arrayContaining(['namespace', 'fleet']));
+      // A ConfigMap holds at most 1 MiB.
+      expect(Buffer.byteLength(JSON.stringify(cm.data))).toBeLessThan(900 * 1024);
     });
 
     it('puts every namespaced object in the release namespace', () => {

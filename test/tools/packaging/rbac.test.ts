@@ -59,15 +59,16 @@ const CONTROLLER_ACCESS: Access[] = [
 // named by --leader-election-id, which the chart sets to the release's full name.
 const LEADER_ELECTION: Access = { group: 'coordination.k8s.io', resource: 'leases', verbs: ['get', 'create', 'update'], why: 'leader election', name: 'unmute-operator' };
 
-// Spec changes that switch which kinds a CR renders (scrape object, exposure, grafana-operator).
+// Spec changes that switch which kinds a CR renders (scrape object, exposure, per-fleet dashboards
+// as ConfigMaps and grafana-operator objects).
 const VARIANTS: Record<string, (spec: Record<string, unknown>) => Record<string, unknown>> = {
   'as written': (s) => s,
   'with PodMonitors': (s) => ({ ...s, monitoring: { ...(s['monitoring'] as object), scrapeKind: 'PodMonitor' } }),
   'exposed through an Ingress': (s) => ({ ...s, exposure: { ingress: { hosts: ['unmute.example.com'] } } }),
-  'with grafana-operator dashboards': (s) => {
+  'with per-fleet grafana-operator dashboards': (s) => {
     const m = (s['monitoring'] ?? {}) as Record<string, unknown>;
     const d = (m['dashboards'] ?? {}) as Record<string, unknown>;
-    return { ...s, monitoring: { ...m, dashboards: { ...d, grafanaOperator: { enabled: true } } } };
+    return { ...s, monitoring: { ...m, dashboards: { ...d, perFleet: true, grafanaOperator: { enabled: true } } } };
   },
 };
 

@@ -10,7 +10,7 @@ function aPrometheus(namespace: string, spec: Record<string, unknown>): KubeObje
 }
 
 const KPS = { matchLabels: { release: 'kube-prometheus-stack' } };
-const labelled = aFleet({ monitoring: { labels: { release: 'kube-prometheus-stack' } } }, { namespace: 'voice' });
+const labelled = aFleet({ monitoring: { labels: { release: 'kube-prometheus-stack' }, dashboards: { perFleet: true } } }, { namespace: 'voice' });
 
 describe('the prometheus-operator check', () => {
   it('warns, with the way out, when the CRDs are missing', () => {
@@ -98,6 +98,11 @@ describe('the Grafana sidecar check', () => {
     });
   });
 
+  it('checks nothing per fleet when the shared dashboards serve it', () => {
+    const g = aGrafana([{ name: 'LABEL', value: 'grafana_dashboard' }]);
+    expect(fleetGrafanaChecks(healthyFacts({ grafanaSidecars: factOk([g]) }), aFleet({}, { namespace: 'voice' }))).toEqual([]);
+  });
+
   it('passes a sidecar watching the label in all namespaces', () => {
     const g = aGrafana([{ name: 'LABEL', value: 'grafana_dashboard' }, { name: 'LABEL_VALUE', value: '1' }, { name: 'NAMESPACE', value: 'ALL' }, { name: 'RESOURCE', value: 'both' }]);
     const r = fleetGrafanaChecks(healthyFacts({ grafanaSidecars: factOk([g]) }), labelled);
@@ -125,12 +130,12 @@ describe('the Grafana sidecar check', () => {
 
   it('warns when the folder annotation differs', () => {
     const g = aGrafana([{ name: 'LABEL', value: 'grafana_dashboard' }, { name: 'NAMESPACE', value: 'voice,other' }]);
-    const fleet = aFleet({ monitoring: { dashboards: { folder: 'Unmute' } } }, { namespace: 'voice' });
+    const fleet = aFleet({ monitoring: { dashboards: { perFleet: true, folder: 'Unmute' } } }, { namespace: 'voice' });
     expect(one(fleetGrafanaChecks(healthyFacts({ grafanaSidecars: factOk([g]) }), fleet), 'monitoring.grafana-folder').status).toBe('warn');
   });
 
   it('fails grafana-operator dashboards without the GrafanaDashboard kind', () => {
-    const fleet = aFleet({ monitoring: { dashboards: { grafanaOperator: { enabled: true } } } });
+    const fleet = aFleet({ monitoring: { dashboards: { perFleet: true, grafanaOperator: { enabled: true } } } });
     const r = one(fleetGrafanaChecks(healthyFacts({ served: allServed(['GrafanaDashboard']) }), fleet), 'monitoring.grafana-operator');
     expect(r.status).toBe('fail');
   });

@@ -66,6 +66,17 @@ describe('reconciling a fleet', () => {
     expect(world.condition('Degraded')).toMatchObject({ status: 'True', reason: 'ApplyFailed' });
   });
 
+  it('removes the per-fleet dashboard copies of the previous version and links the shared set in status', async () => {
+    const world = new FleetWorld()
+      .withFleet()
+      .withOwned({ apiVersion: 'v1', kind: 'ConfigMap', name: 'demo-dashboard-fleet' })
+      .withOwned({ apiVersion: 'v1', kind: 'ConfigMap', name: 'demo-dashboard-overview' });
+    await world.reconcile();
+    expect(world.client.applied('ConfigMap').filter((c) => c.metadata.name.includes('dashboard'))).toEqual([]);
+    expect(world.client.writes.filter((w) => w.verb === 'delete').map((w) => w.name).sort()).toEqual(['demo-dashboard-fleet', 'demo-dashboard-overview']);
+    expect(world.client.status()?.['dashboards']).toContainEqual({ title: 'Fleet', path: '/d/unmute-fleet?var-namespace=voice&var-fleet=demo' });
+  });
+
   it('stops quietly, with no error and no status, when its namespace is being deleted', async () => {
     const world = new FleetWorld().withFleet();
     world.client.failApply.set(

@@ -3,7 +3,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ALL_DASHBOARDS, DASHBOARDS_DIR, FLEET_DASHBOARDS, generatedDashboardFiles, genericDashboard } from '../../../src/monitoring/dashboards/catalog.ts';
-import { renderDashboards } from '../../../src/monitoring/dashboards/deliver.ts';
+import { dashboardLinks, renderDashboards } from '../../../src/monitoring/dashboards/deliver.ts';
 import type { KubeObject } from '../../../src/runtime/object.ts';
 import { anUnmuteDeployment } from '../../support/factories.ts';
 import { everything, sample } from '../../support/monitoring.ts';
@@ -96,6 +96,7 @@ describe('fleet dashboards', () => {
 });
 
 describe('dashboard delivery', () => {
+  const perFleet = { monitoring: { dashboards: { perFleet: true } } };
   const configMaps = (objs: KubeObject[]) => objs.filter((o) => o.kind === 'ConfigMap');
 
   it('delivers one ConfigMap per dashboard with the sidecar label and folder annotation', () => {
@@ -108,15 +109,15 @@ describe('dashboard delivery', () => {
   });
 
   it('uses the configured sidecar label', () => {
-    const cr = anUnmuteDeployment({ monitoring: { dashboards: { labelKey: 'dashboards', labelValue: 'unmute', folderAnnotation: 'k8s-sidecar-target-directory', folder: '/tmp/unmute' } } });
+    const cr = anUnmuteDeployment({ monitoring: { dashboards: { perFleet: true, labelKey: 'dashboards', labelValue: 'unmute', folderAnnotation: 'k8s-sidecar-target-directory', folder: '/tmp/unmute' } } });
     const [cm] = configMaps(renderDashboards(cr, everything));
     expect(cm?.metadata.labels?.['dashboards']).toBe('unmute');
     expect(cm?.metadata.annotations).toEqual({ 'k8s-sidecar-target-directory': '/tmp/unmute' });
   });
 
   it('gives each fleet its own uids, titles and file names, with its variables preselected', () => {
-    const a = configMaps(renderDashboards(anUnmuteDeployment({}, { namespace: 'a', name: 'x' }), everything));
-    const b = configMaps(renderDashboards(anUnmuteDeployment({}, { namespace: 'b', name: 'x' }), everything));
+    const a = configMaps(renderDashboards(anUnmuteDeployment(perFleet, { namespace: 'a', name: 'x' }), everything));
+    const b = configMaps(renderDashboards(anUnmuteDeployment(perFleet, { namespace: 'b', name: 'x' }), everything));
     const parse = (cm: KubeObject) => {
       const data = cm['data'] as Record<string, string>;
       const [key, json] = Object.entries(data)[0]!;
@@ -145,13 +146,28 @@ describe('dashboard delivery', () => {
     [true, false, 0],
     [false, true, 0],
   ])('renders GrafanaDashboards when enabled=%s and the CRD is served=%s', (enabled, served, count) => {
-    const cr = anUnmuteDeployment({ monitoring: { dashboards: { grafanaOperator: { enabled, instanceSelector: { dashboards: 'grafana' } } } } });
+    const cr = anUnmuteDeployment({ monitoring: { dashboards: { perFleet: true, grafanaOperator: { enabled, instanceSelector: { dashboards: 'grafana' } } } } });
     const gds = renderDashboards(cr, { ...everything, grafanaOperator: served }).filter((o) => o.kind === 'GrafanaDashboard');
     expect(gds).toHaveLength(count);
     for (const g of gds) {
       expect(g.apiVersion).toBe('grafana.integreatly.org/v1beta1');
       expect(g['spec']).toMatchObject({ instanceSelector: { matchLabels: { dashboards: 'grafana' } }, allowCrossNamespaceImport: true });
     }
+  });
+
+  it('renders no per-fleet copies by default: the shared set serves the fleet, and status links to it with the fleet selected', () => {
+    const cr = anUnmuteDeployment({}, { namespace: 'voice', name: 'prod' });
+    expect(renderDashboards(cr, everything)).toEqual([]);
+    const links = dashboardLinks(cr);
+    expect(links).toHaveLength(FLEET_DASHBOARDS.length);
+    expect(links.find((l) => l.title === 'Fleet')?.path).toBe('/d/unmute-fleet?var-namespace=voice&var-fleet=prod');
+    for (const l of links) expect(FLEET_DASHBOARDS.map((s) => `/d/${genericDashboard(s).uid}`)).toContain(l.path.split('?')[0]);
+  });
+
+  it("links a fleet with its own copies to them", () => {
+    const cr = anUnmuteDeployment(perFleet, { namespace: 'voice', name: 'prod' });
+    const uids = configMaps(renderDashboards(cr, everything)).map((cm) => (JSON.parse(Object.values(cm['data'] as Record<string, string>)[0]!) as Json).uid);
+    expect(dashboardLinks(cr).map((l) => l.path.split('?')[0])).toEqual(uids.map((u) => `/d/${u}`));
   });
 
   it('renders no dashboards when they are disabled', () => {
