@@ -311,7 +311,14 @@ export class SimSession {
     const stt = this.stt;
     if (stt === undefined) return;
     if (this.sttClosed) throw new Error('STT connection closed: sent 1000 (OK); then received 1000 (OK)');
-    stt.sendAudio(audio);
+    try {
+      stt.sendAudio(audio);
+    } catch (err) {
+      // The stream is lost whether the send or the close event tells first: the same shutdown
+      // (and the same gauge leak) follows either way.
+      this.sttClosed = true;
+      throw err;
+    }
     this.m.sttSentFrames.inc();
     this.sttSentSamples += samples;
     this.sttFirstAudioAt ??= performance.now();
