@@ -7,7 +7,7 @@ import type { LoadSource } from '../autoscaler/readings.ts';
 import { FleetMetrics } from '../monitoring/fleet-metrics.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { RuntimeMetrics } from '../observability/metrics.ts';
-import { LABEL_APP_MANAGED_BY, LABEL_FLEET, MANAGED_BY } from '../api/v1alpha1/labels.ts';
+import { LABEL_APP_INSTANCE, LABEL_APP_MANAGED_BY, LABEL_FLEET, MANAGED_BY } from '../api/v1alpha1/labels.ts';
 import type { ClusterCapabilities } from '../render/types.ts';
 import type { Clock } from '../runtime/clock.ts';
 import { Controller } from '../runtime/controller.ts';
@@ -70,7 +70,8 @@ export async function setupUnmuteDeploymentController(o: ControllerSetupOptions)
   const deps = { logger: o.logger, clock: o.clock, metrics: o.metrics };
   const scope = (labelSelector?: string) => ({ ...(o.namespace ? { namespace: o.namespace } : {}), ...(labelSelector ? { labelSelector } : {}) });
   const inform = <T extends KubeObject = KubeObject>(ref: TypeRef, labelSelector?: string, transform?: CacheTransform<T>) =>
-    createInformer<T>(o.client, ref, scope(labelSelector), { ...deps, ...(transform === undefined ? {} : { transform }) });
+    // Indexed by fleet: each pass lists one fleet's pods and slices, not the cluster's.
+    createInformer<T>(o.client, ref, scope(labelSelector), { ...deps, indexLabel: LABEL_APP_INSTANCE, ...(transform === undefined ? {} : { transform }) });
 
   // Optional kinds are decided once at start: a CRD installed later needs an operator restart.
   const served = async (ref: TypeRef) => o.client.isServed(ref.apiVersion, ref.kind);

@@ -27,16 +27,30 @@ export interface CacheQuery {
   labelSelector?: string | readonly Requirement[];
 }
 
+export interface ObjectCacheOptions {
+  logger: Logger;
+  /**
+   * A label whose value, with the namespace, indexes the objects (e.g. the fleet's instance label):
+   * a list asking for one value of it reads only those objects, not every pod of the cluster.
+   */
+  indexLabel?: string;
+}
+
 /** Objects handed out are shared with the cache and other handlers: never mutate them. */
 export class ObjectCache<T extends KubeObject> implements ReflectorStore<T> {
   readonly #objects = new Map<string, T>();
+  // Keys by namespace (client-go's namespace index) and by namespace + indexLabel value.
+  readonly #byNamespace = new Map<string, Set<string>>();
+  readonly #byLabel = new Map<string, Set<string>>();
+  readonly #indexLabel: string | undefined;
   readonly #handlers = new Set<ObjectHandler<T>>();
   readonly #logger: Logger;
   readonly #syncWaiters: Array<() => void> = [];
   #synced = false;
 
-  constructor(options: { logger: Logger }) {
+  constructor(options: ObjectCacheOptions) {
     this.#logger = options.logger;
+    this.#indexLabel = options.indexLabel;
   }
 
   get(key: string): T | undefined {
@@ -55,12 +69,47 @@ export class ObjectCache<T extends KubeObject> implements ReflectorStore<T> {
           ? parseLabelSelector(query.labelSelector)
           : query.labelSelector;
     const out: T[] = [];
-    for (const obj of this.#objects.values()) {
+    for (const obj of this.#candidates(query.namespace, requirements)) {
       if (query.namespace !== undefined && obj.metadata.namespace !== query.namespace) continue;
       if (requirements !== undefined && !matchesLabels(requirements, obj.metadata.labels)) continue;
       out.push(obj);
     }
     return out;
+  }
+
+  /** The objects a query can match, from the narrowest index that applies; the query still filters them. */
+  *#candidates(namespace: string | undefined, requirements: readonly Requirement[] | undefined): Iterable<T> {
+    let keys: Set<string> | undefined;
+    const indexed = this.#indexLabel === undefined ? undefined : requirements?.find((r) => r.key === this.#indexLabel && (r.operator === 'Equals' || r.operator === 'In') && r.values.length === 1);
+    if (namespace !== undefined && indexed !== undefined) keys = this.#byLabel.get(labelIndexKey(namespace, indexed.values[0]!)) ?? new Set();
+    else if (namespace !== undefined) keys = this.#byNamespace.get(namespace) ?? new Set();
+    if (keys === undefined) {
+      yield* this.#objects.values();
+      return;
+    }
+    for (const key of keys) {
+      const obj = this.#objects.get(key);
+      if (obj !== undefined) yield obj;
+    }
+  }
+
+  #set(key: string, obj: T, old: T | undefined): void {
+    if (old !== undefined) this.#unindex(key, old);
+    this.#objects.set(key, obj);
+    addTo(this.#byNamespace, obj.metadata.namespace ?? '', key);
+    const value = this.#indexLabel === undefined ? undefined : obj.metadata.labels?.[this.#indexLabel];
+    if (value !== undefined) addTo(this.#byLabel, labelIndexKey(obj.metadata.namespace ?? '', value), key);
+  }
+
+  #delete(key: string, old: T): void {
+    this.#objects.delete(key);
+    this.#unindex(key, old);
+  }
+
+  #unindex(key: string, old: T): void {
+    removeFrom(this.#byNamespace, old.metadata.namespace ?? '', key);
+    const value = this.#indexLabel === undefined ? undefined : old.metadata.labels?.[this.#indexLabel];
+    if (value !== undefined) removeFrom(this.#byLabel, labelIndexKey(old.metadata.namespace ?? '', value), key);
   }
 
   keys(): string[] {
@@ -107,13 +156,13 @@ export class ObjectCache<T extends KubeObject> implements ReflectorStore<T> {
       const key = objectKey(item);
       seen.add(key);
       const old = this.#objects.get(key);
-      this.#objects.set(key, item);
+      this.#set(key, item, old);
       if (old === undefined) this.#emitAdd(item);
       else if (old.metadata.resourceVersion !== item.metadata.resourceVersion) this.#emitUpdate(old, item);
     }
     for (const [key, old] of [...this.#objects]) {
       if (seen.has(key)) continue;
-      this.#objects.delete(key);
+      this.#delete(key, old);
       this.#emitDelete(old, { finalStateUnknown: true });
     }
     if (!this.#synced) {
@@ -129,12 +178,12 @@ export class ObjectCache<T extends KubeObject> implements ReflectorStore<T> {
     switch (event.type) {
       case 'ADDED':
       case 'MODIFIED':
-        this.#objects.set(key, obj);
+        this.#set(key, obj, old);
         if (old === undefined) this.#emitAdd(obj);
         else this.#emitUpdate(old, obj);
         break;
       case 'DELETED':
-        this.#objects.delete(key);
+        if (old !== undefined) this.#delete(key, old);
         this.#emitDelete(obj, { finalStateUnknown: false });
         break;
       case 'BOOKMARK':
@@ -162,4 +211,19 @@ export class ObjectCache<T extends KubeObject> implements ReflectorStore<T> {
       this.#logger.error({ err, callback }, 'informer event handler threw');
     }
   }
+}
+
+const labelIndexKey = (namespace: string, value: string) => `${namespace}\u0000${value}`;
+
+function addTo(index: Map<string, Set<string>>, at: string, key: string): void {
+  let keys = index.get(at);
+  if (keys === undefined) index.set(at, (keys = new Set()));
+  keys.add(key);
+}
+
+function removeFrom(index: Map<string, Set<string>>, at: string, key: string): void {
+  const keys = index.get(at);
+  if (keys === undefined) return;
+  keys.delete(key);
+  if (keys.size === 0) index.delete(at);
 }

@@ -17,6 +17,8 @@ export interface InformerOptions<T extends KubeObject> {
   clock: Clock;
   random?: Random;
   metrics?: RuntimeMetrics;
+  /** A label the cache indexes (with the namespace) for lists that ask for one value of it. */
+  indexLabel?: string;
   /** What the cache keeps of each object (e.g. without managedFields); identity when omitted. */
   transform?: CacheTransform<T>;
   /** Reflector tuning (page size, watch timeout, backoff, watchdog margin). */
@@ -32,7 +34,7 @@ export class Informer<T extends KubeObject = KubeObject> {
   constructor(options: InformerOptions<T>) {
     this.name = options.name;
     const logger = options.logger.child({ informer: options.name });
-    this.cache = new ObjectCache<T>({ logger });
+    this.cache = new ObjectCache<T>({ logger, ...(options.indexLabel === undefined ? {} : { indexLabel: options.indexLabel }) });
     this.#reflector = new Reflector<T>({
       ...options.tuning,
       name: options.name,

@@ -72,7 +72,7 @@ describe('reconciling a fleet', () => {
       .withOwned({ apiVersion: 'v1', kind: 'ConfigMap', name: 'demo-dashboard-fleet' })
       .withOwned({ apiVersion: 'v1', kind: 'ConfigMap', name: 'demo-dashboard-overview' });
     await world.reconcile();
-    expect(world.client.applied('ConfigMap').filter((c) => c.metadata.name.includes('dashboard'))).toEqual([]);
+    expect(world.client.applied('ConfigMap').filter((c) => (c.metadata.name ?? '').includes('dashboard'))).toEqual([]);
     expect(world.client.writes.filter((w) => w.verb === 'delete').map((w) => w.name).sort()).toEqual(['demo-dashboard-fleet', 'demo-dashboard-overview']);
     expect(world.client.status()?.['dashboards']).toContainEqual({ title: 'Fleet', path: '/d/unmute-fleet?var-namespace=voice&var-fleet=demo' });
   });
