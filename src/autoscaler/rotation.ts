@@ -20,15 +20,28 @@ export interface RotationChanges {
   toRotation: string[];
 }
 
+/** Can take a caller now: in service, Ready, below acceptUntil (or in rotation and not read yet, as a new pod). */
+const open = (p: ComponentPod, until: number) => inService(p) && p.ready !== false && (p.load === undefined ? p.full !== true : p.load < until);
+
 /**
  * Which backends leave or rejoin rotation. A full pod whose reading went stale returns: a backend
  * nobody can read must not stay out of rotation for good. Pods in `exclude` (drained, undrained or
  * removed by the same plan) are left to that decision.
+ *
+ * A full backend leaves only while another one can take callers. When every backend is full, all
+ * stay in (or come back): a Service without endpoints refuses callers at once, while on a full
+ * backend they wait for a slot, as Unmute makes them, until the scale-up's new backend is Ready
+ * and the full ones leave again.
  */
 export function rotationChanges(pods: ComponentPod[], until: number, exclude: ReadonlySet<string> = new Set()): RotationChanges {
   const out: RotationChanges = { toFull: [], toRotation: [] };
+  const anyOpen = pods.some((p) => !exclude.has(p.name) && open(p, until));
   for (const p of pods) {
     if (!inService(p) || exclude.has(p.name)) continue;
+    if (!anyOpen) {
+      if (p.full) out.toRotation.push(p.name);
+      continue;
+    }
     if (!p.full && p.load !== undefined && p.load >= until) out.toFull.push(p.name);
     else if (p.full && (p.load === undefined || p.load < until)) out.toRotation.push(p.name);
   }

@@ -24,6 +24,20 @@ describe('rotation', () => {
     expect(rotationChanges(pods, 4, new Set(['c']))).toEqual({ toFull: [], toRotation: ['a'] });
   });
 
+  it('keeps the Service from emptying: with every backend full they all stay in rotation, until one can take callers', () => {
+    // Every backend at acceptUntil: none leaves, the full ones come back (callers wait for a slot
+    // instead of finding no endpoint at all).
+    const allFull = [pod('a', 4), pod('b', 4, { full: true }), pod('c', 5, { full: true })];
+    expect(rotationChanges(allFull, 4)).toEqual({ toFull: [], toRotation: ['b', 'c'] });
+    // A new backend that is not Ready yet takes nobody: still all in.
+    expect(rotationChanges([...allFull, pod('d', 0, { ready: false })], 4)).toEqual({ toFull: [], toRotation: ['b', 'c'] });
+    // Once it is Ready (read or not yet read), the full ones leave again.
+    expect(rotationChanges([pod('a', 4), pod('b', 4), pod('c', 5), pod('d', 0)], 4)).toEqual({ toFull: ['a', 'b', 'c'], toRotation: [] });
+    expect(rotationChanges([pod('a', 4), pod('d', undefined)], 4)).toEqual({ toFull: ['a'], toRotation: [] });
+    // A pod the same plan drains is no slot for new callers.
+    expect(rotationChanges([pod('a', 4), pod('d', 0)], 4, new Set(['d']))).toEqual({ toFull: [], toRotation: [] });
+  });
+
   it('counts free slots on backends in rotation only, and reads hot ones fast', () => {
     const pods = [pod('a', 1), pod('b', 4, { full: true }), pod('c', 3), pod('d', undefined), pod('e', 0, { serving: false })];
     expect(freeSlots(pods, 4)).toBe(4);
