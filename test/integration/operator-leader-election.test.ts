@@ -33,9 +33,13 @@ interface DeploymentLike extends KubeObject {
 }
 
 const isLeader = async (p: OperatorProcess) => metricValue(await p.metrics(), 'leader_election_master_status') === 1;
+/**
+ * Writes the API server accepted. Both processes start at once and may both try to create the
+ * missing Lease; the loser's refused POST (409) writes nothing.
+ */
 const writesOf = async (p: OperatorProcess) => {
   const text = await p.metrics();
-  return WRITE_METHODS.reduce((n, method) => n + metricSum(text, 'rest_client_requests_total', { method }), 0);
+  return WRITE_METHODS.reduce((n, method) => n + ['200', '201'].reduce((m, code) => m + metricSum(text, 'rest_client_requests_total', { method, code }), 0), 0);
 };
 const reconcilesOf = async (p: OperatorProcess) => metricSum(await p.metrics(), 'controller_runtime_reconcile_total');
 /** Log lines of finished reconciles of `key` (debug level), after `fromIndex`. */
