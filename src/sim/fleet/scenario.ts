@@ -10,16 +10,16 @@ import { systemClock } from '../../runtime/clock.ts';
 import { createInformer, type Informer } from '../../runtime/informer.ts';
 import type { KubeClient } from '../../runtime/kube-client.ts';
 import type { KubeObject } from '../../runtime/object.ts';
-import { LABEL_SERVING } from '../../api/v1alpha1/labels.ts';
+import { LABEL_SERVING, SERVING } from '../../api/v1alpha1/labels.ts';
 import { ENDPOINT_SLICE, readyEndpointUrls, type EndpointSlice } from '../loadgen/endpointslices.ts';
 import { LiveCounters, runPlan, type SessionTemplate } from '../loadgen/runner.ts';
 import type { SessionResult } from '../loadgen/session.ts';
 import { staticTargets, TargetPool, type PickStrategy } from '../loadgen/targets.ts';
 import type { SimWorkerOptions } from '../worker/server.ts';
 import { hpaDecide, pruneHpaHistory, type HpaSpec } from './hpa.ts';
-import { measureRun, timelineRows, type MeasureSpec, type RunFigures, type SessionRecord, type TimelineRow, type TimelineSample } from './measure.ts';
+import { measureRun, routingSnapshot, timelineRows, type BackendHold, type MeasureSpec, type RoutingSnapshot, type RunFigures, type SessionRecord, type TimelineRow, type TimelineSample } from './measure.ts';
 import { pipelineProcess, SliceResolver } from './pipeline.ts';
-import { startPodRunner, type PodRunner, type PodRunnerEvent } from './pod-runner.ts';
+import { startPodRunner, type PodLike, type PodRunner, type PodRunnerEvent } from './pod-runner.ts';
 import type { TracePlan } from './trace.ts';
 
 const DEPLOYMENT = { apiVersion: 'apps/v1', kind: 'Deployment' } as const;
@@ -197,6 +197,32 @@ export interface ScenarioResult {
   wallMs: number;
 }
 
+/** A pod that takes new sessions, or would but for being full: not terminating, not draining. */
+function podServes(p: PodLike): boolean {
+  const label = p.metadata.labels?.[LABEL_SERVING];
+  return p.metadata.deletionTimestamp == null && label !== SERVING.draining && label !== SERVING.outdated;
+}
+
+/**
+ * Every backend with a running worker as the run knows it now: whether it serves, and the sessions
+ * held there, the larger of what the clients hold (leases, which count a caller still connecting)
+ * and what the worker counts (running + waiting; the only count for callers sent to a gateway).
+ * `routing`: the URL a caller was just given, whose own lease is left out.
+ */
+function backendHolds(runner: PodRunner, pool: TargetPool, routing?: string): BackendHold[] {
+  const pods = new Map(runner.pods().map((p) => [p.metadata.uid ?? '', p]));
+  const out: BackendHold[] = [];
+  for (const w of runner.workers()) {
+    if (w.state !== 'running') continue;
+    const pod = pods.get(w.uid);
+    const url = `http://${w.ip}:${w.port}`;
+    // The caller being routed holds a lease on its backend already: not one of the sessions it found there.
+    const leases = pool.connections(url) - (url === routing ? 1 : 0);
+    out.push({ url, serving: pod !== undefined && podServes(pod), held: Math.max(leases, w.stats?.activeSessions ?? 0) });
+  }
+  return out;
+}
+
 export async function runFleetScenario(o: ScenarioOptions): Promise<ScenarioResult> {
   const log = o.log ?? (() => {});
   const worker = o.worker ?? CHEAP_WORKER;
@@ -245,7 +271,8 @@ export async function runFleetScenario(o: ScenarioOptions): Promise<ScenarioResu
         ready: endpoints.ready(),
         sessions: live.open + live.connecting,
         pending: pods.filter((p) => p.status?.phase === 'Pending' && p.metadata.deletionTimestamp == null).length,
-        draining: pods.filter((p) => p.metadata.deletionTimestamp != null || p.metadata.labels?.[LABEL_SERVING] === 'false').length,
+        draining: pods.filter((p) => p.metadata.deletionTimestamp != null || p.metadata.labels?.[LABEL_SERVING] === SERVING.draining).length,
+        serving: backendHolds(runner, endpoints.pool).filter((b) => b.serving).length,
       });
     };
     sample();
@@ -256,6 +283,8 @@ export async function runFleetScenario(o: ScenarioOptions): Promise<ScenarioResu
     };
     sampler = setTimeout(tickSample, every);
     let lastLog = 0;
+    // The fleet as each caller found it when routed, until its result arrives.
+    const routedAs = new Map<number, RoutingSnapshot>();
     const result = await runPlan({
       picker: o.targetUrl === undefined ? endpoints.pool : staticTargets([o.targetUrl]),
       plan: o.plan.sessions,
@@ -263,9 +292,14 @@ export async function runFleetScenario(o: ScenarioOptions): Promise<ScenarioResu
       deadlineMs: o.plan.totalMs,
       live,
       ...(o.signal ? { signal: o.signal } : {}),
-      onResult: (r: SessionResult) => {
+      onPick: (i, url) => {
+        if (url !== undefined) routedAs.set(i, routingSnapshot(backendHolds(runner, endpoints.pool, url), url, o.spec.maxSessionsPerPod));
+      },
+      onIndexedResult: (i: number, r: SessionResult) => {
         const waited = r.queuedMs ?? (r.outcome === 'refused' && r.httpStatus === undefined ? 0 : Math.max(0, Date.now() - r.startedAt));
-        records.push({ outcome: r.outcome, ...(r.closeCode !== undefined ? { closeCode: r.closeCode } : {}), waitedMs: waited, startMs: r.startedAt - wallStart });
+        const routing = routedAs.get(i);
+        routedAs.delete(i);
+        records.push({ outcome: r.outcome, ...(r.closeCode !== undefined ? { closeCode: r.closeCode } : {}), waitedMs: waited, startMs: r.startedAt - wallStart, ...(routing ? { routing } : {}) });
         const now = performance.now();
         if (now - lastLog > 15_000) {
           lastLog = now;
