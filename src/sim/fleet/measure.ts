@@ -125,6 +125,8 @@ export interface StepReaction {
   seconds: number;
   /** True when capacity was still short at the end of the timeline. */
   unresolved: boolean;
+  /** Seconds from the step's start to the first raise of the Deployment's replicas (the scale decision), if one came within a minute. */
+  decisionSeconds?: number;
 }
 
 export interface RunFigures {
@@ -195,10 +197,16 @@ export function measureRun(input: {
   spec: MeasureSpec;
   scaleEvents: number;
   endMs: number;
+  /** When the Deployment's replicas were raised (ms since the start of the run). */
+  scaleUpsMs?: readonly number[];
 }): RunFigures {
   const { samples, sessions, spec } = input;
   const count = (o: SessionOutcome) => sessions.filter((s) => s.outcome === o).length;
-  const reactions = input.steps.map((st) => reactionTo(samples, st, spec));
+  const reactions = input.steps.map((st) => {
+    const r = reactionTo(samples, st, spec);
+    const up = input.scaleUpsMs?.find((t) => t >= st.atMs && t <= st.atMs + 60_000);
+    return up === undefined ? r : { ...r, decisionSeconds: round((up - st.atMs) / 1000, 2) };
+  });
   const replicaSeconds = integrate(samples, (s) => s.pods, input.endMs);
   const idealReplicaSeconds = integrate(samples, (s) => idealReplicas(s.sessions, spec), input.endMs);
   const queued = sessions.filter((s) => s.waitedMs > QUEUED_THRESHOLD_MS);
@@ -261,4 +269,22 @@ export function timelineRows(samples: readonly TimelineSample[], sessions: reado
     });
   }
   return rows;
+}
+
+const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/**
+ * Requests that write (POST, PUT, PATCH, DELETE, whatever their answer) in a process's
+ * rest_client_requests_total, from its /metrics text: the operator's API writes so far.
+ */
+export function apiWritesFromMetrics(exposition: string): number {
+  let writes = 0;
+  for (const line of exposition.split('\n')) {
+    if (!line.startsWith('rest_client_requests_total{')) continue;
+    const end = line.lastIndexOf('}');
+    const method = /(?:^|[{,])method="([A-Z]+)"/.exec(line.slice(0, end + 1))?.[1];
+    const value = Number(line.slice(end + 1).trim().split(/\s+/)[0]);
+    if (method !== undefined && WRITE_METHODS.has(method) && Number.isFinite(value)) writes += value;
+  }
+  return writes;
 }

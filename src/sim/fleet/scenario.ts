@@ -77,6 +77,8 @@ class ReplicasWatch {
   readonly #abort = new AbortController();
   changes = 0;
   replicas: number | undefined;
+  /** performance.now() of each raise of replicas (the scaler's decisions to add capacity). */
+  readonly ups: number[] = [];
 
   constructor(client: KubeClient, namespace: string, name: string) {
     this.#informer = createInformer(client, DEPLOYMENT, { namespace, fieldSelector: `metadata.name=${name}` }, { logger: silentLogger(), clock: systemClock() });
@@ -84,6 +86,7 @@ class ReplicasWatch {
       const r = (obj as { spec?: { replicas?: number } }).spec?.replicas;
       if (r === undefined) return;
       if (this.replicas !== undefined && r !== this.replicas) this.changes++;
+      if (this.replicas !== undefined && r > this.replicas) this.ups.push(performance.now());
       this.replicas = r;
     };
     this.#informer.addHandler({ onAdd: seen, onUpdate: (_, o) => seen(o) });
@@ -184,6 +187,11 @@ export interface ScenarioOptions {
   log?: (msg: string) => void;
   onRunnerEvent?: (e: PodRunnerEvent) => void;
   signal?: AbortSignal;
+  /**
+   * The operator's API writes so far (a counter), read when the trace starts and when it ends:
+   * the result's apiWrites. A failed read leaves them out.
+   */
+  apiWrites?: () => Promise<number>;
 }
 
 export interface ScenarioResult {
@@ -195,6 +203,8 @@ export interface ScenarioResult {
   /** The STT/TTS/vLLM pods' runner, when the pipeline runs. */
   servicesRunner?: PodRunner['totals'];
   wallMs: number;
+  /** The operator's API writes during the trace, and the trace's wall seconds. */
+  apiWrites?: { writes: number; seconds: number };
 }
 
 /** A pod that takes new sessions, or would but for being full: not terminating, not draining. */
@@ -258,6 +268,15 @@ export async function runFleetScenario(o: ScenarioOptions): Promise<ScenarioResu
     replicas.changes = 0;
     if (o.hpa) hpa = startHpaLoop({ client: o.client, namespace: o.namespace, deployment: o.deployment, runner, replicas: () => replicas.replicas, spec: o.hpa, log });
 
+    const readWrites = async (): Promise<number | undefined> => {
+      try {
+        return await o.apiWrites?.();
+      } catch (err) {
+        log(`api writes: ${(err as Error).message}`);
+        return undefined;
+      }
+    };
+    const writesBefore = await readWrites();
     const live = new LiveCounters();
     const samples: TimelineSample[] = [];
     const records: SessionRecord[] = [];
@@ -310,9 +329,27 @@ export async function runFleetScenario(o: ScenarioOptions): Promise<ScenarioResu
     clearTimeout(sampler);
     sampler = undefined;
     sample();
-    const figures = measureRun({ samples, sessions: records, steps: o.plan.steps, spec: o.spec, scaleEvents: replicas.changes, endMs: o.plan.totalMs });
+    const writesAfter = writesBefore === undefined ? undefined : await readWrites();
+    const writesS = (performance.now() - t0) / 1000;
+    const figures = measureRun({
+      samples,
+      sessions: records,
+      steps: o.plan.steps,
+      spec: o.spec,
+      scaleEvents: replicas.changes,
+      endMs: o.plan.totalMs,
+      scaleUpsMs: replicas.ups.filter((t) => t >= t0).map((t) => t - t0),
+    });
     const timeline = timelineRows(samples, records, o.spec, o.plan.totalMs / 12, o.plan.totalMs);
-    return { figures, timeline, samples, runner: { ...runner.totals }, ...(services ? { servicesRunner: { ...services.totals } } : {}), wallMs: result.wallMs };
+    return {
+      figures,
+      timeline,
+      samples,
+      runner: { ...runner.totals },
+      ...(services ? { servicesRunner: { ...services.totals } } : {}),
+      wallMs: result.wallMs,
+      ...(writesBefore !== undefined && writesAfter !== undefined ? { apiWrites: { writes: writesAfter - writesBefore, seconds: writesS } } : {}),
+    };
   } finally {
     if (sampler !== undefined) clearTimeout(sampler);
     await hpa?.stop();

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { hpaDecide } from '../../../src/sim/fleet/hpa.ts';
-import { classifyWait, idealReplicas, integrate, measureRun, reactionTo, routingSnapshot, splitQueued, type SessionRecord, type TimelineSample } from '../../../src/sim/fleet/measure.ts';
+import { apiWritesFromMetrics, classifyWait, idealReplicas, integrate, measureRun, reactionTo, routingSnapshot, splitQueued, type SessionRecord, type TimelineSample } from '../../../src/sim/fleet/measure.ts';
 import { concurrencyAt, FULL_TRACE, planTrace, plannedConcurrency, QUICK_TRACE } from '../../../src/sim/fleet/trace.ts';
 import { seededRng } from '../../../src/sim/random.ts';
 
@@ -153,5 +153,23 @@ describe('queued session-seconds, avoidable or not', () => {
     expect(splitQueued(sessions)).toEqual({ avoidableSeconds: 2.2, unavoidableSeconds: 2.5, avoidableSessions: 2 });
     const f = measureRun({ samples: [s(0, 2, 2, 0)], sessions, steps: [], spec, scaleEvents: 0, endMs: 1000 });
     expect(f).toMatchObject({ queuedSeconds: 4.7, queuedAvoidableSeconds: 2.2, queuedUnavoidableSeconds: 2.5, queuedAvoidableSessions: 2 });
+  });
+});
+
+describe("the operator's API writes", () => {
+  it('sums the writing methods of rest_client_requests_total, whatever their code, and no reads', () => {
+    const text = [
+      '# HELP rest_client_requests_total Number of HTTP requests to the API server, partitioned by status code, method, and host.',
+      '# TYPE rest_client_requests_total counter',
+      'rest_client_requests_total{code="200",method="GET",host="10.0.0.1:6443"} 900',
+      'rest_client_requests_total{code="200",method="PATCH",host="10.0.0.1:6443"} 40',
+      'rest_client_requests_total{code="409",method="PATCH",host="10.0.0.1:6443"} 2',
+      'rest_client_requests_total{code="201",method="POST",host="10.0.0.1:6443"} 7',
+      'rest_client_requests_total{code="200",method="DELETE",host="10.0.0.1:6443"} 1',
+      'rest_client_requests_total{code="200",method="PUT",host="10.0.0.1:6443"} 0',
+      'rest_client_request_duration_seconds_count{verb="PATCH",host="10.0.0.1:6443"} 42',
+    ].join('\n');
+    expect(apiWritesFromMetrics(text)).toBe(50);
+    expect(apiWritesFromMetrics('')).toBe(0);
   });
 });
