@@ -214,7 +214,7 @@ function podServes(p: PodLike): boolean {
 }
 
 /**
- * Every backend with a running worker as the run knows it now: whether it serves, and the sessions
+ * Every backend with a worker as the run knows it now: whether it serves, and the sessions
  * held there, the larger of what the clients hold (leases, which count a caller still connecting)
  * and what the worker counts (running + waiting; the only count for callers sent to a gateway).
  * `routing`: the URL a caller was just given, whose own lease is left out.
@@ -222,13 +222,14 @@ function podServes(p: PodLike): boolean {
 function backendHolds(runner: PodRunner, pool: TargetPool, routing?: string): BackendHold[] {
   const pods = new Map(runner.pods().map((p) => [p.metadata.uid ?? '', p]));
   const out: BackendHold[] = [];
+  // Workers not running (starting, in preStop) serve no one but are listed: a caller can still be
+  // sent to one (its endpoint not yet removed), and its snapshot should know which backend it got.
   for (const w of runner.workers()) {
-    if (w.state !== 'running') continue;
     const pod = pods.get(w.uid);
     const url = `http://${w.ip}:${w.port}`;
     // The caller being routed holds a lease on its backend already: not one of the sessions it found there.
     const leases = pool.connections(url) - (url === routing ? 1 : 0);
-    out.push({ url, serving: pod !== undefined && podServes(pod), held: Math.max(leases, w.stats?.activeSessions ?? 0) });
+    out.push({ url, serving: w.state === 'running' && pod !== undefined && podServes(pod), held: Math.max(leases, w.stats?.activeSessions ?? 0) });
   }
   return out;
 }
