@@ -25,7 +25,7 @@ import { startCluster, stopCluster, type Cluster } from '../scripts/cluster/harn
 import { KubeClient } from '../src/runtime/kube-client.ts';
 import type { KubeObject } from '../src/runtime/object.ts';
 import { baselineFleet, operatorFleet, operatorFleetTargets, type FleetShape, type OperatorTiming } from '../src/sim/fleet/fleets.ts';
-import type { RunFigures, TimelineRow } from '../src/sim/fleet/measure.ts';
+import { apiWritesFromMetrics, type RunFigures, type TimelineRow } from '../src/sim/fleet/measure.ts';
 import { CHEAP_SESSION, CHEAP_WORKER, runFleetScenario, type HpaLoopOptions } from '../src/sim/fleet/scenario.ts';
 import { FULL_TRACE, planTrace, QUICK_TRACE } from '../src/sim/fleet/trace.ts';
 import { seededRng } from '../src/sim/random.ts';
@@ -56,6 +56,13 @@ const BASELINE_WINDOW_S = windowFlag('baseline-window', 300);
 const TIMING: OperatorTiming = { intervalSeconds: 1, metricsStaleSeconds: 5, scaleDownStabilizationSeconds: WINDOW_S / TIME_SCALE, drainTimeoutSeconds: 360, drainGracePeriodSeconds: 360 };
 const HPA: HpaLoopOptions = { ...pick(SHAPE), tolerance: 0.1, periodMs: 15_000 / TIME_SCALE, scaleDownStabilizationMs: (BASELINE_WINDOW_S * 1000) / TIME_SCALE };
 
+/**
+ * Where the operator process serves /metrics inside the cluster's network namespace: a fixed port
+ * (each cluster has its own namespace; the cluster add-ons use 1808x and 18090) so the operator
+ * side's inner run can read its rest_client_requests_total, the operator's API writes.
+ */
+const OPERATOR_METRICS = '127.0.0.1:18095';
+
 function pick(s: FleetShape) {
   return { minReplicas: s.minReplicas, maxReplicas: s.maxReplicas, targetSessionsPerPod: s.targetSessionsPerPod };
 }
@@ -75,6 +82,8 @@ const innerSchema = z.object({
   hpa: z.boolean(),
   windowS: z.number().int().min(0),
   targetUrl: z.string().optional(),
+  /** The operator's /metrics, read at the trace's start and end (operator side only). */
+  operatorMetricsUrl: z.string().optional(),
 });
 type InnerConfig = z.infer<typeof innerSchema>;
 
@@ -101,9 +110,21 @@ async function inner(config: InnerConfig): Promise<void> {
     ...(config.hpa ? { hpa: { ...HPA, scaleDownStabilizationMs: (config.windowS * 1000) / TIME_SCALE } } : {}),
     signal: ac.signal,
     log: (m) => process.stderr.write(`[${config.label}] ${m}\n`),
+    ...(config.operatorMetricsUrl !== undefined ? { apiWrites: operatorWrites(config.operatorMetricsUrl) } : {}),
   });
-  process.stdout.write(`RESULT ${JSON.stringify({ figures: result.figures, timeline: result.timeline, runner: result.runner, servicesRunner: result.servicesRunner, wallMs: result.wallMs })}\n`);
+  process.stdout.write(
+    `RESULT ${JSON.stringify({ figures: result.figures, timeline: result.timeline, runner: result.runner, servicesRunner: result.servicesRunner, wallMs: result.wallMs, apiWrites: result.apiWrites })}\n`,
+  );
   process.exit(0);
+}
+
+/** Reads the operator's API writes so far from its /metrics. */
+function operatorWrites(url: string): () => Promise<number> {
+  return async () => {
+    const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
+    if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
+    return apiWritesFromMetrics(await res.text());
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -131,7 +152,11 @@ function table(op: RunFigures, base: RunFigures, meta: { trace: string; wallS: n
     ['sessions refused (no backend / 500)', fmt(op.refused, 0), fmt(base.refused, 0)],
     ['sessions that queued for a slot', fmt(op.queuedSessions, 0), fmt(base.queuedSessions, 0)],
     ['session-seconds queued (wall)', fmt(op.queuedSeconds), fmt(base.queuedSeconds)],
+    ['  avoidable (a serving backend had a slot)', fmt(op.queuedAvoidableSeconds), fmt(base.queuedAvoidableSeconds)],
+    ['  unavoidable (every serving backend full)', fmt(op.queuedUnavoidableSeconds), fmt(base.queuedUnavoidableSeconds)],
+    ['sessions whose wait was avoidable', fmt(op.queuedAvoidableSessions, 0), fmt(base.queuedAvoidableSessions, 0)],
     ['reaction to the spike, s (wall)', fmt(op.reactionSeconds), fmt(base.reactionSeconds)],
+    ['  of which to the scale decision', fmt(decision(op)), fmt(decision(base))],
     ['replica-seconds used (wall)', fmt(op.replicaSeconds), fmt(base.replicaSeconds)],
     ['ideal replica-seconds (wall)', fmt(op.idealReplicaSeconds), fmt(base.idealReplicaSeconds)],
     ['used / ideal', fmt(op.replicaRatio, 3), fmt(base.replicaRatio, 3)],
@@ -150,12 +175,18 @@ function table(op: RunFigures, base: RunFigures, meta: { trace: string; wallS: n
   return lines.join('\n');
 }
 
+/** Seconds from the spike to the first raise of replicas, if that came within a minute. */
+function decision(f: RunFigures): number | undefined {
+  return f.reactions.find((r) => r.name === 'spike')?.decisionSeconds;
+}
+
 interface InnerResult {
   figures: RunFigures;
   timeline: TimelineRow[];
   runner: unknown;
   servicesRunner?: unknown;
   wallMs: number;
+  apiWrites?: { writes: number; seconds: number };
 }
 
 function parseResult(text: string, label: string): InnerResult {
@@ -222,7 +253,7 @@ async function outer(argv: string[]): Promise<number> {
 
     const operator = spawnInNetns(
       cluster,
-      ['src/cli/main.ts', 'run', '--kubeconfig', cluster.kubeconfigInNetnsPath!, '--no-leader-elect', '--namespace', NS_OP, '--metrics-bind-address', '127.0.0.1:0', '--health-probe-bind-address', '127.0.0.1:0', '--log-level', argv.some((a) => a.startsWith('--operator-log=')) ? 'info' : 'warn'],
+      ['src/cli/main.ts', 'run', '--kubeconfig', cluster.kubeconfigInNetnsPath!, '--no-leader-elect', '--namespace', NS_OP, '--metrics-bind-address', OPERATOR_METRICS, '--health-probe-bind-address', '127.0.0.1:0', '--log-level', argv.some((a) => a.startsWith('--operator-log=')) ? 'info' : 'warn'],
       'operator-process',
     );
     const innerRun = (label: string, config: Omit<InnerConfig, 'kubeconfig' | 'trace' | 'label' | 'windowS'>) =>
@@ -234,7 +265,7 @@ async function outer(argv: string[]): Promise<number> {
       if (code !== 0) throw new Error(`${label} run exited ${code}:\n${p.output().slice(-3000)}`);
       return parseResult(p.output(), label);
     };
-    const opConfig = { namespace: NS_OP, ...operatorFleetTargets('fleet'), hpa: false, ...(gateway ? { targetUrl: gateway.targetUrl } : {}) };
+    const opConfig = { namespace: NS_OP, ...operatorFleetTargets('fleet'), hpa: false, operatorMetricsUrl: `http://${OPERATOR_METRICS}/metrics`, ...(gateway ? { targetUrl: gateway.targetUrl } : {}) };
     // The first callers must not reach a gateway that has no backend yet (KWOK marks pods Ready
     // before a pod runner plays them: the inner run still waits for running sim-workers).
     if (gateway) await gateway.ready(NS_OP, 'fleet', opConfig.service, SHAPE.minReplicas);
@@ -273,8 +304,16 @@ async function outer(argv: string[]): Promise<number> {
       dropped_1011_baseline: bl.figures.droppedByServices,
       queued_s_operator: op.figures.queuedSeconds,
       queued_s_baseline: bl.figures.queuedSeconds,
+      queued_avoidable_s_operator: op.figures.queuedAvoidableSeconds,
+      queued_avoidable_s_baseline: bl.figures.queuedAvoidableSeconds,
+      queued_unavoidable_s_operator: op.figures.queuedUnavoidableSeconds,
+      queued_unavoidable_s_baseline: bl.figures.queuedUnavoidableSeconds,
       reaction_s_operator: Math.round(op.figures.reactionSeconds * 10) / 10,
       reaction_s_baseline: Math.round(bl.figures.reactionSeconds * 10) / 10,
+      decision_s_operator: decision(op.figures) ?? null,
+      decision_s_baseline: decision(bl.figures) ?? null,
+      // Over the trace (from warm to the last session's end); null when /metrics could not be read.
+      api_writes_per_s_operator: op.apiWrites ? Math.round((op.apiWrites.writes / op.apiWrites.seconds) * 100) / 100 : null,
       replica_s_ratio_operator: op.figures.replicaRatio,
       replica_s_ratio_baseline: bl.figures.replicaRatio,
       scale_events_operator: op.figures.scaleEvents,

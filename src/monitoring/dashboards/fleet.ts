@@ -1,4 +1,4 @@
-// Fleet: what the operator wants and has, per tier; sessions against capacity; drains, scaling, GPUs.
+// Fleet: what the operator wants and has, per tier; sessions against capacity and free slots; drains, scaling, GPUs.
 // Reads the operator's own metrics (unmute_operator_*), which Unmute's cannot provide.
 import { SESSIONS_COMPONENT } from '../../api/v1alpha1/components.ts';
 import { sel, workerMatchers, DASHBOARD_SCOPE } from '../promql.ts';
@@ -112,6 +112,15 @@ export const fleet: DashboardSpec = {
             { expr: total('unmute_operator_sessions_capacity'), legend: 'capacity' },
             { expr: `sum(${sel('worker_active_sessions', workerMatchers(DASHBOARD_SCOPE, SESSIONS_COMPONENT))})`, legend: 'sessions (scraped)' },
           ],
+        },
+        {
+          kind: 'timeseries',
+          title: 'Free session slots in rotation',
+          description:
+            'Session slots free on backends in rotation (status.sessions.free): a new caller starts at once while above 0, and waits for a slot at 0. A full backend leaves rotation until one of its conversations ends; the autoscaler adds a backend when none is left (or fewer than headroomSessions), counting backends still starting.',
+          unit: UNIT.count,
+          min: 0,
+          queries: [{ expr: total('unmute_operator_sessions_free'), legend: 'free slots' }],
         },
         {
           kind: 'timeseries',

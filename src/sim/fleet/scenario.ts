@@ -10,16 +10,16 @@ import { systemClock } from '../../runtime/clock.ts';
 import { createInformer, type Informer } from '../../runtime/informer.ts';
 import type { KubeClient } from '../../runtime/kube-client.ts';
 import type { KubeObject } from '../../runtime/object.ts';
-import { LABEL_SERVING } from '../../api/v1alpha1/labels.ts';
+import { LABEL_SERVING, SERVING } from '../../api/v1alpha1/labels.ts';
 import { ENDPOINT_SLICE, readyEndpointUrls, type EndpointSlice } from '../loadgen/endpointslices.ts';
 import { LiveCounters, runPlan, type SessionTemplate } from '../loadgen/runner.ts';
 import type { SessionResult } from '../loadgen/session.ts';
 import { staticTargets, TargetPool, type PickStrategy } from '../loadgen/targets.ts';
 import type { SimWorkerOptions } from '../worker/server.ts';
 import { hpaDecide, pruneHpaHistory, type HpaSpec } from './hpa.ts';
-import { measureRun, timelineRows, type MeasureSpec, type RunFigures, type SessionRecord, type TimelineRow, type TimelineSample } from './measure.ts';
+import { measureRun, routingSnapshot, timelineRows, type BackendHold, type MeasureSpec, type RoutingSnapshot, type RunFigures, type SessionRecord, type TimelineRow, type TimelineSample } from './measure.ts';
 import { pipelineProcess, SliceResolver } from './pipeline.ts';
-import { startPodRunner, type PodRunner, type PodRunnerEvent } from './pod-runner.ts';
+import { startPodRunner, type PodLike, type PodRunner, type PodRunnerEvent } from './pod-runner.ts';
 import type { TracePlan } from './trace.ts';
 
 const DEPLOYMENT = { apiVersion: 'apps/v1', kind: 'Deployment' } as const;
@@ -77,6 +77,8 @@ class ReplicasWatch {
   readonly #abort = new AbortController();
   changes = 0;
   replicas: number | undefined;
+  /** performance.now() of each raise of replicas (the scaler's decisions to add capacity). */
+  readonly ups: number[] = [];
 
   constructor(client: KubeClient, namespace: string, name: string) {
     this.#informer = createInformer(client, DEPLOYMENT, { namespace, fieldSelector: `metadata.name=${name}` }, { logger: silentLogger(), clock: systemClock() });
@@ -84,6 +86,7 @@ class ReplicasWatch {
       const r = (obj as { spec?: { replicas?: number } }).spec?.replicas;
       if (r === undefined) return;
       if (this.replicas !== undefined && r !== this.replicas) this.changes++;
+      if (this.replicas !== undefined && r > this.replicas) this.ups.push(performance.now());
       this.replicas = r;
     };
     this.#informer.addHandler({ onAdd: seen, onUpdate: (_, o) => seen(o) });
@@ -184,6 +187,11 @@ export interface ScenarioOptions {
   log?: (msg: string) => void;
   onRunnerEvent?: (e: PodRunnerEvent) => void;
   signal?: AbortSignal;
+  /**
+   * The operator's API writes so far (a counter), read when the trace starts and when it ends:
+   * the result's apiWrites. A failed read leaves them out.
+   */
+  apiWrites?: () => Promise<number>;
 }
 
 export interface ScenarioResult {
@@ -195,6 +203,35 @@ export interface ScenarioResult {
   /** The STT/TTS/vLLM pods' runner, when the pipeline runs. */
   servicesRunner?: PodRunner['totals'];
   wallMs: number;
+  /** The operator's API writes during the trace, and the trace's wall seconds. */
+  apiWrites?: { writes: number; seconds: number };
+}
+
+/** A pod that takes new sessions, or would but for being full: not terminating, not draining. */
+function podServes(p: PodLike): boolean {
+  const label = p.metadata.labels?.[LABEL_SERVING];
+  return p.metadata.deletionTimestamp == null && label !== SERVING.draining && label !== SERVING.outdated;
+}
+
+/**
+ * Every backend with a worker as the run knows it now: whether it serves, and the sessions
+ * held there, the larger of what the clients hold (leases, which count a caller still connecting)
+ * and what the worker counts (running + waiting; the only count for callers sent to a gateway).
+ * `routing`: the URL a caller was just given, whose own lease is left out.
+ */
+function backendHolds(runner: PodRunner, pool: TargetPool, routing?: string): BackendHold[] {
+  const pods = new Map(runner.pods().map((p) => [p.metadata.uid ?? '', p]));
+  const out: BackendHold[] = [];
+  // Workers not running (starting, in preStop) serve no one but are listed: a caller can still be
+  // sent to one (its endpoint not yet removed), and its snapshot should know which backend it got.
+  for (const w of runner.workers()) {
+    const pod = pods.get(w.uid);
+    const url = `http://${w.ip}:${w.port}`;
+    // The caller being routed holds a lease on its backend already: not one of the sessions it found there.
+    const leases = pool.connections(url) - (url === routing ? 1 : 0);
+    out.push({ url, serving: w.state === 'running' && pod !== undefined && podServes(pod), held: Math.max(leases, w.stats?.activeSessions ?? 0) });
+  }
+  return out;
 }
 
 export async function runFleetScenario(o: ScenarioOptions): Promise<ScenarioResult> {
@@ -232,6 +269,15 @@ export async function runFleetScenario(o: ScenarioOptions): Promise<ScenarioResu
     replicas.changes = 0;
     if (o.hpa) hpa = startHpaLoop({ client: o.client, namespace: o.namespace, deployment: o.deployment, runner, replicas: () => replicas.replicas, spec: o.hpa, log });
 
+    const readWrites = async (): Promise<number | undefined> => {
+      try {
+        return await o.apiWrites?.();
+      } catch (err) {
+        log(`api writes: ${(err as Error).message}`);
+        return undefined;
+      }
+    };
+    const writesBefore = await readWrites();
     const live = new LiveCounters();
     const samples: TimelineSample[] = [];
     const records: SessionRecord[] = [];
@@ -245,7 +291,8 @@ export async function runFleetScenario(o: ScenarioOptions): Promise<ScenarioResu
         ready: endpoints.ready(),
         sessions: live.open + live.connecting,
         pending: pods.filter((p) => p.status?.phase === 'Pending' && p.metadata.deletionTimestamp == null).length,
-        draining: pods.filter((p) => p.metadata.deletionTimestamp != null || p.metadata.labels?.[LABEL_SERVING] === 'false').length,
+        draining: pods.filter((p) => p.metadata.deletionTimestamp != null || p.metadata.labels?.[LABEL_SERVING] === SERVING.draining).length,
+        serving: backendHolds(runner, endpoints.pool).filter((b) => b.serving).length,
       });
     };
     sample();
@@ -256,6 +303,8 @@ export async function runFleetScenario(o: ScenarioOptions): Promise<ScenarioResu
     };
     sampler = setTimeout(tickSample, every);
     let lastLog = 0;
+    // The fleet as each caller found it when routed, until its result arrives.
+    const routedAs = new Map<number, RoutingSnapshot>();
     const result = await runPlan({
       picker: o.targetUrl === undefined ? endpoints.pool : staticTargets([o.targetUrl]),
       plan: o.plan.sessions,
@@ -263,9 +312,14 @@ export async function runFleetScenario(o: ScenarioOptions): Promise<ScenarioResu
       deadlineMs: o.plan.totalMs,
       live,
       ...(o.signal ? { signal: o.signal } : {}),
-      onResult: (r: SessionResult) => {
+      onPick: (i, url) => {
+        if (url !== undefined) routedAs.set(i, routingSnapshot(backendHolds(runner, endpoints.pool, url), url, o.spec.maxSessionsPerPod));
+      },
+      onIndexedResult: (i: number, r: SessionResult) => {
         const waited = r.queuedMs ?? (r.outcome === 'refused' && r.httpStatus === undefined ? 0 : Math.max(0, Date.now() - r.startedAt));
-        records.push({ outcome: r.outcome, ...(r.closeCode !== undefined ? { closeCode: r.closeCode } : {}), waitedMs: waited, startMs: r.startedAt - wallStart });
+        const routing = routedAs.get(i);
+        routedAs.delete(i);
+        records.push({ outcome: r.outcome, ...(r.closeCode !== undefined ? { closeCode: r.closeCode } : {}), waitedMs: waited, startMs: r.startedAt - wallStart, ...(routing ? { routing } : {}) });
         const now = performance.now();
         if (now - lastLog > 15_000) {
           lastLog = now;
@@ -276,9 +330,27 @@ export async function runFleetScenario(o: ScenarioOptions): Promise<ScenarioResu
     clearTimeout(sampler);
     sampler = undefined;
     sample();
-    const figures = measureRun({ samples, sessions: records, steps: o.plan.steps, spec: o.spec, scaleEvents: replicas.changes, endMs: o.plan.totalMs });
+    const writesAfter = writesBefore === undefined ? undefined : await readWrites();
+    const writesS = (performance.now() - t0) / 1000;
+    const figures = measureRun({
+      samples,
+      sessions: records,
+      steps: o.plan.steps,
+      spec: o.spec,
+      scaleEvents: replicas.changes,
+      endMs: o.plan.totalMs,
+      scaleUpsMs: replicas.ups.filter((t) => t >= t0).map((t) => t - t0),
+    });
     const timeline = timelineRows(samples, records, o.spec, o.plan.totalMs / 12, o.plan.totalMs);
-    return { figures, timeline, samples, runner: { ...runner.totals }, ...(services ? { servicesRunner: { ...services.totals } } : {}), wallMs: result.wallMs };
+    return {
+      figures,
+      timeline,
+      samples,
+      runner: { ...runner.totals },
+      ...(services ? { servicesRunner: { ...services.totals } } : {}),
+      wallMs: result.wallMs,
+      ...(writesBefore !== undefined && writesAfter !== undefined ? { apiWrites: { writes: writesAfter - writesBefore, seconds: writesS } } : {}),
+    };
   } finally {
     if (sampler !== undefined) clearTimeout(sampler);
     await hpa?.stop();

@@ -141,6 +141,13 @@ export interface PlanRunOptions extends Common {
   plan: readonly PlannedSession[];
   /** Client-side cap on simultaneous sessions; arrivals beyond it are skipped and counted. */
   maxConcurrent?: number;
+  /**
+   * Called right after the session numbered `index` was given a target (url undefined: none
+   * ready), before it connects: the moment to record what the fleet looked like when it was routed.
+   */
+  onPick?: (index: number, url: string | undefined) => void;
+  /** As onResult, with the number onPick was given (both count started sessions from 0). */
+  onIndexedResult?: (index: number, r: SessionResult) => void;
 }
 
 export async function runPlan(o: PlanRunOptions): Promise<RunResult> {
@@ -161,9 +168,24 @@ export async function runPlan(o: PlanRunOptions): Promise<RunResult> {
         if (o.live !== undefined) o.live.skipped++;
         continue;
       }
-      const job = runOne(o.picker, { ...templateFor(o, index++), durationMs: p.durationMs, signal }, o.live).then((r) => {
+      const i = index++;
+      const onPick = o.onPick;
+      const picker: TargetPicker =
+        onPick === undefined
+          ? o.picker
+          : {
+              pick: () => {
+                const lease = o.picker.pick();
+                onPick(i, lease?.url);
+                return lease;
+              },
+              targets: () => o.picker.targets(),
+              close: () => {},
+            };
+      const job = runOne(picker, { ...templateFor(o, i), durationMs: p.durationMs, signal }, o.live).then((r) => {
         results.push(r);
         o.onResult?.(r);
+        o.onIndexedResult?.(i, r);
       });
       const tracked = job.finally(() => running.delete(tracked));
       running.add(tracked);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { hpaDecide } from '../../../src/sim/fleet/hpa.ts';
-import { idealReplicas, integrate, measureRun, reactionTo, type TimelineSample } from '../../../src/sim/fleet/measure.ts';
+import { apiWritesFromMetrics, classifyWait, idealReplicas, integrate, measureRun, reactionTo, routingSnapshot, splitQueued, type SessionRecord, type TimelineSample } from '../../../src/sim/fleet/measure.ts';
 import { concurrencyAt, FULL_TRACE, planTrace, plannedConcurrency, QUICK_TRACE } from '../../../src/sim/fleet/trace.ts';
 import { seededRng } from '../../../src/sim/random.ts';
 
@@ -81,6 +81,15 @@ describe('the benchmark figures', () => {
     expect(reactionTo(samples, { name: 'spike', atMs: 500, untilMs: 1000 }, spec)).toEqual({ name: 'spike', seconds: 4.5, unresolved: false });
   });
 
+  it('counts a full backend out of the Service as capacity: a reaction ends with the serving backends, not the endpoints', () => {
+    // 4 backends serve 12 sessions; 2 of them are full and out of the Service (ready 2): not short.
+    const full = [{ ...s(0, 4, 2, 12), serving: 4 }, { ...s(1000, 4, 2, 12), serving: 4 }];
+    expect(reactionTo(full, { name: 'spike', atMs: 0, untilMs: 1000 }, spec).seconds).toBe(0);
+    // Short of serving backends until a new one starts at 3 s, whatever the endpoints say.
+    const short = [{ ...s(0, 4, 4, 15), serving: 4 }, { ...s(1000, 5, 2, 15), serving: 4 }, { ...s(3000, 5, 3, 15), serving: 5 }];
+    expect(reactionTo(short, { name: 'spike', atMs: 0, untilMs: 1000 }, spec)).toEqual({ name: 'spike', seconds: 3, unresolved: false });
+  });
+
   it('gives a reaction of 0 when capacity never fell short', () => {
     const samples = [s(0, 4, 4, 6), s(1000, 4, 4, 12), s(2000, 4, 4, 11)];
     expect(reactionTo(samples, { name: 'spike', atMs: 0, untilMs: 1000 }, spec).seconds).toBe(0);
@@ -101,5 +110,66 @@ describe('the benchmark figures', () => {
       endMs: 10_000,
     });
     expect(f).toMatchObject({ dropped: 1, failed: 1, completed: 2, queuedSeconds: 1.5, queuedSessions: 1, replicaSeconds: 20, idealReplicaSeconds: 20, replicaRatio: 1, scaleEvents: 3 });
+  });
+});
+
+describe('queued session-seconds, avoidable or not', () => {
+  const b = (url: string, held: number, serving = true) => ({ url, held, serving });
+  const rec = (waitedMs: number, routing?: SessionRecord['routing']): SessionRecord => ({ outcome: 'completed', waitedMs, ...(routing ? { routing } : {}) });
+
+  it('counts free slots on serving backends other than the one picked, and whether that one was full', () => {
+    const fleet = [b('a', 4), b('b', 1), b('c', 3), b('d', 0, false)];
+    expect(routingSnapshot(fleet, 'a', 4)).toEqual({ freeElsewhere: 3 + 1, pickedFull: true });
+    // A draining backend's slots are no one's to take; the picked backend's own slots are not elsewhere.
+    expect(routingSnapshot(fleet, 'b', 4)).toEqual({ freeElsewhere: 1, pickedFull: false });
+    // Over-full (sessions waiting there) is full too; negative room is not subtracted.
+    expect(routingSnapshot([b('a', 6), b('b', 5)], 'a', 4)).toEqual({ freeElsewhere: 0, pickedFull: true });
+  });
+
+  it('does not know which backend a caller behind a gateway reached', () => {
+    expect(routingSnapshot([b('a', 4), b('b', 2)], 'http://gateway/api', 4)).toEqual({ freeElsewhere: 2 });
+  });
+
+  it('blames routing only for a wait on a full backend while another serving one had a free slot', () => {
+    expect(classifyWait(rec(2000, { freeElsewhere: 3, pickedFull: true }))).toBe('avoidable');
+    // Every serving backend full: capacity, not routing.
+    expect(classifyWait(rec(2000, { freeElsewhere: 0, pickedFull: true }))).toBe('unavoidable');
+    // Sent to a backend with a slot and still late: a slow backend, not a routing mistake.
+    expect(classifyWait(rec(2000, { freeElsewhere: 3, pickedFull: false }))).toBe('unavoidable');
+    // Behind a gateway: a wait while a slot was free elsewhere is the gateway's routing.
+    expect(classifyWait(rec(2000, { freeElsewhere: 1 }))).toBe('avoidable');
+    // The upgrade's own round trip is no wait for a slot; nor is a caller routed with no snapshot.
+    expect(classifyWait(rec(50, { freeElsewhere: 3, pickedFull: true }))).toBe('unavoidable');
+    expect(classifyWait(rec(2000))).toBe('unavoidable');
+  });
+
+  it('splits the queued seconds so that the parts add up to the total', () => {
+    const sessions = [
+      rec(1500, { freeElsewhere: 2, pickedFull: true }),
+      rec(2500, { freeElsewhere: 0, pickedFull: true }),
+      rec(40, { freeElsewhere: 8, pickedFull: false }),
+      rec(700, { freeElsewhere: 1, pickedFull: true }),
+    ];
+    expect(splitQueued(sessions)).toEqual({ avoidableSeconds: 2.2, unavoidableSeconds: 2.5, avoidableSessions: 2 });
+    const f = measureRun({ samples: [s(0, 2, 2, 0)], sessions, steps: [], spec, scaleEvents: 0, endMs: 1000 });
+    expect(f).toMatchObject({ queuedSeconds: 4.7, queuedAvoidableSeconds: 2.2, queuedUnavoidableSeconds: 2.5, queuedAvoidableSessions: 2 });
+  });
+});
+
+describe("the operator's API writes", () => {
+  it('sums the writing methods of rest_client_requests_total, whatever their code, and no reads', () => {
+    const text = [
+      '# HELP rest_client_requests_total Number of HTTP requests to the API server, partitioned by status code, method, and host.',
+      '# TYPE rest_client_requests_total counter',
+      'rest_client_requests_total{code="200",method="GET",host="10.0.0.1:6443"} 900',
+      'rest_client_requests_total{code="200",method="PATCH",host="10.0.0.1:6443"} 40',
+      'rest_client_requests_total{code="409",method="PATCH",host="10.0.0.1:6443"} 2',
+      'rest_client_requests_total{code="201",method="POST",host="10.0.0.1:6443"} 7',
+      'rest_client_requests_total{code="200",method="DELETE",host="10.0.0.1:6443"} 1',
+      'rest_client_requests_total{code="200",method="PUT",host="10.0.0.1:6443"} 0',
+      'rest_client_request_duration_seconds_count{verb="PATCH",host="10.0.0.1:6443"} 42',
+    ].join('\n');
+    expect(apiWritesFromMetrics(text)).toBe(50);
+    expect(apiWritesFromMetrics('')).toBe(0);
   });
 });

@@ -132,6 +132,29 @@ describe('loadtest against sim-worker', () => {
     expect(formatReport(report)).toMatch(/late upgrades: 1 waited for a slot .*, 1 on a slow server with a slot free/);
   });
 
+  it('tells which target each planned session was given before it connects, and pairs its result with it', async () => {
+    // Nothing listens on either port: every session fails fast, in whatever order.
+    const picker = staticTargets(['http://127.0.0.1:9', 'http://127.0.0.1:7']);
+    const picked = new Map<number, string | undefined>();
+    const pairs: Array<[number, string]> = [];
+    const plan = [0, 5, 10, 15].map((atMs) => ({ atMs, durationMs: 1000 }));
+    await runPlan({
+      picker,
+      plan,
+      session: {},
+      deadlineMs: 10_000,
+      onPick: (i, url) => {
+        expect(picked.has(i)).toBe(false);
+        picked.set(i, url);
+      },
+      onIndexedResult: (i, r) => pairs.push([i, r.url]),
+    });
+    expect([...picked.keys()].sort()).toEqual([0, 1, 2, 3]);
+    expect([...picked.values()]).toEqual(['http://127.0.0.1:9', 'http://127.0.0.1:7', 'http://127.0.0.1:9', 'http://127.0.0.1:7']);
+    expect(pairs).toHaveLength(4);
+    for (const [i, url] of pairs) expect(url).toBe(picked.get(i));
+  });
+
   it('replays a compressed trace through the CLI and prints a JSON report', async () => {
     const w = await worker({ maxSessions: 200, replyWords: constant(2), ttsMsPerWord: 100, llmTtftMs: constant(100), ttsTtftMs: constant(100) });
     // 300/min for 20 s of trace time, x4 -> 100 arrivals over 5 s; each lasts 4 s of trace = 1 s.
