@@ -165,7 +165,7 @@ describe('the leader killed', () => {
       fault: 'leader killed (SIGKILL) mid-rollout',
       during:
         `spec change replacing both backends, an old one in preStop with 4 sessions; standby took the lease ${((tookOverAt - killedAt) / 1000).toFixed(1)} s after the kill; load 4 → 5 sessions meanwhile ` +
-        `(status.sessions.active said ${whileOld?.active ?? '?'} meanwhile: sessions on a backend in preStop are not counted); users on replaced backends hang up and call again`,
+        `(status.sessions.active said ${whileOld?.active ?? '?'} meanwhile: sessions on a backend in preStop count); users on replaced backends hang up and call again`,
       cut,
       statusMs: r.statusMs,
       fleetMs: r.fleetMs,
