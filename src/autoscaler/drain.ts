@@ -27,7 +27,7 @@ export function toComponentPod(pod: PodView, readings: ReadingStore, nowMs: numb
     name,
     serving: !draining,
     ...(full ? { full } : {}),
-    drainingSinceMs: draining && Number.isFinite(since) ? since : undefined,
+    drainingSinceMs: draining && Number.isFinite(since) ? Math.max(since, readings.drainSeenAt(name, String(since), nowMs)) : undefined,
     phase: podPhase(pod),
     terminating: isTerminating(pod),
     load: reading?.load,

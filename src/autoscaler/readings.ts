@@ -38,6 +38,21 @@ export interface LoadSource {
 /** Remembers the last good reading per pod, so one failed read does not blank a pod at once. */
 export class ReadingStore {
   readonly #readings = new Map<string, LoadReading>();
+  // When this process first saw each pod drained (and by which drain): see drainSeenAt.
+  readonly #drainSeen = new Map<string, { drain: string; atMs: number }>();
+
+  /**
+   * When this process first saw `pod` carry the drain `drain` (its draining-since annotation). The
+   * annotation holds when the patch was sent, which can be long before it took effect (a write held
+   * up by a paused API server lands when it resumes): the settle time before an empty reading
+   * counts runs from whichever is later. After a restart a drain counts as seen now.
+   */
+  drainSeenAt(pod: string, drain: string, nowMs: number): number {
+    const seen = this.#drainSeen.get(pod);
+    if (seen !== undefined && seen.drain === drain) return seen.atMs;
+    this.#drainSeen.set(pod, { drain, atMs: nowMs });
+    return nowMs;
+  }
 
   update(readings: Map<string, LoadReading>): void {
     for (const [pod, r] of readings) {
@@ -61,5 +76,6 @@ export class ReadingStore {
   retain(pods: Iterable<string>): void {
     const keep = new Set(pods);
     for (const pod of this.#readings.keys()) if (!keep.has(pod)) this.#readings.delete(pod);
+    for (const pod of this.#drainSeen.keys()) if (!keep.has(pod)) this.#drainSeen.delete(pod);
   }
 }

@@ -129,6 +129,12 @@ describe('autoscaling a fleet', () => {
       .withPod('backend', 'demo-backend-a', { load: 2 })
       .withPod('backend', 'demo-backend-b', { serving: false, annotations: { [ANNOTATION_DRAINING_SINCE]: since }, load: 0 });
     await world.reconcile();
+    // Seen drained for the first time now: the annotation says when the drain was sent, which may be
+    // long before it took effect (a write held up by a paused API server), so the settle time runs
+    // from now.
+    expect(replicasOf(world, 'demo-backend')).toBe(2);
+    expect(world.client.writes.filter((w) => w.verb === 'patch' && w.name === 'demo-backend-b')).toEqual([]);
+    await world.later(2_500).reconcile();
     const patch = world.client.writes.find((w) => w.verb === 'patch' && w.name === 'demo-backend-b');
     expect(patch?.body).toMatchObject({ metadata: { annotations: { [ANNOTATION_POD_DELETION_COST]: DELETION_COST_REMOVE } } });
     expect(replicasOf(world, 'demo-backend')).toBe(1);
@@ -271,6 +277,8 @@ describe('the fleet\'s finalizer and its deletion', () => {
     const drained = { serving: false, annotations: { 'unmute.sh/draining-since': new Date(world.nowMs - 30_000).toISOString() }, load: 0 };
     world.withFleet({}, { deletedAt: new Date(world.nowMs - 30_000).toISOString() }).withPod('backend', 'demo-backend-a', drained).withPod('backend', 'demo-backend-b', drained);
     await world.reconcile();
+    expect(world.events.map((e) => e.reason)).not.toContain('DeletionDrained');
+    await world.later(2_500).reconcile();
     expect(world.client.applied('UnmuteDeployment')[0]?.metadata).toEqual({ name: 'demo', namespace: 'voice', finalizers: [] });
     expect(world.events.map((e) => e.reason)).toEqual(['DeletionDrained']);
   });
