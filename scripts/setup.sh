@@ -21,8 +21,10 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 # Kubernetes 1.36 needs Go >= 1.26 (this machine kind ships it; Debian's golang-go is too old).
-if ! go version 2>/dev/null | grep -qE 'go1\.(2[6-9]|[3-9][0-9])'; then
-  echo "[setup] Go >= 1.26 is required to build the local control plane; found: $(go version 2>&1 || true)"; exit 1
+# (Captured first: `go version | grep -q` under pipefail can fail with SIGPIPE.)
+go_version=$(go version 2>/dev/null || true)
+if ! grep -qE 'go1\.(2[6-9]|[3-9][0-9])' <<< "$go_version"; then
+  echo "[setup] Go >= 1.26 is required to build the local control plane; found: ${go_version:-no go}"; exit 1
 fi
 
 if [ ! -x node_modules/.bin/node ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then

@@ -84,12 +84,15 @@ if built helm "$HELM_VERSION"; then log "helm $HELM_VERSION: cached"; else
 copy_crds prometheus-operator github.com/prometheus-operator/prometheus-operator "$PROMETHEUS_OPERATOR_VERSION" example/prometheus-operator-crd
 copy_crds gateway-api sigs.k8s.io/gateway-api "$GATEWAY_API_VERSION" config/crd/standard
 
-# Every binary must run and report the pinned version.
-"$bin/kube-apiserver" --version | grep -q "$KUBERNETES_VERSION" || { log "kube-apiserver reports $("$bin/kube-apiserver" --version)"; exit 1; }
+# Every binary must run and report the pinned version. The output is captured before it is
+# searched: `cmd | grep -q` under pipefail fails (141, SIGPIPE) whenever grep exits before cmd has
+# written everything.
+reports() { local out; out=$("$bin/$1" "${@:3}" 2>&1) || true; grep -qF -- "$2" <<< "$out" || { log "$1 reports: $(head -1 <<< "$out"), expected $2"; exit 1; }; }
+reports kube-apiserver "$KUBERNETES_VERSION" --version
 "$bin/kube-controller-manager" --version >/dev/null
 "$bin/kube-scheduler" --version >/dev/null
-"$bin/kubectl" version --client | grep -q "$KUBERNETES_VERSION"
-"$bin/etcd" --version | grep -q "${ETCD_VERSION#v}"
+reports kubectl "$KUBERNETES_VERSION" version --client
+reports etcd "${ETCD_VERSION#v}" --version
 "$bin/kwok" --version >/dev/null
 "$bin/kwokctl" --version >/dev/null
 "$bin/helm" version --short >/dev/null
