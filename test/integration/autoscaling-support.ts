@@ -4,6 +4,7 @@
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { findKubeApiError } from '../../src/runtime/errors.ts';
 import type { KubeObject } from '../../src/runtime/object.ts';
 import { clusterInfo, kubeClient, spawnInNetns, waitFor, type NetnsProcess } from '../support/cluster.ts';
 import type { FleetControlState } from '../../src/sim/fleet/control.ts';
@@ -123,7 +124,9 @@ export class FleetControlClient {
     return waitFor(`${expected} held sessions`, async () => {
       const s = await this.state();
       const total = Object.values(s.sessions.heldByUrl).reduce((a, b) => a + b, 0);
-      return total === expected && (opts.allowQueued || s.sessions.connecting === 0) ? s.sessions.heldByUrl : undefined;
+      if (total === expected && (opts.allowQueued || s.sessions.connecting === 0)) return s.sessions.heldByUrl;
+      // Thrown, not returned: waitFor reports the last one, which says where the sessions went.
+      throw new Error(`held ${total}, connecting ${s.sessions.connecting}, outcomes ${JSON.stringify(s.sessions.outcomes)}, closes ${JSON.stringify(s.sessions.closeReasons)}, by URL ${JSON.stringify(s.sessions.heldByUrl)}`);
     }, { timeoutMs: 30_000 });
   }
 }
@@ -145,6 +148,7 @@ const UMD = { apiVersion: 'unmute.sh/v1alpha1', kind: 'UnmuteDeployment' } as co
 const POD = { apiVersion: 'v1', kind: 'Pod' } as const;
 const DEPLOYMENT = { apiVersion: 'apps/v1', kind: 'Deployment' } as const;
 const EVENT = { apiVersion: 'v1', kind: 'Event' } as const;
+const NODE = { apiVersion: 'v1', kind: 'Node' } as const;
 
 export interface Pod extends KubeObject {
   status?: { podIP?: string };
@@ -178,3 +182,147 @@ export function kube() {
 export const serving = (p: KubeObject) => p.metadata.labels?.['unmute.sh/serving'] === 'true' && p.metadata.deletionTimestamp == null;
 export const draining = (p: KubeObject) => p.metadata.labels?.['unmute.sh/serving'] === 'false' && p.metadata.deletionTimestamp == null;
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const GPU_RESOURCE = 'nvidia.com/gpu';
+const GPU_BUDGET_GATE = 'unmute.sh/gpu-budget';
+
+interface GpuPod extends KubeObject {
+  spec?: { nodeName?: string; schedulingGates?: Array<{ name: string }>; containers?: Array<{ resources?: { limits?: Record<string, string | number> } }> };
+  status?: { phase?: string };
+}
+
+/** GPUs one pod asks for (its containers' limits). */
+function gpusOf(p: GpuPod): number {
+  return (p.spec?.containers ?? []).reduce((n, c) => n + Number(c.resources?.limits?.[GPU_RESOURCE] ?? 0), 0);
+}
+
+export interface GpuSample {
+  atMs: number;
+  /** GPUs of the pods past the budget gate that have not finished, terminating ones included (they hold their GPU until gone). */
+  held: number;
+  /** GPU pods still behind the budget gate. */
+  gated: number;
+  /** `pod(gpus)` of the holders, for the failure message. */
+  holders: string[];
+}
+
+/** The namespace's GPU use now, as the budget counts it. */
+export async function gpuSample(namespace: string): Promise<GpuSample> {
+  const pods = (await (await kubeClient()).list<GpuPod>(POD, { namespace })).items.filter((p) => gpusOf(p) > 0);
+  const live = pods.filter((p) => p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed');
+  const gated = live.filter((p) => (p.spec?.schedulingGates ?? []).some((g) => g.name === GPU_BUDGET_GATE));
+  const holding = live.filter((p) => !gated.includes(p));
+  return {
+    atMs: Date.now(),
+    held: holding.reduce((n, p) => n + gpusOf(p), 0),
+    gated: gated.length,
+    holders: holding.map((p) => `${p.metadata.name}(${gpusOf(p)}${p.metadata.deletionTimestamp ? ', terminating' : ''})`),
+  };
+}
+
+/**
+ * Samples the namespace's GPU use every `intervalMs` until stopped: a budget is a claim about
+ * every moment of a rollout, so the test looks at it continuously, not only at the end.
+ */
+export function sampleGpus(namespace: string, intervalMs = 150): { stop(): Promise<GpuSample[]> } {
+  const samples: GpuSample[] = [];
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      samples.push(await gpuSample(namespace).catch(() => ({ atMs: Date.now(), held: -1, gated: -1, holders: [] })));
+      await sleep(intervalMs);
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      return samples.filter((s) => s.held >= 0);
+    },
+  };
+}
+
+export interface EvictionRecord {
+  pod: string;
+  /** Evictions the API server refused (429: the pod's PodDisruptionBudget allows no disruption now). */
+  refused: number;
+  evictedAtMs?: number;
+  goneAtMs?: number;
+}
+
+/**
+ * What `kubectl drain <node>` does, through the same API: cordon the node, then ask the eviction
+ * API for every pod of `namespace` on it, each retried while the API server answers 429 (a PDB
+ * allows no disruption yet), and wait until the evicted pods are gone. kubectl retries every 5 s;
+ * `retryMs` is shorter so the test does not wait on a timer. Fails after `timeoutMs` (kubectl's
+ * --timeout), leaving the node cordoned.
+ */
+export async function drainNode(node: string, namespace: string, opts: { timeoutMs: number; retryMs?: number }): Promise<EvictionRecord[]> {
+  const client = await kubeClient();
+  await client.patch(NODE, node, undefined, { spec: { unschedulable: true } }, 'merge');
+  const deadline = Date.now() + opts.timeoutMs;
+  const onNode = (await client.list<GpuPod>(POD, { namespace })).items.filter((p) => p.spec?.nodeName === node);
+  const records = onNode.map((p): EvictionRecord & { uid: string } => ({ pod: p.metadata.name ?? '', uid: p.metadata.uid ?? '', refused: 0 }));
+  await Promise.all(
+    records.map(async (r) => {
+      while (r.evictedAtMs === undefined) {
+        if (Date.now() > deadline) throw new Error(`drain of ${node}: ${r.pod} not evicted within ${opts.timeoutMs} ms (${r.refused} evictions refused)`);
+        try {
+          await client.raw('POST', `/api/v1/namespaces/${namespace}/pods/${r.pod}/eviction`, {
+            body: { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name: r.pod, namespace }, deleteOptions: { preconditions: { uid: r.uid } } },
+          });
+          r.evictedAtMs = Date.now();
+        } catch (err) {
+          const code = findKubeApiError(err)?.code;
+          if (code === 404) r.evictedAtMs = Date.now(); // gone already
+          else if (code === 429) {
+            r.refused++;
+            await sleep(opts.retryMs ?? 1000);
+          } else throw err;
+        }
+      }
+      while (r.goneAtMs === undefined) {
+        const p = await client.getIfExists<GpuPod>(POD, r.pod, namespace);
+        if (p === undefined || p.metadata.uid !== r.uid) r.goneAtMs = Date.now();
+        else if (Date.now() > deadline) throw new Error(`drain of ${node}: ${r.pod} evicted but not gone within ${opts.timeoutMs} ms`);
+        else await sleep(200);
+      }
+    }),
+  );
+  return records.map(({ uid: _uid, ...r }) => r);
+}
+
+/** Makes a node schedulable again (kubectl uncordon). */
+export async function uncordon(node: string): Promise<void> {
+  await (await kubeClient()).patch(NODE, node, undefined, { spec: { unschedulable: null } }, 'merge');
+}
+
+type Services = FleetControlState['services'];
+/** The STT pods the fleet plays that have not stopped. */
+export const sttOf = (s: FleetControlState): Services => s.services.filter((w) => w.component === 'stt' && w.state !== 'stopped');
+/** Streams open on a played STT/TTS pod. */
+export const channels = (w: Services[number]) => w.stats?.openChannels ?? 0;
+
+/**
+ * Opens sessions one at a time (each settled, its STT stream open) until `backends` backends hold
+ * sessions and `stt` STT pods hold streams, with at least `min` sessions. Each session picks its
+ * STT pod at random, as Unmute's backend does: at `max` sessions the oldest user hangs up before
+ * the next calls, so the picks go on without filling the backends (at most `attempts` calls).
+ */
+export async function loadEveryPod(control: FleetControlClient, want: { backends: number; stt: number; min: number; max: number; attempts?: number }): Promise<FleetControlState> {
+  for (let i = 0; i < (want.attempts ?? 40); i++) {
+    const s = await control.state();
+    const busy = s.workers.filter((w) => w.state === 'running' && (w.stats?.activeSessions ?? 0) > 0).length;
+    if (s.sessions.open >= want.min && busy >= want.backends && sttOf(s).filter((w) => channels(w) > 0).length >= want.stt) break;
+    if (s.sessions.open >= want.max) await control.endSessions(1);
+    await control.openSessions(1);
+    await waitFor('the session settled with its STT stream', async () => {
+      const st = await control.state();
+      const streams = sttOf(st).reduce((n, w) => n + channels(w), 0);
+      if (st.sessions.connecting === 0 && streams === st.sessions.open) return st;
+      // Thrown, not returned: waitFor reports the last one if the session never settles.
+      throw new Error(`connecting ${st.sessions.connecting}, open ${st.sessions.open}, held ${st.sessions.held}, STT streams ${sttOf(st).map((w) => `${w.pod}=${channels(w)}`).join(' ')}, outcomes ${JSON.stringify(st.sessions.outcomes)}, closes ${JSON.stringify(st.sessions.closeReasons)}`);
+    }, { timeoutMs: 20_000 });
+  }
+  return control.state();
+}
