@@ -122,7 +122,10 @@ describe('a backend and STT rollout under load', () => {
           await fleet.control.endSessions(1); // the oldest caller hangs up: the load stays as it was
         }
       }
-      if (sttOf(st).some((w) => !oldStt.has(w.pod) && channels(w) > 0)) newSttServed = true;
+      // Work on a new pod while an old pod of its tier still runs: new pods serve before the old ones are gone.
+      if (sttOf(st).some((w) => oldStt.has(w.pod)) && sttOf(st).some((w) => !oldStt.has(w.pod) && channels(w) > 0)) newSttServed = true;
+      const oldBackendRuns = st.workers.some((w) => oldBackends.has(w.pod) && w.state !== 'stopped');
+      if (oldBackendRuns && st.workers.some((w) => !oldBackends.has(w.pod) && (st.sessions.heldByUrl[urlOf(st, w.pod) ?? ''] ?? 0) > 0)) newBackendServed = true;
       sawRollingOut ||= (await k.condition(ns, NAME, 'Progressing'))?.reason === 'RollingOut';
       const live = [...(await podsOf('backend')), ...(await podsOf('stt'))].map((p) => p.metadata.name ?? '');
       if (live.every((p) => !oldBackends.has(p) && !oldStt.has(p))) return true;
