@@ -4,7 +4,7 @@
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { findKubeApiError } from '../../src/runtime/errors.ts';
+import { drainNode as drainNodeWith, uncordonNode, type EvictionRecord } from '../../src/sim/fleet/node-drain.ts';
 import type { KubeObject } from '../../src/runtime/object.ts';
 import { clusterInfo, kubeClient, spawnInNetns, waitFor, type NetnsProcess } from '../support/cluster.ts';
 import type { FleetControlState } from '../../src/sim/fleet/control.ts';
@@ -148,7 +148,6 @@ const UMD = { apiVersion: 'unmute.sh/v1alpha1', kind: 'UnmuteDeployment' } as co
 const POD = { apiVersion: 'v1', kind: 'Pod' } as const;
 const DEPLOYMENT = { apiVersion: 'apps/v1', kind: 'Deployment' } as const;
 const EVENT = { apiVersion: 'v1', kind: 'Event' } as const;
-const NODE = { apiVersion: 'v1', kind: 'Node' } as const;
 
 export interface Pod extends KubeObject {
   status?: { podIP?: string };
@@ -242,59 +241,16 @@ export function sampleGpus(namespace: string, intervalMs = 150): { stop(): Promi
   };
 }
 
-export interface EvictionRecord {
-  pod: string;
-  /** Evictions the API server refused (429: the pod's PodDisruptionBudget allows no disruption now). */
-  refused: number;
-  evictedAtMs?: number;
-  goneAtMs?: number;
-}
+export type { EvictionRecord } from '../../src/sim/fleet/node-drain.ts';
 
-/**
- * What `kubectl drain <node>` does, through the same API: cordon the node, then ask the eviction
- * API for every pod of `namespace` on it, each retried while the API server answers 429 (a PDB
- * allows no disruption yet), and wait until the evicted pods are gone. kubectl retries every 5 s;
- * `retryMs` is shorter so the test does not wait on a timer. Fails after `timeoutMs` (kubectl's
- * --timeout), leaving the node cordoned.
- */
+/** `kubectl drain` of `node` for the pods of `namespace` (src/sim/fleet/node-drain.ts), retrying refused evictions each second. */
 export async function drainNode(node: string, namespace: string, opts: { timeoutMs: number; retryMs?: number }): Promise<EvictionRecord[]> {
-  const client = await kubeClient();
-  await client.patch(NODE, node, undefined, { spec: { unschedulable: true } }, 'merge');
-  const deadline = Date.now() + opts.timeoutMs;
-  const onNode = (await client.list<GpuPod>(POD, { namespace })).items.filter((p) => p.spec?.nodeName === node);
-  const records = onNode.map((p): EvictionRecord & { uid: string } => ({ pod: p.metadata.name ?? '', uid: p.metadata.uid ?? '', refused: 0 }));
-  await Promise.all(
-    records.map(async (r) => {
-      while (r.evictedAtMs === undefined) {
-        if (Date.now() > deadline) throw new Error(`drain of ${node}: ${r.pod} not evicted within ${opts.timeoutMs} ms (${r.refused} evictions refused)`);
-        try {
-          await client.raw('POST', `/api/v1/namespaces/${namespace}/pods/${r.pod}/eviction`, {
-            body: { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name: r.pod, namespace }, deleteOptions: { preconditions: { uid: r.uid } } },
-          });
-          r.evictedAtMs = Date.now();
-        } catch (err) {
-          const code = findKubeApiError(err)?.code;
-          if (code === 404) r.evictedAtMs = Date.now(); // gone already
-          else if (code === 429) {
-            r.refused++;
-            await sleep(opts.retryMs ?? 1000);
-          } else throw err;
-        }
-      }
-      while (r.goneAtMs === undefined) {
-        const p = await client.getIfExists<GpuPod>(POD, r.pod, namespace);
-        if (p === undefined || p.metadata.uid !== r.uid) r.goneAtMs = Date.now();
-        else if (Date.now() > deadline) throw new Error(`drain of ${node}: ${r.pod} evicted but not gone within ${opts.timeoutMs} ms`);
-        else await sleep(200);
-      }
-    }),
-  );
-  return records.map(({ uid: _uid, ...r }) => r);
+  return drainNodeWith(await kubeClient(), node, namespace, { retryMs: 1000, ...opts });
 }
 
 /** Makes a node schedulable again (kubectl uncordon). */
 export async function uncordon(node: string): Promise<void> {
-  await (await kubeClient()).patch(NODE, node, undefined, { spec: { unschedulable: null } }, 'merge');
+  await uncordonNode(await kubeClient(), node);
 }
 
 type Services = FleetControlState['services'];
