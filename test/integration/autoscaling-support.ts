@@ -4,6 +4,8 @@
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { budgetGated, holdsGpus, podGpus } from '../../src/sim/fleet/scenario.ts';
+import type { PodLike } from '../../src/sim/fleet/pod-runner.ts';
 import { drainNode as drainNodeWith, uncordonNode, type EvictionRecord } from '../../src/sim/fleet/node-drain.ts';
 import type { KubeObject } from '../../src/runtime/object.ts';
 import { clusterInfo, kubeClient, spawnInNetns, waitFor, type NetnsProcess } from '../support/cluster.ts';
@@ -182,19 +184,6 @@ export const serving = (p: KubeObject) => p.metadata.labels?.['unmute.sh/serving
 export const draining = (p: KubeObject) => p.metadata.labels?.['unmute.sh/serving'] === 'false' && p.metadata.deletionTimestamp == null;
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-const GPU_RESOURCE = 'nvidia.com/gpu';
-const GPU_BUDGET_GATE = 'unmute.sh/gpu-budget';
-
-interface GpuPod extends KubeObject {
-  spec?: { nodeName?: string; schedulingGates?: Array<{ name: string }>; containers?: Array<{ resources?: { limits?: Record<string, string | number> } }> };
-  status?: { phase?: string };
-}
-
-/** GPUs one pod asks for (its containers' limits). */
-function gpusOf(p: GpuPod): number {
-  return (p.spec?.containers ?? []).reduce((n, c) => n + Number(c.resources?.limits?.[GPU_RESOURCE] ?? 0), 0);
-}
-
 export interface GpuSample {
   atMs: number;
   /** GPUs of the pods past the budget gate that have not finished, terminating ones included (they hold their GPU until gone). */
@@ -205,17 +194,15 @@ export interface GpuSample {
   holders: string[];
 }
 
-/** The namespace's GPU use now, as the budget counts it. */
+/** The namespace's GPU use now, as the budget counts it (src/sim/fleet/scenario.ts). */
 export async function gpuSample(namespace: string): Promise<GpuSample> {
-  const pods = (await (await kubeClient()).list<GpuPod>(POD, { namespace })).items.filter((p) => gpusOf(p) > 0);
-  const live = pods.filter((p) => p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed');
-  const gated = live.filter((p) => (p.spec?.schedulingGates ?? []).some((g) => g.name === GPU_BUDGET_GATE));
-  const holding = live.filter((p) => !gated.includes(p));
+  const pods = (await (await kubeClient()).list<PodLike>(POD, { namespace })).items.filter((p) => podGpus(p) > 0 && p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed');
+  const holding = pods.filter(holdsGpus);
   return {
     atMs: Date.now(),
-    held: holding.reduce((n, p) => n + gpusOf(p), 0),
-    gated: gated.length,
-    holders: holding.map((p) => `${p.metadata.name}(${gpusOf(p)}${p.metadata.deletionTimestamp ? ', terminating' : ''})`),
+    held: holding.reduce((n, p) => n + podGpus(p), 0),
+    gated: pods.filter(budgetGated).length,
+    holders: holding.map((p) => `${p.metadata.name}(${podGpus(p)}${p.metadata.deletionTimestamp ? ', terminating' : ''})`),
   };
 }
 

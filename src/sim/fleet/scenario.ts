@@ -213,7 +213,7 @@ export interface ScenarioResult {
 const GPU_GATE = 'unmute.sh/gpu-budget';
 
 /** GPUs a pod asks for (its containers' nvidia.com/gpu limits). */
-function podGpus(p: PodLike): number {
+export function podGpus(p: PodLike): number {
   const containers = (p.spec as { containers?: Array<{ resources?: { limits?: Record<string, string | number> } }> } | undefined)?.containers ?? [];
   return containers.reduce((n, c) => n + Number(c.resources?.limits?.['nvidia.com/gpu'] ?? 0), 0);
 }
@@ -223,13 +223,21 @@ function podGpus(p: PodLike): number {
  * or in their preStop) and the ideal: per tier, the fewest pods whose slots carry its load now
  * (at least one: every conversation passes through each tier).
  */
+/** Still behind the GPU-budget scheduling gate: scheduled nowhere, holds no GPU. */
+export function budgetGated(p: PodLike): boolean {
+  return ((p.spec as { schedulingGates?: Array<{ name: string }> } | undefined)?.schedulingGates ?? []).some((g) => g.name === GPU_GATE);
+}
+
+/** Holds its GPUs: past the budget gate and not finished (starting, serving, draining, terminating in its preStop). */
+export function holdsGpus(p: PodLike): boolean {
+  return !budgetGated(p) && p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed';
+}
+
 export function gpuUse(pods: readonly PodLike[], workers: ReturnType<PodRunner['workers']>, slots: Partial<Record<string, number>>): { held: number; ideal: number } {
   let held = 0;
   for (const p of pods) {
     const c = p.metadata.labels?.['app.kubernetes.io/component'] ?? '';
-    if (slots[c] === undefined || p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed') continue;
-    if (((p.spec as { schedulingGates?: Array<{ name: string }> } | undefined)?.schedulingGates ?? []).some((g) => g.name === GPU_GATE)) continue;
-    held += podGpus(p);
+    if (slots[c] !== undefined && holdsGpus(p)) held += podGpus(p);
   }
   let ideal = 0;
   for (const [c, perPod] of Object.entries(slots)) {
