@@ -8,9 +8,11 @@
 //     no client saw 1011/1012/1006;
 //   - a new pod takes new work as soon as it is ready, and a pod on its way out takes none;
 //   - every old pod leaves empty;
-//   - the GPU budget (gpu.maxTotal = the GPUs the fleet runs + 1: room for one surge pod) holds at
-//     every moment, sampled all along: a replaced STT pod holds its GPU through its preStop, so the
-//     next new STT pod must wait behind the budget gate.
+//   - the GPU budget holds at every moment, sampled all along. Two budgets: the GPUs the fleet runs
+//     + 1 (room for one surge pod: a replaced STT pod holds its GPU through its preStop, so the
+//     next new STT pod must wait behind the budget gate), and exactly the GPUs it runs (no room to
+//     surge: an old STT pod drains first, out of the Service, and its GPU goes to the new pod once
+//     it is empty).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setKwokPodDeletion } from '../../scripts/cluster/faults.ts';
 import { ANNOTATION_TEMPLATE_HASH } from '../../src/api/v1alpha1/labels.ts';
@@ -26,14 +28,25 @@ const STT_SLOTS = 32;
 const SHAPE = { minReplicas: 2, maxReplicas: 2, targetSessionsPerPod: 4, maxSessionsPerPod: 8, podStartDelay: '0s', gpuStartDelay: '1s' };
 // A long window: the STT tier (sized on its own load) keeps its two pods through the test.
 const TIMING = { intervalSeconds: 1, metricsStaleSeconds: 3, scaleDownStabilizationSeconds: 600, drainTimeoutSeconds: 600, drainGracePeriodSeconds: 120 };
-// STT 2 + TTS 1 + vLLM 1, plus room for one pod more.
-const GPU_BUDGET = 5;
+// STT 2 + TTS 1 + vLLM 1 = 4 GPUs: with room for one pod more, and with none.
+const CASES = [
+  { title: 'room for one surge pod in the GPU budget', budget: 5, drainFirst: false },
+  { title: 'no GPU room to surge (an old STT pod drains first)', budget: 4, drainFirst: true },
+];
 const UMD = { apiVersion: 'unmute.sh/v1alpha1', kind: 'UnmuteDeployment' } as const;
 const POD = { apiVersion: 'v1', kind: 'Pod' } as const;
 
-describe('a backend and STT rollout under load', () => {
+const cluster = clusterInfo().name;
+// Once for the file, before any fleet's first pod: a restarted KWOK does not know which pod IPs are taken.
+beforeAll(async () => {
+  await setKwokPodDeletion(cluster, 'external');
+}, 60_000);
+afterAll(async () => {
+  await setKwokPodDeletion(cluster, 'immediate').catch(() => undefined);
+}, 60_000);
+
+describe.each(CASES)('a backend and STT rollout under load, $title', ({ budget: GPU_BUDGET, drainFirst }) => {
   const k = kube();
-  const cluster = clusterInfo().name;
   let ns = '';
   let fleet: FleetUnderTest;
 
@@ -46,8 +59,6 @@ describe('a backend and STT rollout under load', () => {
   }
 
   beforeAll(async () => {
-    // Before the fleet's first pod: a restarted KWOK does not know which pod IPs are taken.
-    await setKwokPodDeletion(cluster, 'external');
     ns = await createNamespace('rollout');
     fleet = await startFleetUnderTest(ns, NAME, { pipeline: true });
     const umd = operatorFleet(NAME, ns, SHAPE, TIMING, { pipeline: true, gpuMaxTotal: GPU_BUDGET }) as unknown as { spec: Record<string, Record<string, unknown>> };
@@ -66,7 +77,6 @@ describe('a backend and STT rollout under load', () => {
   afterAll(async () => {
     await fleet?.stop();
     await stopNetnsProcesses();
-    await setKwokPodDeletion(cluster, 'immediate').catch(() => undefined);
   }, 60_000);
 
   it('replaces every backend and STT pod without cutting a session, new pods serving at once, within the GPU budget', async () => {
@@ -96,6 +106,7 @@ describe('a backend and STT rollout under load', () => {
     const attempts: string[] = [];
     let newSttServed = false;
     let churned = 0;
+    const drainedFirst = new Map<string, number>(); // STT pod labelled serving=outdated -> the most streams it held since
     await waitFor('every old backend and STT pod gone', async () => {
       const st = await fleet.control.state();
       for (const w of [...st.workers, ...sttOf(st)]) {
@@ -127,7 +138,12 @@ describe('a backend and STT rollout under load', () => {
       const oldBackendRuns = st.workers.some((w) => oldBackends.has(w.pod) && w.state !== 'stopped');
       if (oldBackendRuns && st.workers.some((w) => !oldBackends.has(w.pod) && (st.sessions.heldByUrl[urlOf(st, w.pod) ?? ''] ?? 0) > 0)) newBackendServed = true;
       sawRollingOut ||= (await k.condition(ns, NAME, 'Progressing'))?.reason === 'RollingOut';
-      const live = [...(await podsOf('backend')), ...(await podsOf('stt'))].map((p) => p.metadata.name ?? '');
+      const sttPods = await podsOf('stt');
+      for (const p of sttPods.filter((x) => x.metadata.labels?.['unmute.sh/serving'] === 'outdated')) {
+        const held = channels(sttOf(st).find((w) => w.pod === p.metadata.name) ?? { stats: undefined } as never);
+        drainedFirst.set(p.metadata.name ?? '', Math.max(drainedFirst.get(p.metadata.name ?? '') ?? 0, held));
+      }
+      const live = [...(await podsOf('backend')), ...sttPods].map((p) => p.metadata.name ?? '');
       if (live.every((p) => !oldBackends.has(p) && !oldStt.has(p))) return true;
       // The oldest user hangs up and a new one calls: the old pods empty, the new ones fill.
       await fleet.control.endSessions(1);
@@ -159,11 +175,18 @@ describe('a backend and STT rollout under load', () => {
     expect(samples.length).toBeGreaterThan(20);
     expect(Math.max(...samples.map((s) => s.held))).toBe(GPU_BUDGET);
     expect(samples.some((s) => s.gated > 0)).toBe(true);
+    // Without room to surge, the operator said it drained an old STT pod first.
+    // Without room to surge, the operator said it drained an old STT pod first, and that pod
+    // still held streams while out of the Service: it waited for them (no stream was cut, above).
+    if (drainFirst) {
+      expect((await k.events(ns)).some((e) => e.reason === 'RolloutDrainFirst' && /stt/.test(e.message ?? ''))).toBe(true);
+      expect([...drainedFirst.values()].some((n) => n > 0)).toBe(true);
+    }
     // Every pod of both tiers runs the new template; the status said so while it lasted and after.
     expect(sawRollingOut).toBe(true);
     await waitFor('the rollout reported complete', async () => ((await k.events(ns)).some((e) => e.reason === 'RolloutCompleted') ? true : undefined), { timeoutMs: 30_000 });
     expect(sttOf(end).filter((w) => oldStt.has(w.pod))).toEqual([]);
     expect(end.workers.filter((w) => w.state !== 'stopped' && oldBackends.has(w.pod))).toEqual([]);
-    process.stdout.write(`[rollout] ${oldBackends.size} backends + ${oldStt.size} STT pods replaced in ${(rolledMs / 1000).toFixed(1)} s under ${sessions} sessions (${churned} hang-up/call pairs); GPUs held at most ${Math.max(...samples.map((s) => s.held))}/${GPU_BUDGET} over ${samples.length} samples; seen in preStop holding ${[...enteredWith].map(([p, n]) => `${p}=${n}`).join(', ')}\n`);
+    process.stdout.write(`[rollout, budget ${GPU_BUDGET}] ${oldBackends.size} backends + ${oldStt.size} STT pods replaced in ${(rolledMs / 1000).toFixed(1)} s under ${sessions} sessions (${churned} hang-up/call pairs); GPUs held at most ${Math.max(...samples.map((s) => s.held))}/${GPU_BUDGET} over ${samples.length} samples; seen in preStop holding ${[...enteredWith].map(([p, n]) => `${p}=${n}`).join(', ')}; drained first holding ${[...drainedFirst].map(([p, n]) => `${p}=${n}`).join(', ') || '-'}\n`);
   }, 300_000);
 });
