@@ -15,6 +15,15 @@
 // JSON line. Exits 1 if the operator cut a session. Bounded: a hard deadline stops everything;
 // SIGINT/SIGTERM clean up the cluster. Figures and how to read them: docs/autoscaling.md.
 // --gateway: the operator side's callers go through Traefik and the fleet's HTTPRoute (bench/gateway.ts).
+// --scenario scale|rollout|node-drain (default scale): what removes pods from the operator's fleet
+// besides the load. rollout: the backend and STT images change mid-trace; node-drain: mid-trace,
+// the GPU node holding most of the fleet's GPU pods is drained through the eviction API (as
+// `kubectl drain`), then the node holding most of its backends. The JSON line gains cut_operator
+// split by cause (which pod stopped holding work: one the scale-down drained, one replaced by the
+// rollout, one evicted; capacity: callers refused 1011 "Too many people are connected") and
+// gpu_s_ratio_operator (GPU-seconds the STT/TTS/vLLM pods held over the fewest their measured load
+// needed, sampled with the timeline). Only the operator's fleet is disrupted: the baseline runs the
+// load trace alone.
 import { writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -31,6 +40,9 @@ import { FULL_TRACE, planTrace, QUICK_TRACE } from '../src/sim/fleet/trace.ts';
 import { seededRng } from '../src/sim/random.ts';
 import { autoscaling } from '../src/api/v1alpha1/autoscaling.ts';
 import { startFleetGateway, type FleetGateway } from './gateway.ts';
+import { drainNode, podsOnNode } from '../src/sim/fleet/node-drain.ts';
+import type { PodRunnerEvent } from '../src/sim/fleet/pod-runner.ts';
+import { SIM_SLOTS } from '../src/sim/fleet/fleets.ts';
 
 const self = fileURLToPath(import.meta.url);
 
@@ -84,6 +96,8 @@ const innerSchema = z.object({
   targetUrl: z.string().optional(),
   /** The operator's /metrics, read at the trace's start and end (operator side only). */
   operatorMetricsUrl: z.string().optional(),
+  /** Slots per pod of the GPU tiers the fleet plays (component -> slots): GPU-seconds are measured. */
+  gpuSlots: z.record(z.string(), z.number()).optional(),
 });
 type InnerConfig = z.infer<typeof innerSchema>;
 
@@ -95,6 +109,13 @@ async function inner(config: InnerConfig): Promise<void> {
   const ac = new AbortController();
   process.once('SIGTERM', () => ac.abort());
   process.once('SIGINT', () => ac.abort());
+  // Stops of deleted pods that cut work (the kubelet's part), by pod: the outer run knows which
+  // pods its disruption replaced or evicted. The runners' own teardown after the trace
+  // ('runner-stopped') closes what the trace left open, which no one removing a pod did.
+  const cuts: Array<{ pod: string; cut: number; atMs: number }> = [];
+  const onStop = (e: PodRunnerEvent) => {
+    if (e.type === 'stopped' && e.cutSessions > 0 && (e.reason === 'terminated' || e.reason === 'gone')) cuts.push({ pod: e.pod, cut: e.cutSessions, atMs: e.atMs });
+  };
   const result = await runFleetScenario({
     client,
     namespace: config.namespace,
@@ -109,11 +130,18 @@ async function inner(config: InnerConfig): Promise<void> {
     session: CHEAP_SESSION,
     ...(config.hpa ? { hpa: { ...HPA, scaleDownStabilizationMs: (config.windowS * 1000) / TIME_SCALE } } : {}),
     signal: ac.signal,
-    log: (m) => process.stderr.write(`[${config.label}] ${m}\n`),
+    onRunnerEvent: onStop,
+    onServicesEvent: onStop,
+    ...(config.gpuSlots !== undefined ? { gpuSlots: config.gpuSlots } : {}),
+    log: (m) => {
+      // The outer run times its mid-trace disruption from the trace's start.
+      if (m.startsWith('warm:')) process.stdout.write(`WARM ${Date.now()}\n`);
+      process.stderr.write(`[${config.label}] ${m}\n`);
+    },
     ...(config.operatorMetricsUrl !== undefined ? { apiWrites: operatorWrites(config.operatorMetricsUrl) } : {}),
   });
   process.stdout.write(
-    `RESULT ${JSON.stringify({ figures: result.figures, timeline: result.timeline, runner: result.runner, servicesRunner: result.servicesRunner, wallMs: result.wallMs, apiWrites: result.apiWrites })}\n`,
+    `RESULT ${JSON.stringify({ figures: result.figures, timeline: result.timeline, runner: result.runner, servicesRunner: result.servicesRunner, gpu: result.gpu, capacityRefusals: result.capacityRefusals, drops: result.drops, cuts, wallMs: result.wallMs, apiWrites: result.apiWrites })}\n`,
   );
   process.exit(0);
 }
@@ -185,8 +213,107 @@ interface InnerResult {
   timeline: TimelineRow[];
   runner: unknown;
   servicesRunner?: unknown;
+  gpu?: { seconds: number; idealSeconds: number };
+  capacityRefusals: number;
+  drops: Array<{ atMs: number; code: number; reason: string }>;
+  cuts: Array<{ pod: string; cut: number; atMs: number }>;
   wallMs: number;
   apiWrites?: { writes: number; seconds: number };
+}
+
+const SCENARIOS = ['scale', 'rollout', 'node-drain'] as const;
+type Scenario = (typeof SCENARIOS)[number];
+
+function scenarioFlag(argv: string[]): Scenario {
+  const i = argv.findIndex((a) => a === '--scenario' || a.startsWith('--scenario='));
+  if (i < 0) return 'scale';
+  const v = argv[i]!.includes('=') ? argv[i]!.slice('--scenario='.length) : argv[i + 1];
+  if (!SCENARIOS.includes(v as Scenario)) {
+    process.stderr.write(`bench:fleet: --scenario takes ${SCENARIOS.join(', ')}\n`);
+    process.exit(2);
+  }
+  return v as Scenario;
+}
+
+/** What the mid-trace disruption did: the pods it replaced or evicted (their stops are its cuts). */
+interface Disruption {
+  replaced: Set<string>;
+  evicted: Set<string>;
+  log: string[];
+  /** From the first change until the last replaced or evicted pod is gone (ms since epoch). */
+  startMs?: number;
+  endMs?: number;
+}
+
+/** Sessions ended this long after the disruption's last pod went still count as its doing (the tier's replacement may still load). */
+const DISRUPTION_TAIL_MS = 15_000;
+
+const componentOf = (p: KubeObject) => p.metadata.labels?.['app.kubernetes.io/component'] ?? '';
+
+/** The node of `ns` holding the most pods of these components (ties: by name). */
+async function busiestNode(client: KubeClient, ns: string, components: string[]): Promise<string | undefined> {
+  const pods = (await client.list<KubeObject & { spec?: { nodeName?: string } }>({ apiVersion: 'v1', kind: 'Pod' }, { namespace: ns })).items;
+  const count = new Map<string, number>();
+  for (const p of pods) if (components.includes(componentOf(p)) && p.spec?.nodeName && p.metadata.deletionTimestamp == null) count.set(p.spec.nodeName, (count.get(p.spec.nodeName) ?? 0) + 1);
+  return [...count].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))[0]?.[0];
+}
+
+/** Mid-trace: change the backend and STT images, or drain the busiest GPU node then the busiest backend node. */
+async function disrupt(scenario: Scenario, client: KubeClient, ns: string, d: Disruption, signal: AbortSignal): Promise<void> {
+  d.startMs = Date.now();
+  try {
+    await disruptNow(scenario, client, ns, d, signal);
+  } finally {
+    d.endMs = Date.now();
+  }
+}
+
+async function waitGone(client: KubeClient, ns: string, pods: Set<string>, signal: AbortSignal): Promise<void> {
+  while (!signal.aborted) {
+    const live = (await client.list({ apiVersion: 'v1', kind: 'Pod' }, { namespace: ns })).items.filter((p) => pods.has(p.metadata.name ?? ''));
+    if (live.length === 0) return;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+async function disruptNow(scenario: Scenario, client: KubeClient, ns: string, d: Disruption, signal: AbortSignal): Promise<void> {
+  if (scenario === 'rollout') {
+    const pods = (await client.list({ apiVersion: 'v1', kind: 'Pod' }, { namespace: ns })).items;
+    for (const p of pods) if (['backend', 'stt'].includes(componentOf(p))) d.replaced.add(p.metadata.name ?? '');
+    await client.patch({ apiVersion: 'unmute.sh/v1alpha1', kind: 'UnmuteDeployment' }, 'fleet', ns, { spec: { backend: { image: 'sim.invalid/unmute-backend:sim-v2' }, stt: { image: 'sim.invalid/moshi:sim-v2' } } }, 'merge');
+    const t = Date.now();
+    await waitGone(client, ns, d.replaced, signal);
+    d.log.push(`rollout: backend and STT images changed; ${d.replaced.size} old pods gone ${signal.aborted ? '(not all: the trace ended first)' : `in ${((Date.now() - t) / 1000).toFixed(1)} s`}`);
+    return;
+  }
+  if (scenario !== 'node-drain') return;
+  for (const components of [['stt', 'tts', 'llm'], ['backend']]) {
+    const node = await busiestNode(client, ns, components);
+    if (node === undefined) continue;
+    const held = (await podsOnNode(client, node, ns)).map((p) => p.metadata.name ?? '');
+    const t = Date.now();
+    // kubectl drain --timeout: the drain grace period (compressed); refused evictions retried each second.
+    const records = await drainNode(client, node, ns, { timeoutMs: (TIMING.drainGracePeriodSeconds + 60) * 1000, retryMs: 1000, signal, onEvicted: (pod) => d.evicted.add(pod) });
+    d.log.push(`node-drain: ${node} (${held.join(', ')}) drained in ${((Date.now() - t) / 1000).toFixed(1)} s, ${records.reduce((n, r) => n + r.refused, 0)} evictions refused (429) on the way`);
+  }
+}
+
+/**
+ * The operator fleet's cut sessions by cause: every session the server ended abnormally (1011,
+ * 1012, ...), once. capacity: refused for a full STT/TTS/LLM (1011 "Too many people are
+ * connected"); rollout or eviction: ended while the scenario's disruption ran (from its first
+ * change until its last pod went, plus DISRUPTION_TAIL_MS); scale: any other.
+ */
+function cutsByCause(r: InnerResult, scenario: Scenario, d: Disruption): { scale: number; rollout: number; eviction: number; capacity: number } {
+  const out = { scale: 0, rollout: 0, eviction: 0, capacity: 0 };
+  const during = (t: number) => d.startMs !== undefined && t >= d.startMs && t <= (d.endMs ?? Infinity) + DISRUPTION_TAIL_MS;
+  for (const x of r.drops) {
+    if (x.code === 1011 && /too many people/i.test(x.reason)) out.capacity++;
+    else if (during(x.atMs) && scenario === 'rollout') out.rollout++;
+    else if (during(x.atMs) && scenario === 'node-drain') out.eviction++;
+    else out.scale++;
+  }
+  return out;
 }
 
 function parseResult(text: string, label: string): InnerResult {
@@ -210,6 +337,7 @@ function timelineTable(op: TimelineRow[], base: TimelineRow[]): string {
 
 async function outer(argv: string[]): Promise<number> {
   const quick = argv.includes('--quick');
+  const scenario = scenarioFlag(argv);
   const sequential = argv.includes('--sequential');
   const traceName = quick ? 'quick' : 'full';
   const traceWallMs = (quick ? QUICK_TRACE : FULL_TRACE).totalMs / TIME_SCALE;
@@ -261,11 +389,38 @@ async function outer(argv: string[]): Promise<number> {
 
     const runOne = async (label: string, config: Omit<InnerConfig, 'kubeconfig' | 'trace' | 'label' | 'windowS'>) => {
       const p = innerRun(label, config);
+      let disrupted: Promise<void> = Promise.resolve();
+      // A drain still waiting when the trace ends is given up: the pod runner that finishes pods is gone.
+      const stopDisruption = new AbortController();
+      if (label === 'operator' && scenario !== 'scale') {
+        // Mid-trace (45 % in, after the warm-up): the disruption runs while the load does.
+        disrupted = (async () => {
+          while (!/^WARM /m.test(p.output())) {
+            if (ac.signal.aborted || p.child.exitCode !== null) return;
+            await new Promise((r) => setTimeout(r, 200));
+          }
+          await new Promise((r) => setTimeout(r, traceWallMs * 0.45));
+          await disrupt(scenario, client, NS_OP, disruption, AbortSignal.any([ac.signal, stopDisruption.signal]));
+        })().catch((e: Error) => {
+          disruption.log.push(`${scenario}: FAILED: ${e.message}`);
+        });
+      }
       const code = await p.exited;
+      stopDisruption.abort();
+      await disrupted;
       if (code !== 0) throw new Error(`${label} run exited ${code}:\n${p.output().slice(-3000)}`);
       return parseResult(p.output(), label);
     };
-    const opConfig = { namespace: NS_OP, ...operatorFleetTargets('fleet'), hpa: false, operatorMetricsUrl: `http://${OPERATOR_METRICS}/metrics`, ...(gateway ? { targetUrl: gateway.targetUrl } : {}) };
+    const opConfig = {
+      namespace: NS_OP,
+      ...operatorFleetTargets('fleet'),
+      hpa: false,
+      operatorMetricsUrl: `http://${OPERATOR_METRICS}/metrics`,
+      ...(gateway ? { targetUrl: gateway.targetUrl } : {}),
+      // vLLM's slots are the CR's sessionsPerReplica (its default): the operator's own unit for it.
+      gpuSlots: { stt: SIM_SLOTS.stt, tts: SIM_SLOTS.tts, llm: 64 },
+    };
+    const disruption: Disruption = { replaced: new Set(), evicted: new Set(), log: [] };
     // The first callers must not reach a gateway that has no backend yet (KWOK marks pods Ready
     // before a pod runner plays them: the inner run still waits for running sim-workers).
     if (gateway) await gateway.ready(NS_OP, 'fleet', opConfig.service, SHAPE.minReplicas);
@@ -291,8 +446,25 @@ async function outer(argv: string[]): Promise<number> {
       );
     }
     process.stdout.write(`pod runner (operator): ${JSON.stringify(op.runner)}, STT/TTS/vLLM pods: ${JSON.stringify(op.servicesRunner)}\npod runner (baseline): ${JSON.stringify(bl.runner)}\n`);
+    const cutOperator = cutsByCause(op, scenario, disruption);
+    // Stops that cut work, by why the pod went (the pods the disruption replaced or evicted, else the scale-down).
+    const stops = { scale: 0, rollout: 0, eviction: 0 };
+    for (const c of op.cuts) stops[disruption.evicted.has(c.pod) ? 'eviction' : disruption.replaced.has(c.pod) ? 'rollout' : 'scale'] += c.cut;
+    if (op.cuts.length > 0) process.stdout.write(`pods stopped holding work: ${JSON.stringify(stops)}\n`);
+    const lost = op.drops.filter((x) => !(x.code === 1011 && /too many people/i.test(x.reason)));
+    if (lost.length > 0) {
+      const reasons = new Map<string, number>();
+      for (const x of lost) reasons.set(`${x.code} ${x.reason}`.trim(), (reasons.get(`${x.code} ${x.reason}`.trim()) ?? 0) + 1);
+      process.stdout.write(`operator sessions ended by the server: ${[...reasons].map(([k, n]) => `${n} × "${k}"`).join('; ')}\n`);
+    }
+    const gpuRatio = op.gpu !== undefined && op.gpu.idealSeconds > 0 ? Math.round((op.gpu.seconds / op.gpu.idealSeconds) * 1000) / 1000 : undefined;
+    for (const l of disruption.log) process.stdout.write(`${l}\n`);
+    process.stdout.write(
+      `operator cuts by cause: ${JSON.stringify(cutOperator)}; STT/TTS/vLLM GPU-seconds ${op.gpu ? `${op.gpu.seconds.toFixed(0)} held / ${op.gpu.idealSeconds.toFixed(0)} ideal` : '-'} (wall)\n`,
+    );
     const summary = {
       trace: traceName,
+      scenario,
       time_scale: TIME_SCALE,
       window_s: WINDOW_S,
       baseline_window_s: BASELINE_WINDOW_S,
@@ -318,18 +490,23 @@ async function outer(argv: string[]): Promise<number> {
       replica_s_ratio_baseline: bl.figures.replicaRatio,
       scale_events_operator: op.figures.scaleEvents,
       scale_events_baseline: bl.figures.scaleEvents,
+      cut_operator: cutOperator,
+      gpu_s_ratio_operator: gpuRatio,
     };
     // Goals: no session cut (a hard guarantee: the run fails without it); the others are timing
     // figures on a shared machine, reported against their goals.
     const reactionGoal = 2 * TIMING.intervalSeconds + parseFloat(SHAPE.podStartDelay);
     const goals = [
       `goal: no session cut by the operator: ${op.figures.dropped === 0 ? 'met' : `NOT met (${op.figures.dropped})`} (baseline cut ${bl.figures.dropped})`,
+      `goal: no operator cut from any cause (${scenario}): ${Object.values(cutOperator).every((n) => n === 0) ? 'met' : `NOT met (${JSON.stringify(cutOperator)})`}`,
+      `goal: GPU-seconds at most 1.3 × ideal: ${gpuRatio === undefined ? '-' : gpuRatio <= 1.3 ? 'met' : 'not met'} (${gpuRatio ?? '-'})`,
       `goal: reaction within 2 intervals + pod start (${reactionGoal} s): ${op.figures.reactionSeconds <= reactionGoal ? 'met' : 'not met'} (${op.figures.reactionSeconds.toFixed(1)} s)`,
       `goal: replica-seconds at most 1.25 × ideal: ${op.figures.replicaRatio <= 1.25 ? 'met' : 'not met'} (${op.figures.replicaRatio.toFixed(3)})`,
     ];
     process.stdout.write(goals.join('\n') + '\n');
     process.stdout.write(JSON.stringify(summary) + '\n');
-    return op.figures.dropped === 0 ? 0 : 1;
+    const cutAny = cutOperator.scale + cutOperator.rollout + cutOperator.eviction + op.cuts.length;
+    return op.figures.dropped === 0 && cutAny === 0 && !disruption.log.some((l) => l.includes('FAILED')) ? 0 : 1;
   } catch (err) {
     process.stderr.write(`bench:fleet: ${(err as Error).message}\n`);
     return 1;

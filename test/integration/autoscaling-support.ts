@@ -4,6 +4,9 @@
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { budgetGated, holdsGpus, podGpus } from '../../src/sim/fleet/scenario.ts';
+import type { PodLike } from '../../src/sim/fleet/pod-runner.ts';
+import { drainNode as drainNodeWith, uncordonNode, type EvictionRecord } from '../../src/sim/fleet/node-drain.ts';
 import type { KubeObject } from '../../src/runtime/object.ts';
 import { clusterInfo, kubeClient, spawnInNetns, waitFor, type NetnsProcess } from '../support/cluster.ts';
 import type { FleetControlState } from '../../src/sim/fleet/control.ts';
@@ -123,7 +126,9 @@ export class FleetControlClient {
     return waitFor(`${expected} held sessions`, async () => {
       const s = await this.state();
       const total = Object.values(s.sessions.heldByUrl).reduce((a, b) => a + b, 0);
-      return total === expected && (opts.allowQueued || s.sessions.connecting === 0) ? s.sessions.heldByUrl : undefined;
+      if (total === expected && (opts.allowQueued || s.sessions.connecting === 0)) return s.sessions.heldByUrl;
+      // Thrown, not returned: waitFor reports the last one, which says where the sessions went.
+      throw new Error(`held ${total}, connecting ${s.sessions.connecting}, outcomes ${JSON.stringify(s.sessions.outcomes)}, closes ${JSON.stringify(s.sessions.closeReasons)}, by URL ${JSON.stringify(s.sessions.heldByUrl)}`);
     }, { timeoutMs: 30_000 });
   }
 }
@@ -178,3 +183,89 @@ export function kube() {
 export const serving = (p: KubeObject) => p.metadata.labels?.['unmute.sh/serving'] === 'true' && p.metadata.deletionTimestamp == null;
 export const draining = (p: KubeObject) => p.metadata.labels?.['unmute.sh/serving'] === 'false' && p.metadata.deletionTimestamp == null;
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export interface GpuSample {
+  atMs: number;
+  /** GPUs of the pods past the budget gate that have not finished, terminating ones included (they hold their GPU until gone). */
+  held: number;
+  /** GPU pods still behind the budget gate. */
+  gated: number;
+  /** `pod(gpus)` of the holders, for the failure message. */
+  holders: string[];
+}
+
+/** The namespace's GPU use now, as the budget counts it (src/sim/fleet/scenario.ts). */
+export async function gpuSample(namespace: string): Promise<GpuSample> {
+  const pods = (await (await kubeClient()).list<PodLike>(POD, { namespace })).items.filter((p) => podGpus(p) > 0 && p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed');
+  const holding = pods.filter(holdsGpus);
+  return {
+    atMs: Date.now(),
+    held: holding.reduce((n, p) => n + podGpus(p), 0),
+    gated: pods.filter(budgetGated).length,
+    holders: holding.map((p) => `${p.metadata.name}(${podGpus(p)}${p.metadata.deletionTimestamp ? ', terminating' : ''})`),
+  };
+}
+
+/**
+ * Samples the namespace's GPU use every `intervalMs` until stopped: a budget is a claim about
+ * every moment of a rollout, so the test looks at it continuously, not only at the end.
+ */
+export function sampleGpus(namespace: string, intervalMs = 150): { stop(): Promise<GpuSample[]> } {
+  const samples: GpuSample[] = [];
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      samples.push(await gpuSample(namespace).catch(() => ({ atMs: Date.now(), held: -1, gated: -1, holders: [] })));
+      await sleep(intervalMs);
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      return samples.filter((s) => s.held >= 0);
+    },
+  };
+}
+
+export type { EvictionRecord } from '../../src/sim/fleet/node-drain.ts';
+
+/** `kubectl drain` of `node` for the pods of `namespace` (src/sim/fleet/node-drain.ts), retrying refused evictions each second. */
+export async function drainNode(node: string, namespace: string, opts: { timeoutMs: number; retryMs?: number }): Promise<EvictionRecord[]> {
+  return drainNodeWith(await kubeClient(), node, namespace, { retryMs: 1000, ...opts });
+}
+
+/** Makes a node schedulable again (kubectl uncordon). */
+export async function uncordon(node: string): Promise<void> {
+  await uncordonNode(await kubeClient(), node);
+}
+
+type Services = FleetControlState['services'];
+/** The STT pods the fleet plays that have not stopped. */
+export const sttOf = (s: FleetControlState): Services => s.services.filter((w) => w.component === 'stt' && w.state !== 'stopped');
+/** Streams open on a played STT/TTS pod. */
+export const channels = (w: Services[number]) => w.stats?.openChannels ?? 0;
+
+/**
+ * Opens sessions one at a time (each settled, its STT stream open) until `backends` backends hold
+ * sessions and `stt` STT pods hold streams, with at least `min` sessions. Each session picks its
+ * STT pod at random, as Unmute's backend does: at `max` sessions the oldest user hangs up before
+ * the next calls, so the picks go on without filling the backends (at most `attempts` calls).
+ */
+export async function loadEveryPod(control: FleetControlClient, want: { backends: number; stt: number; min: number; max: number; attempts?: number }): Promise<FleetControlState> {
+  for (let i = 0; i < (want.attempts ?? 40); i++) {
+    const s = await control.state();
+    const busy = s.workers.filter((w) => w.state === 'running' && (w.stats?.activeSessions ?? 0) > 0).length;
+    if (s.sessions.open >= want.min && busy >= want.backends && sttOf(s).filter((w) => channels(w) > 0).length >= want.stt) break;
+    if (s.sessions.open >= want.max) await control.endSessions(1);
+    await control.openSessions(1);
+    await waitFor('the session settled with its STT stream', async () => {
+      const st = await control.state();
+      const streams = sttOf(st).reduce((n, w) => n + channels(w), 0);
+      if (st.sessions.connecting === 0 && streams === st.sessions.open) return st;
+      // Thrown, not returned: waitFor reports the last one if the session never settles.
+      throw new Error(`connecting ${st.sessions.connecting}, open ${st.sessions.open}, held ${st.sessions.held}, STT streams ${sttOf(st).map((w) => `${w.pod}=${channels(w)}`).join(' ')}, outcomes ${JSON.stringify(st.sessions.outcomes)}, closes ${JSON.stringify(st.sessions.closeReasons)}`);
+    }, { timeoutMs: 20_000 });
+  }
+  return control.state();
+}

@@ -161,7 +161,7 @@ export function idealReplicas(sessions: number, spec: MeasureSpec): number {
 }
 
 /** ∫ f over the timeline, each sample's value held until the next sample (until endMs for the last). */
-export function integrate(samples: readonly TimelineSample[], f: (s: TimelineSample) => number, endMs?: number): number {
+export function integrate<S extends { tMs: number }>(samples: readonly S[], f: (s: S) => number, endMs?: number): number {
   let sum = 0;
   for (let i = 0; i < samples.length; i++) {
     const s = samples[i]!;

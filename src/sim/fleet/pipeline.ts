@@ -114,10 +114,21 @@ export function pipelineProcess(o: PipelineOptions): (pod: PodLike, addr: { ip: 
     const llmUrl = env(pod, 'KYUTAI_LLM_URL');
     const llmModel = env(pod, 'KYUTAI_LLM_MODEL') ?? null;
     const remote =
-      o.remote && sttUrl !== undefined && ttsUrl !== undefined && llmUrl !== undefined ? remoteServices({ sttUrl, ttsUrl, llmUrl, llmModel, resolver: o.resolver, rng: seededRng(port + ip.length) }) : undefined;
+      o.remote && sttUrl !== undefined && ttsUrl !== undefined && llmUrl !== undefined ? remoteServices({ sttUrl, ttsUrl, llmUrl, llmModel, resolver: o.resolver, rng: seededRng(addressSeed(ip, port)) }) : undefined;
     // Every pod of the fleet lives in this process: a stall freezes only its own worker (stall.ts).
     return new SimWorker({ stallScope: 'worker', ...o.worker, host: ip, port, ...(remote !== undefined ? { remote, llmModel } : {}) });
   };
+}
+
+/**
+ * A seed of its own for each backend's STT/TTS picks: seeded from the port and the IP's length,
+ * every backend of a fleet (same port, same-length IPs) drew the same sequence, so their sessions
+ * all landed on the same STT pod far more often than Unmute's random pick would (FNV-1a of ip:port).
+ */
+export function addressSeed(ip: string, port: number): number {
+  let h = 0x811c9dc5;
+  for (const ch of `${ip}:${port}`) h = Math.imul(h ^ ch.charCodeAt(0), 0x01000193) >>> 0;
+  return h;
 }
 
 function moshiProcess(server: MoshiServer): PodProcess {

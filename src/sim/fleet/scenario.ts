@@ -17,7 +17,7 @@ import type { SessionResult } from '../loadgen/session.ts';
 import { staticTargets, TargetPool, type PickStrategy } from '../loadgen/targets.ts';
 import type { SimWorkerOptions } from '../worker/server.ts';
 import { hpaDecide, pruneHpaHistory, type HpaSpec } from './hpa.ts';
-import { measureRun, routingSnapshot, timelineRows, type BackendHold, type MeasureSpec, type RoutingSnapshot, type RunFigures, type SessionRecord, type TimelineRow, type TimelineSample } from './measure.ts';
+import { integrate, measureRun, routingSnapshot, timelineRows, type BackendHold, type MeasureSpec, type RoutingSnapshot, type RunFigures, type SessionRecord, type TimelineRow, type TimelineSample } from './measure.ts';
 import { pipelineProcess, SliceResolver } from './pipeline.ts';
 import { startPodRunner, type PodLike, type PodRunner, type PodRunnerEvent } from './pod-runner.ts';
 import type { TracePlan } from './trace.ts';
@@ -186,6 +186,13 @@ export interface ScenarioOptions {
   sampleMs?: number;
   log?: (msg: string) => void;
   onRunnerEvent?: (e: PodRunnerEvent) => void;
+  /** Events of the STT/TTS/vLLM pods' runner (a stop that cut streams names its pod). */
+  onServicesEvent?: (e: PodRunnerEvent) => void;
+  /**
+   * Slots per pod of each GPU tier (component label -> slots): the run then integrates the GPUs
+   * the tiers' pods hold against the fewest that would carry their measured load.
+   */
+  gpuSlots?: Partial<Record<string, number>>;
   signal?: AbortSignal;
   /**
    * The operator's API writes so far (a counter), read when the trace starts and when it ends:
@@ -202,6 +209,12 @@ export interface ScenarioResult {
   runner: PodRunner['totals'];
   /** The STT/TTS/vLLM pods' runner, when the pipeline runs. */
   servicesRunner?: PodRunner['totals'];
+  /** With gpuSlots: GPU-seconds held by the GPU tiers' pods, and the ideal for their measured load (wall). */
+  gpu?: { seconds: number; idealSeconds: number };
+  /** Sessions the backends refused because an STT/TTS/LLM had no free slot (1011 "Too many people are connected"). */
+  capacityRefusals: number;
+  /** Every session the server ended abnormally (1011, 1012, ...): when (ms since epoch), code and reason. */
+  drops: Array<{ atMs: number; code: number; reason: string }>;
   wallMs: number;
   /** The operator's API writes during the trace, and the trace's wall seconds. */
   apiWrites?: { writes: number; seconds: number };
@@ -234,6 +247,43 @@ function backendHolds(runner: PodRunner, pool: TargetPool, routing?: string): Ba
   return out;
 }
 
+const GPU_GATE = 'unmute.sh/gpu-budget';
+
+/** GPUs a pod asks for (its containers' nvidia.com/gpu limits). */
+export function podGpus(p: PodLike): number {
+  const containers = (p.spec as { containers?: Array<{ resources?: { limits?: Record<string, string | number> } }> } | undefined)?.containers ?? [];
+  return containers.reduce((n, c) => n + Number(c.resources?.limits?.['nvidia.com/gpu'] ?? 0), 0);
+}
+
+/**
+ * GPUs the tiers' pods hold now (past the budget gate, not finished: starting, serving, draining
+ * or in their preStop) and the ideal: per tier, the fewest pods whose slots carry its load now
+ * (at least one: every conversation passes through each tier).
+ */
+/** Still behind the GPU-budget scheduling gate: scheduled nowhere, holds no GPU. */
+export function budgetGated(p: PodLike): boolean {
+  return ((p.spec as { schedulingGates?: Array<{ name: string }> } | undefined)?.schedulingGates ?? []).some((g) => g.name === GPU_GATE);
+}
+
+/** Holds its GPUs: past the budget gate and not finished (starting, serving, draining, terminating in its preStop). */
+export function holdsGpus(p: PodLike): boolean {
+  return !budgetGated(p) && p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed';
+}
+
+export function gpuUse(pods: readonly PodLike[], workers: ReturnType<PodRunner['workers']>, slots: Partial<Record<string, number>>): { held: number; ideal: number } {
+  let held = 0;
+  for (const p of pods) {
+    const c = p.metadata.labels?.['app.kubernetes.io/component'] ?? '';
+    if (slots[c] !== undefined && holdsGpus(p)) held += podGpus(p);
+  }
+  let ideal = 0;
+  for (const [c, perPod] of Object.entries(slots)) {
+    const load = workers.filter((w) => w.component === c && w.state !== 'stopped').reduce((n, w) => n + (w.stats?.openChannels ?? w.stats?.activeSessions ?? 0), 0);
+    ideal += Math.max(1, Math.ceil(load / Math.max(1, perPod ?? 1)));
+  }
+  return { held, ideal };
+}
+
 export async function runFleetScenario(o: ScenarioOptions): Promise<ScenarioResult> {
   const log = o.log ?? (() => {});
   const worker = o.worker ?? CHEAP_WORKER;
@@ -247,7 +297,10 @@ export async function runFleetScenario(o: ScenarioOptions): Promise<ScenarioResu
     processFor,
     ...(o.onRunnerEvent ? { onEvent: o.onRunnerEvent } : {}),
   });
-  const services = o.servicesSelector === undefined ? undefined : await startPodRunner({ client: o.client, namespace: o.namespace, labelSelector: o.servicesSelector, processFor });
+  const services =
+    o.servicesSelector === undefined
+      ? undefined
+      : await startPodRunner({ client: o.client, namespace: o.namespace, labelSelector: o.servicesSelector, processFor, ...(o.onServicesEvent ? { onEvent: o.onServicesEvent } : {}) });
   const endpoints = await new ServiceEndpoints(o.client, o.namespace, o.service).start();
   const replicas = await new ReplicasWatch(o.client, o.namespace, o.deployment).start();
   let hpa: { stop(): Promise<void> } | undefined;
@@ -281,6 +334,9 @@ export async function runFleetScenario(o: ScenarioOptions): Promise<ScenarioResu
     const live = new LiveCounters();
     const samples: TimelineSample[] = [];
     const records: SessionRecord[] = [];
+    const gpuSamples: Array<{ tMs: number; held: number; ideal: number }> = [];
+    let capacityRefusals = 0;
+    const drops: ScenarioResult['drops'] = [];
     const t0 = performance.now();
     const wallStart = Date.now();
     const sample = () => {
@@ -294,6 +350,7 @@ export async function runFleetScenario(o: ScenarioOptions): Promise<ScenarioResu
         draining: pods.filter((p) => p.metadata.deletionTimestamp != null || p.metadata.labels?.[LABEL_SERVING] === SERVING.draining).length,
         serving: backendHolds(runner, endpoints.pool).filter((b) => b.serving).length,
       });
+      if (services !== undefined && o.gpuSlots !== undefined) gpuSamples.push({ tMs: performance.now() - t0, ...gpuUse(services.pods(), services.workers(), o.gpuSlots) });
     };
     sample();
     const every = o.sampleMs ?? 250;
@@ -320,6 +377,8 @@ export async function runFleetScenario(o: ScenarioOptions): Promise<ScenarioResu
         const routing = routedAs.get(i);
         routedAs.delete(i);
         records.push({ outcome: r.outcome, ...(r.closeCode !== undefined ? { closeCode: r.closeCode } : {}), waitedMs: waited, startMs: r.startedAt - wallStart, ...(routing ? { routing } : {}) });
+        if (r.closeCode === 1011 && /too many people/i.test(r.closeReason ?? '')) capacityRefusals++;
+        if (r.outcome === 'dropped') drops.push({ atMs: Date.now(), code: r.closeCode ?? 0, reason: r.closeReason ?? '' });
         const now = performance.now();
         if (now - lastLog > 15_000) {
           lastLog = now;
@@ -342,12 +401,19 @@ export async function runFleetScenario(o: ScenarioOptions): Promise<ScenarioResu
       scaleUpsMs: replicas.ups.filter((t) => t >= t0).map((t) => t - t0),
     });
     const timeline = timelineRows(samples, records, o.spec, o.plan.totalMs / 12, o.plan.totalMs);
+    const gpu =
+      gpuSamples.length > 0
+        ? { seconds: integrate(gpuSamples, (x) => x.held, o.plan.totalMs), idealSeconds: integrate(gpuSamples, (x) => x.ideal, o.plan.totalMs) }
+        : undefined;
     return {
       figures,
       timeline,
       samples,
       runner: { ...runner.totals },
       ...(services ? { servicesRunner: { ...services.totals } } : {}),
+      ...(gpu ? { gpu } : {}),
+      capacityRefusals,
+      drops,
       wallMs: result.wallMs,
       ...(writesBefore !== undefined && writesAfter !== undefined ? { apiWrites: { writes: writesAfter - writesBefore, seconds: writesS } } : {}),
     };

@@ -3,6 +3,7 @@ import { hpaDecide } from '../../../src/sim/fleet/hpa.ts';
 import { apiWritesFromMetrics, classifyWait, idealReplicas, integrate, measureRun, reactionTo, routingSnapshot, splitQueued, type SessionRecord, type TimelineSample } from '../../../src/sim/fleet/measure.ts';
 import { concurrencyAt, FULL_TRACE, planTrace, plannedConcurrency, QUICK_TRACE } from '../../../src/sim/fleet/trace.ts';
 import { seededRng } from '../../../src/sim/random.ts';
+import { gpuUse } from '../../../src/sim/fleet/scenario.ts';
 
 const spec = { targetSessionsPerPod: 3, maxSessionsPerPod: 4, minReplicas: 2 };
 const hpaSpec = { minReplicas: 2, maxReplicas: 20, targetSessionsPerPod: 3, scaleDownStabilizationMs: 30_000 };
@@ -171,5 +172,34 @@ describe("the operator's API writes", () => {
     ].join('\n');
     expect(apiWritesFromMetrics(text)).toBe(50);
     expect(apiWritesFromMetrics('')).toBe(0);
+  });
+});
+
+describe('gpuUse: the GPUs the GPU tiers hold against the fewest their load needs', () => {
+  const pod = (name: string, component: string, opts: { gated?: boolean; phase?: string; terminating?: boolean; gpus?: number } = {}) => ({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, labels: { 'app.kubernetes.io/component': component }, ...(opts.terminating ? { deletionTimestamp: '2026-01-01T00:00:00Z' } : {}) },
+    spec: {
+      ...(opts.gated ? { schedulingGates: [{ name: 'unmute.sh/gpu-budget' }] } : {}),
+      containers: [{ name: component, resources: { limits: { 'nvidia.com/gpu': String(opts.gpus ?? 1) } } }],
+    },
+    status: { phase: opts.phase ?? 'Running' },
+  });
+  const worker = (p: string, component: string, channels: number) => ({ pod: p, uid: p, ip: '10.0.0.1', port: 1, state: 'running' as const, component, stats: { running: channels, queued: 0, activeSessions: channels, sessionsTotal: 0, shuttingDown: false, openChannels: channels } });
+
+  it('counts pods past the gate, starting and terminating ones included, and per tier the pods its load fills', () => {
+    const pods = [
+      pod('stt-a', 'stt'),
+      pod('stt-b', 'stt', { terminating: true }), // in its preStop: still holds its GPU
+      pod('stt-c', 'stt', { phase: 'Pending' }), // scheduled, loading its model
+      pod('stt-d', 'stt', { gated: true }), // waits for the budget: holds nothing
+      pod('tts-a', 'tts', { phase: 'Succeeded' }),
+      pod('backend-a', 'backend', { gpus: 0 }),
+    ];
+    const use = gpuUse(pods, [worker('stt-a', 'stt', 70), worker('stt-b', 'stt', 2)], { stt: 64, tts: 16 });
+    expect(use.held).toBe(3);
+    // STT: 72 streams need 2 pods of 64; TTS: nothing read, still one pod.
+    expect(use.ideal).toBe(3);
   });
 });

@@ -8,6 +8,7 @@ import { startVllmServer, type VllmServer } from '../../../src/sim/vllm/server.t
 import { remoteServices } from '../../../src/sim/worker/remote.ts';
 import { startSimWorker, type SimWorker } from '../../../src/sim/worker/server.ts';
 import { seededRng } from '../../../src/sim/random.ts';
+import { addressSeed } from '../../../src/sim/fleet/pipeline.ts';
 import { FAST, TestClient, scrape, sleep } from './helpers.ts';
 
 const stops: Array<() => Promise<void>> = [];
@@ -134,4 +135,17 @@ describe('the sim-worker with moshi STT/TTS and vLLM servers', () => {
     expect(m.get('worker_hard_errors_total')).toBe(1);
     expect(m.get('worker_stt_active_sessions')).toBe(0); // it failed before the STT search
   }, 20_000);
+});
+
+describe('addressSeed: each simulated backend draws its own STT/TTS picks', () => {
+  it('differs between backends on the same port whose IPs have the same length, and is stable per address', () => {
+    expect(addressSeed('10.250.4.1', 8000)).not.toBe(addressSeed('10.250.5.1', 8000));
+    expect(addressSeed('10.250.4.1', 8000)).toBe(addressSeed('10.250.4.1', 8000));
+    // Two such backends picking between two STT pods: their first picks are not all the same sequence.
+    const picks = (ip: string) => {
+      const rng = seededRng(addressSeed(ip, 8000));
+      return Array.from({ length: 16 }, () => (rng() < 0.5 ? 0 : 1)).join('');
+    };
+    expect(picks('10.250.4.1')).not.toBe(picks('10.250.5.1'));
+  });
 });
