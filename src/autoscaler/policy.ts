@@ -96,16 +96,16 @@ function poolLoad(pods: ComponentPod[], floor: number): { read: number; assumed:
 
 /**
  * Replicas a follower needs when `servingBackends` backends serve: its own load at the target
- * utilisation, plus what arrives during its start-up, and at least what the backends are sized to
- * send it. One pod at least: every conversation passes through it.
+ * utilisation, plus (with `headroom`) what arrives during its start-up, and at least what the
+ * backends are sized to send it. One pod at least: every conversation passes through it.
  */
-function followerNeed(input: PolicyInput, f: FollowerInput, servingBackends: number): number {
+function followerNeed(input: PolicyInput, f: FollowerInput, servingBackends: number, headroom = true): number {
   const { spec } = input;
   const perPod = f.slotsPerReplica * spec.followers.targetUtilization;
   const { live } = poolPods(f.pods, f.replicas);
   const load = poolLoad(live, 0);
   const perSession = f.perSession ?? 1;
-  const arriving = (input.sessionRate ?? 0) * f.startupSeconds * perSession;
+  const arriving = headroom ? (input.sessionRate ?? 0) * f.startupSeconds * perSession : 0;
   // Streams on pods on their way out are demand that stays: their sessions go on, and calls go on arriving.
   const own = Math.ceil((load.read + leavingLoad(f.pods) + load.assumed + arriving) / perPod);
   const floor = Math.ceil((servingBackends * spec.targetSessionsPerPod * perSession) / perPod);
@@ -142,10 +142,12 @@ export function decide(input: PolicyInput): PolicyDecision {
   // 2. GPU budget: followers size on their load and on the backends; when their GPUs (draining
   //    pods included, they hold GPUs until gone) and the fixed ones exceed the budget, the backend
   //    target comes down to what the followers can serve.
+  //    The start-up headroom is not part of it: it does not shrink with fewer backends, so counting
+  //    it would cap a fast ramp at minReplicas; it takes what the budget leaves (step 3).
   const followers = Object.entries(input.followers) as [ComponentName, FollowerInput][];
   const gpusAt = (servingBackends: number) =>
     input.fixedGpus +
-    followers.reduce((sum, [, f]) => sum + (followerNeed(input, f, servingBackends) + poolPods(f.pods, f.replicas).draining.length) * f.gpusPerReplica, 0);
+    followers.reduce((sum, [, f]) => sum + (followerNeed(input, f, servingBackends, false) + poolPods(f.pods, f.replicas).draining.length) * f.gpusPerReplica, 0);
   const budget = input.gpuBudget;
   if (budget !== undefined && gpusAt(raw) > budget) {
     let capped = raw;
@@ -186,7 +188,7 @@ export function decide(input: PolicyInput): PolicyDecision {
   for (const [name, f] of followers) {
     let target = followerNeed(input, f, backends.serving);
     if (budget !== undefined) {
-      const others = gpusAt(backends.serving) - (followerNeed(input, f, backends.serving) + poolPods(f.pods, f.replicas).draining.length) * f.gpusPerReplica;
+      const others = gpusAt(backends.serving) - (followerNeed(input, f, backends.serving, false) + poolPods(f.pods, f.replicas).draining.length) * f.gpusPerReplica;
       const room = Math.floor((budget - others) / Math.max(1, f.gpusPerReplica)) - poolPods(f.pods, f.replicas).draining.length;
       target = Math.max(1, Math.min(target, room));
     }

@@ -51,7 +51,8 @@ describe('the GPU budget', () => {
     expect(cond.reason).toBe('GpuBudget');
     expect(cond.message).toMatch(/GPU budget 2/);
     await sleep(3000);
-    expect(await k.replicas(ns, deployment)).toBe(2);
+    const decisions = () => fleet.operator.output().split('\n').filter((l) => l.includes('scaling decision')).slice(-8).join('\n');
+    expect(await k.replicas(ns, deployment), `backend replicas; status ${JSON.stringify(await k.status(ns, NAME))}; the operator's last decisions:\n${decisions()}`).toBe(2);
     const status = await k.status(ns, NAME);
     expect(status.desiredReplicas).toBe(2);
     expect((await k.events(ns)).some((e) => e.reason === 'ScalingLimited' && e.type === 'Warning')).toBe(true);

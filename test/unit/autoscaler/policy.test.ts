@@ -415,6 +415,26 @@ describe('followers (STT, TTS, LLM): sized on their own load, drained on the way
     expect(stt.replicas).toBeLessThanOrEqual(4);
   });
 
+  it('caps the backends under a GPU budget by what the backends send the followers, not by the start-up headroom', () => {
+    // 9 sessions on 1 backend want 3 backends. TTS: 8 slots at 80 %; 2 backends × 3 / 6.4 → 1 pod,
+    // 3 backends → 2 pods. STT fixed at 1 GPU; budget 2: 2 backends fit, 3 do not. A steep ramp
+    // (5 sessions/s × 120 s of start-up) asks for headroom the budget has no room for: it must
+    // not pull the backends down to minReplicas.
+    const d = decide(
+      input({
+        replicas: 1,
+        pods: [running('a', 9)],
+        sessionRate: 5,
+        followers: { tts: follower([0], { slotsPerReplica: 8 }) },
+        fixedGpus: 1,
+        gpuBudget: 2,
+      }),
+    );
+    expect(d.limited).toMatchObject({ reason: 'GpuBudget', message: expect.stringContaining('allows 2') });
+    expect(d.serving).toBe(2);
+    expect(d.followers.tts?.serving).toBe(1);
+  });
+
   it('keeps one pod at least: every conversation passes through it', () => {
     const d = decide(input({ replicas: 1, pods: [running('a', 0)], followers: { llm: follower([0, 0]) }, spec: spec({ scaleDownStabilizationSeconds: 0 }) }));
     expect(d.followers.llm?.serving).toBe(1);
