@@ -65,10 +65,13 @@ async function inner(config: { kubeconfig: string; wallSeconds: number }): Promi
   process.once('SIGTERM', () => ac.abort());
   process.once('SIGINT', () => ac.abort());
   const plan = planTrace(demoTrace(config.wallSeconds), { timeScale: TIME_SCALE, rng: seededRng(7) });
+  // The demo's fleet runs the backends only (operatorFleet without the pipeline): no STT/TTS/vLLM
+  // pods to play, so no services selector.
+  const { servicesSelector: _none, ...targets } = operatorFleetTargets(NAME);
   const result = await runFleetScenario({
     client,
     namespace: NAMESPACE,
-    ...operatorFleetTargets(NAME),
+    ...targets,
     plan,
     spec: { minReplicas: SHAPE.minReplicas, targetSessionsPerPod: SHAPE.targetSessionsPerPod, maxSessionsPerPod: SHAPE.maxSessionsPerPod },
     worker: CHEAP_WORKER,
