@@ -33,16 +33,16 @@ import { NetnsProcesses } from '../scripts/cluster/netns-node.ts';
 import { startCluster, stopCluster, type Cluster } from '../scripts/cluster/harness.ts';
 import { KubeClient } from '../src/runtime/kube-client.ts';
 import type { KubeObject } from '../src/runtime/object.ts';
-import { baselineFleet, operatorFleet, operatorFleetTargets, type FleetShape, type OperatorTiming } from '../src/sim/fleet/fleets.ts';
+import { baselineFleet, operatorFleet, operatorFleetTargets, SIM_SLOTS, type FleetShape, type OperatorTiming } from '../src/sim/fleet/fleets.ts';
 import { apiWritesFromMetrics, type RunFigures, type TimelineRow } from '../src/sim/fleet/measure.ts';
 import { CHEAP_SESSION, CHEAP_WORKER, runFleetScenario, type HpaLoopOptions } from '../src/sim/fleet/scenario.ts';
 import { FULL_TRACE, planTrace, QUICK_TRACE } from '../src/sim/fleet/trace.ts';
 import { seededRng } from '../src/sim/random.ts';
 import { autoscaling } from '../src/api/v1alpha1/autoscaling.ts';
+import { LABEL_APP_COMPONENT } from '../src/api/v1alpha1/labels.ts';
 import { startFleetGateway, type FleetGateway } from './gateway.ts';
 import { drainNode, podsOnNode } from '../src/sim/fleet/node-drain.ts';
 import type { PodRunnerEvent } from '../src/sim/fleet/pod-runner.ts';
-import { SIM_SLOTS } from '../src/sim/fleet/fleets.ts';
 
 const self = fileURLToPath(import.meta.url);
 
@@ -141,7 +141,7 @@ async function inner(config: InnerConfig): Promise<void> {
     ...(config.operatorMetricsUrl !== undefined ? { apiWrites: operatorWrites(config.operatorMetricsUrl) } : {}),
   });
   process.stdout.write(
-    `RESULT ${JSON.stringify({ figures: result.figures, timeline: result.timeline, runner: result.runner, servicesRunner: result.servicesRunner, gpu: result.gpu, capacityRefusals: result.capacityRefusals, drops: result.drops, cuts, wallMs: result.wallMs, apiWrites: result.apiWrites })}\n`,
+    `RESULT ${JSON.stringify({ figures: result.figures, timeline: result.timeline, runner: result.runner, servicesRunner: result.servicesRunner, gpu: result.gpu, drops: result.drops, cuts, wallMs: result.wallMs, apiWrites: result.apiWrites })}\n`,
   );
   process.exit(0);
 }
@@ -214,7 +214,6 @@ interface InnerResult {
   runner: unknown;
   servicesRunner?: unknown;
   gpu?: { seconds: number; idealSeconds: number };
-  capacityRefusals: number;
   drops: Array<{ atMs: number; code: number; reason: string }>;
   cuts: Array<{ pod: string; cut: number; atMs: number }>;
   wallMs: number;
@@ -248,7 +247,7 @@ interface Disruption {
 /** Sessions ended this long after the disruption's last pod went still count as its doing (the tier's replacement may still load). */
 const DISRUPTION_TAIL_MS = 15_000;
 
-const componentOf = (p: KubeObject) => p.metadata.labels?.['app.kubernetes.io/component'] ?? '';
+const componentOf = (p: KubeObject) => p.metadata.labels?.[LABEL_APP_COMPONENT] ?? '';
 
 /** The node of `ns` holding the most pods of these components (ties: by name). */
 async function busiestNode(client: KubeClient, ns: string, components: string[]): Promise<string | undefined> {

@@ -12,6 +12,8 @@ import { clusterInfo, kubeClient, spawnInNetns, waitFor, type NetnsProcess } fro
 import type { FleetControlState } from '../../src/sim/fleet/control.ts';
 import type { SimFaults } from '../../src/sim/worker/server.ts';
 import { operatorFleetTargets } from '../../src/sim/fleet/fleets.ts';
+import { SIM_BATCH_SIZE_ANNOTATION } from '../../src/sim/fleet/pipeline.ts';
+import { expect } from 'vitest';
 
 const node = process.execPath;
 
@@ -268,4 +270,26 @@ export async function loadEveryPod(control: FleetControlClient, want: { backends
     }, { timeoutMs: 20_000 });
   }
   return control.state();
+}
+
+/** An UnmuteDeployment as the STT drain tests shape it: the fields they set, loosely typed. */
+export type LooseUmd = { spec: Record<string, Record<string, unknown>> };
+
+/**
+ * STT with `replicas` pods of `slots` streams each (the simulated moshi-server's batch size follows
+ * from its pod annotation), sized on its own load at 100 %; TTS and vLLM stay fixed. `stt` adds
+ * fields to the STT section (placement, grace period).
+ */
+export function withSttFollower(umd: LooseUmd, replicas: number, slots: number, stt: Record<string, unknown> = {}): void {
+  const current = umd.spec['stt'] ?? {};
+  umd.spec['stt'] = { ...current, replicas, slotsPerReplica: slots, ...stt, podAnnotations: { ...(current['podAnnotations'] as object), [SIM_BATCH_SIZE_ANNOTATION]: String(slots) } };
+  umd.spec['autoscaling'] = { ...umd.spec['autoscaling'], followers: { stt: true, tts: false, llm: false, targetUtilization: 1 } };
+}
+
+/** No conversation ended by the fleet: no STT/TTS/vLLM pod stopped holding a stream, no client closed with 1011, 1012 or 1006. */
+export function expectNoConversationEnded(end: FleetControlState): void {
+  expect(end.servicesTotals?.cutSessions ?? 0).toBe(0);
+  expect(end.sessions.closeCodes['1011'] ?? 0).toBe(0);
+  expect(end.sessions.closeCodes['1012'] ?? 0).toBe(0);
+  expect(end.sessions.closeCodes['1006'] ?? 0).toBe(0);
 }

@@ -6,10 +6,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SERVING } from '../../src/api/v1alpha1/labels.ts';
 import { operatorFleet } from '../../src/sim/fleet/fleets.ts';
-import { SIM_BATCH_SIZE_ANNOTATION } from '../../src/sim/fleet/pipeline.ts';
 import type { FleetControlState } from '../../src/sim/fleet/control.ts';
 import { createNamespace, kubeClient, stopNetnsProcesses, waitFor } from '../support/cluster.ts';
-import { kube, sleep, startFleetUnderTest, type FleetUnderTest, type Pod } from './autoscaling-support.ts';
+import { expectNoConversationEnded, kube, sleep, startFleetUnderTest, withSttFollower, type FleetUnderTest, type LooseUmd, type Pod } from './autoscaling-support.ts';
 
 const NAME = 'sttd';
 const STT_SLOTS = 32;
@@ -33,9 +32,8 @@ describe('STT shrinks from 3 to 1 under load without cutting a stream', () => {
   beforeAll(async () => {
     ns = await createNamespace('stt-drain');
     fleet = await startFleetUnderTest(ns, NAME, { pipeline: true });
-    const umd = operatorFleet(NAME, ns, SHAPE, TIMING, { pipeline: true }) as unknown as { spec: Record<string, Record<string, unknown>> };
-    umd.spec['stt'] = { ...umd.spec['stt'], replicas: 3, slotsPerReplica: STT_SLOTS, podAnnotations: { ...(umd.spec['stt']!['podAnnotations'] as object), [SIM_BATCH_SIZE_ANNOTATION]: String(STT_SLOTS) } };
-    umd.spec['autoscaling'] = { ...umd.spec['autoscaling'], followers: { stt: true, tts: false, llm: false, targetUtilization: 1 } };
+    const umd = operatorFleet(NAME, ns, SHAPE, TIMING, { pipeline: true }) as unknown as LooseUmd;
+    withSttFollower(umd, 3, STT_SLOTS);
     await k.createUmd(umd as never);
     await waitFor('three STT pods, a TTS, a vLLM and a backend running', async () => {
       const s = await fleet.control.state();
@@ -129,10 +127,7 @@ describe('STT shrinks from 3 to 1 under load without cutting a stream', () => {
     }
     await waitFor('STT at one replica', async () => ((await k.replicas(ns, `${NAME}-stt`)) === 1 ? true : undefined), { timeoutMs: 20_000 });
     const end = await fleet.control.state();
-    expect(end.servicesTotals?.cutSessions ?? 0).toBe(0);
-    expect(end.sessions.closeCodes['1011'] ?? 0).toBe(0);
-    expect(end.sessions.closeCodes['1012'] ?? 0).toBe(0);
-    expect(end.sessions.closeCodes['1006'] ?? 0).toBe(0);
+    expectNoConversationEnded(end);
     const events = await k.events(ns);
     expect(events.some((e) => e.reason === 'DrainStarted' && /stt/.test(e.message ?? ''))).toBe(true);
   }, 300_000);

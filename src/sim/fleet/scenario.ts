@@ -211,8 +211,6 @@ export interface ScenarioResult {
   servicesRunner?: PodRunner['totals'];
   /** With gpuSlots: GPU-seconds held by the GPU tiers' pods, and the ideal for their measured load (wall). */
   gpu?: { seconds: number; idealSeconds: number };
-  /** Sessions the backends refused because an STT/TTS/LLM had no free slot (1011 "Too many people are connected"). */
-  capacityRefusals: number;
   /** Every session the server ended abnormally (1011, 1012, ...): when (ms since epoch), code and reason. */
   drops: Array<{ atMs: number; code: number; reason: string }>;
   wallMs: number;
@@ -335,7 +333,6 @@ export async function runFleetScenario(o: ScenarioOptions): Promise<ScenarioResu
     const samples: TimelineSample[] = [];
     const records: SessionRecord[] = [];
     const gpuSamples: Array<{ tMs: number; held: number; ideal: number }> = [];
-    let capacityRefusals = 0;
     const drops: ScenarioResult['drops'] = [];
     const t0 = performance.now();
     const wallStart = Date.now();
@@ -377,7 +374,6 @@ export async function runFleetScenario(o: ScenarioOptions): Promise<ScenarioResu
         const routing = routedAs.get(i);
         routedAs.delete(i);
         records.push({ outcome: r.outcome, ...(r.closeCode !== undefined ? { closeCode: r.closeCode } : {}), waitedMs: waited, startMs: r.startedAt - wallStart, ...(routing ? { routing } : {}) });
-        if (r.closeCode === 1011 && /too many people/i.test(r.closeReason ?? '')) capacityRefusals++;
         if (r.outcome === 'dropped') drops.push({ atMs: Date.now(), code: r.closeCode ?? 0, reason: r.closeReason ?? '' });
         const now = performance.now();
         if (now - lastLog > 15_000) {
@@ -412,7 +408,6 @@ export async function runFleetScenario(o: ScenarioOptions): Promise<ScenarioResu
       runner: { ...runner.totals },
       ...(services ? { servicesRunner: { ...services.totals } } : {}),
       ...(gpu ? { gpu } : {}),
-      capacityRefusals,
       drops,
       wallMs: result.wallMs,
       ...(writesBefore !== undefined && writesAfter !== undefined ? { apiWrites: { writes: writesAfter - writesBefore, seconds: writesS } } : {}),
