@@ -165,6 +165,7 @@ async function benchSize(n: number): Promise<Result> {
         // The harness installs Gateway API v1.4.1, whose HTTPRoute has rules[].timeouts.
         httpRouteTimeouts: kinds.some((k) => k.kind === 'HTTPRoute'),
         grafanaOperator: kinds.some((k) => k.kind === 'GrafanaDashboard'),
+        nodeDrains: true,
       },
       replicas: { backend: 1 },
     }).length;

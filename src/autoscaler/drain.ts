@@ -11,7 +11,7 @@ export const DELETION_COST_REMOVE = '-2147483648';
 export const DELETION_COST_DRAINING = '-1000000000';
 
 /** The pod as the policy sees it: serving or draining, with a fresh load reading or none. */
-export function toComponentPod(pod: PodView, readings: ReadingStore, nowMs: number, staleMs: number): ComponentPod {
+export function toComponentPod(pod: PodView, readings: ReadingStore, nowMs: number, staleMs: number, leavingNodes?: ReadonlySet<string>): ComponentPod {
   const name = pod.metadata.name ?? '';
   const label = pod.metadata.labels?.[LABEL_SERVING];
   const full = label === SERVING.full;
@@ -37,6 +37,7 @@ export function toComponentPod(pod: PodView, readings: ReadingStore, nowMs: numb
     removing: draining && pod.metadata.annotations?.[ANNOTATION_POD_DELETION_COST] === DELETION_COST_REMOVE,
     ...(ready === undefined ? {} : { ready }),
     ...(leaving ? { leaving } : {}),
+    ...(pod.spec?.nodeName !== undefined && leavingNodes?.has(pod.spec.nodeName) === true ? { evacuating: true } : {}),
   };
 }
 

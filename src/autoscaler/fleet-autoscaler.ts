@@ -24,6 +24,8 @@ export interface FleetWorld {
   deployedReplicas: Partial<Record<ComponentName, number>>;
   /** The pod-template hash of each Deployment as cached. */
   templateHashes?: Partial<Record<ComponentName, string>>;
+  /** Nodes being drained (cordoned, or tainted for removal): their pods are replaced, then drained. */
+  leavingNodes?: ReadonlySet<string>;
 }
 
 /** Components whose load is read every pass: every one that drains (autoscaling, rollouts and status use their load). */
@@ -43,7 +45,7 @@ export class FleetAutoscaler {
     const observations: Partial<Record<ComponentName, LoadObservation>> = {};
     for (const c of fleetComponents(fleet.spec)) {
       if (!readEachPass(c)) continue;
-      observations[c.name] = await gatherLoad(fleet, c, world.pods, this.#opts.sourceFor(fleet), this.#store(memory, c.name), this.#opts.now, signal);
+      observations[c.name] = await gatherLoad(fleet, c, world.pods, this.#opts.sourceFor(fleet), this.#store(memory, c.name), this.#opts.now, signal, world.leavingNodes === undefined ? {} : { leavingNodes: world.leavingNodes });
     }
     const plan = planFleet({
       fleet,

@@ -53,7 +53,7 @@ export async function gatherLoad(
   store: ReadingStore,
   nowMs: () => number,
   signal?: AbortSignal,
-  opts: { retain: boolean } = { retain: true },
+  opts: { retain?: boolean; leavingNodes?: ReadonlySet<string> } = {},
 ): Promise<LoadObservation> {
   const metric = loadMetric(component);
   // Terminating pods are read too: in their preStop they still hold conversations (a rollout, an
@@ -75,10 +75,10 @@ export async function gatherLoad(
     store.update(read.readings);
     for (const [pod, err] of read.errors) errors.set(pod, err);
   }
-  if (opts.retain) store.retain(live.map((p) => p.metadata.name ?? ''));
+  if (opts.retain !== false) store.retain(live.map((p) => p.metadata.name ?? ''));
   const now = nowMs();
   const staleMs = fleet.spec.autoscaling.metricsStaleSeconds * 1000;
-  const observed = live.map((p) => toComponentPod(p, store, now, staleMs));
+  const observed = live.map((p) => toComponentPod(p, store, now, staleMs, opts.leavingNodes));
   let active = 0;
   let unknownPods = 0;
   for (const p of observed) {

@@ -73,6 +73,15 @@ function leavingLoad(pods: ComponentPod[]): number {
   return pods.filter((p) => (p.terminating || p.leaving) && p.phase === 'Running').reduce((n, p) => n + (p.load ?? 0), 0);
 }
 
+/**
+ * Pods of a follower holding GPUs beside those its load asks for: draining ones, and those on a
+ * node being drained (they serve until their replacement is ready).
+ */
+function heldBesides(f: FollowerInput): number {
+  const { serving, draining } = poolPods(f.pods, f.replicas);
+  return draining.length + serving.filter((p) => p.evacuating === true).length;
+}
+
 /** Load of a pool for sizing: read pods at their reading, unread ones at their last reading (at least `floor`). */
 function poolLoad(pods: ComponentPod[], floor: number): { read: number; assumed: number; unknown: number } {
   let read = 0;
@@ -146,8 +155,7 @@ export function decide(input: PolicyInput): PolicyDecision {
   //    it would cap a fast ramp at minReplicas; it takes what the budget leaves (step 3).
   const followers = Object.entries(input.followers) as [ComponentName, FollowerInput][];
   const gpusAt = (servingBackends: number) =>
-    input.fixedGpus +
-    followers.reduce((sum, [, f]) => sum + (followerNeed(input, f, servingBackends, false) + poolPods(f.pods, f.replicas).draining.length) * f.gpusPerReplica, 0);
+    input.fixedGpus + followers.reduce((sum, [, f]) => sum + (followerNeed(input, f, servingBackends, false) + heldBesides(f)) * f.gpusPerReplica, 0);
   const budget = input.gpuBudget;
   if (budget !== undefined && gpusAt(raw) > budget) {
     let capped = raw;
@@ -187,10 +195,12 @@ export function decide(input: PolicyInput): PolicyDecision {
   const decided: Partial<Record<ComponentName, FollowerDecision>> = {};
   for (const [name, f] of followers) {
     let target = followerNeed(input, f, backends.serving);
+    // Pods the budget leaves this tier in service (those on a node being drained included).
+    let maxPods: number | undefined;
     if (budget !== undefined) {
-      const others = gpusAt(backends.serving) - (followerNeed(input, f, backends.serving, false) + poolPods(f.pods, f.replicas).draining.length) * f.gpusPerReplica;
-      const room = Math.floor((budget - others) / Math.max(1, f.gpusPerReplica)) - poolPods(f.pods, f.replicas).draining.length;
-      target = Math.max(1, Math.min(target, room));
+      const others = gpusAt(backends.serving) - (followerNeed(input, f, backends.serving, false) + heldBesides(f)) * f.gpusPerReplica;
+      maxPods = Math.floor((budget - others) / Math.max(1, f.gpusPerReplica)) - poolPods(f.pods, f.replicas).draining.length;
+      target = Math.max(1, Math.min(target, maxPods));
     }
     const { live: fLive } = poolPods(f.pods, f.replicas);
     const fLoad = poolLoad(fLive, 0);
@@ -206,6 +216,7 @@ export function decide(input: PolicyInput): PolicyDecision {
       scaleUpMaxStep: spec.scaleUpMaxStep,
       drainTimeoutSeconds: spec.drainTimeoutSeconds,
       readingsComplete: fLoad.unknown === 0,
+      ...(maxPods === undefined ? {} : { maxPods }),
       why: `${name}: ${fLoad.read} in use of ${Math.round(perPod)} per pod at ${Math.round(spec.followers.targetUtilization * 100)} % of ${f.slotsPerReplica} slots, ${backends.serving} backends → ${target}`,
     });
     decided[name] = { ...pool, recommendation: { atMs: nowMs, serving: target }, load: fLoad.read, unknownPods: fLoad.unknown };

@@ -8,6 +8,8 @@
 // Up: draining pods come back first (warm, already holding work), new pods for the rest.
 // Down: only to the highest recommendation of the stabilisation window, never on unknown readings,
 // capacity that holds nothing first (pods not created or Pending), then the emptiest running pods.
+// Away from a node being drained: a replacement first (R + 1), the old pod drains once the pods
+// that stay are ready to carry the target without it.
 
 /** A pod as the policy sees it: serving or draining, with a fresh load reading or none. */
 export interface ComponentPod {
@@ -34,6 +36,12 @@ export interface ComponentPod {
   startupSeconds?: number;
   /** Drained by a rollout (serving=outdated): on its way out, outside the pool's count like a terminating pod. */
   leaving?: boolean;
+  /**
+   * On a node being drained (cordoned, or tainted by a cluster autoscaler): outside the pool's
+   * count, it keeps serving until a replacement is ready, then drains and is removed like any
+   * drained pod. Its PodDisruptionBudget refuses the eviction meanwhile (disruption.ts).
+   */
+  evacuating?: boolean;
 }
 
 /** Time for an endpoint removal to reach every client before an empty reading is trusted. */
@@ -89,6 +97,11 @@ export interface PoolInput {
   readingsComplete: boolean;
   /** Why the target is what it is, for the reason line. */
   why: string;
+  /**
+   * Most pods the pool may hold in service, evacuating ones included (the GPU budget's room); a
+   * pod on a node being drained then drains before its replacement starts. Unbounded when absent.
+   */
+  maxPods?: number;
 }
 
 export interface PoolDecision {
@@ -107,16 +120,29 @@ export interface PoolDecision {
 }
 
 export function resizePool(input: PoolInput): PoolDecision {
-  const { nowMs, target, what } = input;
-  const { serving: servingPods, draining } = poolPods(input.pods, input.replicas);
+  const { nowMs, what } = input;
+  let target = input.target;
+  const { serving: inService, draining } = poolPods(input.pods, input.replicas);
+  // Pods on a node being drained serve on, outside the count: the pool sizes itself without them.
+  const evacuating = inService.filter((p) => p.evacuating === true);
+  const servingPods = inService.filter((p) => p.evacuating !== true);
   // Replicas the Deployment asked for but the ReplicaSet has not created yet count as serving.
-  const servingNow = Math.max(0, input.replicas - draining.length);
+  const servingNow = Math.max(0, input.replicas - draining.length - evacuating.length);
+  // They are replaced as far as the stabilisation window would have kept them (a drain is not a
+  // drop in load), and replacements are not held to the scale-up step.
+  let replacing = 0;
+  if (evacuating.length > 0) {
+    const windowStart = nowMs - input.stabilizationSeconds * 1000;
+    const kept = Math.max(target, ...input.history.filter((h) => h.atMs >= windowStart).map((h) => h.serving));
+    replacing = Math.max(0, Math.min(servingNow + evacuating.length, kept) - servingNow);
+    target = Math.max(target, servingNow + replacing);
+  }
 
   // Up at once (bounded step); down only to the highest recommendation in the window, and never on unknown data.
   let serving: number;
   let why = input.why;
   if (target > servingNow) {
-    serving = Math.min(target, servingNow + input.scaleUpMaxStep);
+    serving = Math.min(target, servingNow + replacing + input.scaleUpMaxStep);
     if (serving < target) why += `; step limited to +${input.scaleUpMaxStep}`;
   } else if (target < servingNow) {
     const windowStart = nowMs - input.stabilizationSeconds * 1000;
@@ -140,8 +166,8 @@ export function resizePool(input: PoolInput): PoolDecision {
   let drainingLeft = [...draining];
   let replicasBeforeRemoval = servingNow + draining.length;
   if (serving > servingNow) {
-    // Bring draining pods back first: they are warm and already hold work.
-    const back = [...draining].sort((a, b) => (knownLoad(b) ?? 0) - (knownLoad(a) ?? 0)).slice(0, serving - servingNow);
+    // Bring draining pods back first: they are warm and already hold work (not from a node being drained).
+    const back = draining.filter((p) => p.evacuating !== true).sort((a, b) => (knownLoad(b) ?? 0) - (knownLoad(a) ?? 0)).slice(0, serving - servingNow);
     undrain.push(...back.map((p) => p.name));
     drainingLeft = draining.filter((p) => !undrain.includes(p.name));
     replicasBeforeRemoval = serving + drainingLeft.length;
@@ -159,6 +185,22 @@ export function resizePool(input: PoolInput): PoolDecision {
     drain.push(...chosen.map((p) => p.name));
     drainingLeft = [...draining, ...chosen.map((p) => ({ ...p, serving: false, drainingSinceMs: nowMs }))];
     replicasBeforeRemoval = serving + (excess - chosen.length) + drainingLeft.length;
+  }
+
+  // Pods on a node being drained leave service once the ready pods that stay carry the target
+  // without them (their replacements are ready), or at once as far as the pool's room (the GPU
+  // budget) has no place for a replacement beside them.
+  if (evacuating.length > 0) {
+    const readyStaying = servingPods.filter((p) => p.phase === 'Running' && p.ready !== false && !drain.includes(p.name)).length;
+    const replaced = Math.max(0, readyStaying + evacuating.length - serving);
+    const noRoom = input.maxPods === undefined ? 0 : Math.max(0, serving + evacuating.length - input.maxPods);
+    const leave = [...evacuating].sort((a, b) => (knownLoad(a) ?? 0) - (knownLoad(b) ?? 0) || a.name.localeCompare(b.name)).slice(0, Math.min(evacuating.length, Math.max(replaced, noRoom)));
+    drain.push(...leave.map((p) => p.name));
+    drainingLeft = [...drainingLeft, ...leave.map((p) => ({ ...p, serving: false, drainingSinceMs: nowMs }))];
+    const stay = evacuating.length - leave.length;
+    replicasBeforeRemoval += evacuating.length;
+    if (leave.length > 0) why += `; ${leave.length} ${what} pod(s) on a node being drained leave service${noRoom > replaced ? ' before their replacement (no room beside them)' : ', replaced'}`;
+    if (stay > 0) why += `; ${stay} ${what} pod(s) on a node being drained serve until their replacement is ready`;
   }
 
   // Draining pods that are empty or past their deadline are removed now. "Empty" counts only from

@@ -84,7 +84,7 @@ export function fleetReferences(fleet: UnmuteDeployment): FleetReferences {
 /** What the first apply would create, with every optional API assumed present. */
 export function renderedObjects(fleet: UnmuteDeployment) {
   return renderFleet(fleet, {
-    capabilities: { prometheusOperator: true, gatewayApi: true, httpRouteTimeouts: true, grafanaOperator: fleet.spec.monitoring.dashboards.grafanaOperator.enabled },
+    capabilities: { prometheusOperator: true, gatewayApi: true, httpRouteTimeouts: true, grafanaOperator: fleet.spec.monitoring.dashboards.grafanaOperator.enabled, nodeDrains: true },
     replicas: initialReplicas(fleet),
   });
 }

@@ -28,7 +28,7 @@ import { describeError, findKubeApiError, isConflict, isInvalid, isNamespaceTerm
 import type { EventRecorder } from '../runtime/events.ts';
 import type { KubeClient } from '../runtime/kube-client.ts';
 import type { KubeObject, TypeRef } from '../runtime/object.ts';
-import { POD, isTerminating, type DeploymentView, type EndpointSliceView, type PodView } from '../runtime/views.ts';
+import { POD, isLeavingNode, isTerminating, type DeploymentView, type EndpointSliceView, type NodeView, type PodView } from '../runtime/views.ts';
 import { SECRET, refKey } from './kinds.ts';
 import { liveBackends, observeComponent, type ObservedComponent } from './observe.ts';
 import { repairPatch } from './repair.ts';
@@ -57,6 +57,8 @@ export interface ReconcilerDeps {
   deployments: ObjectCache<DeploymentView>;
   pods: ObjectCache<PodView>;
   endpointSlices: ObjectCache<EndpointSliceView>;
+  /** Nodes (what transform.ts nodeDrainFields keeps); absent when the operator may not read them. */
+  nodes?: ObjectCache<NodeView> | undefined;
   capabilities: ClusterCapabilities;
   /** Where the operator's own pods run (for the NetworkPolicies); undefined outside the cluster. */
   operatorNamespace?: string | undefined;
@@ -76,6 +78,8 @@ interface FleetWorld {
   slices: EndpointSliceView[];
   /** A Warning for each pod seen for the first time with the fleet's labels but no ReplicaSet of the fleet as its owner. */
   foreignEvents: PlannedEvent[];
+  /** Nodes of the fleet's pods that are being drained. */
+  leavingNodes: Set<string>;
 }
 
 /** A write that lost to another writer (409) is retried this soon. */
@@ -124,7 +128,7 @@ export class UnmuteDeploymentReconciler {
         return hash === undefined ? [] : [[c, hash]];
       }),
     );
-    const plan = await this.#d.autoscaler.plan(fleet, { pods: world.pods, deployedReplicas, templateHashes }, ctx.signal);
+    const plan = await this.#d.autoscaler.plan(fleet, { pods: world.pods, deployedReplicas, templateHashes, leavingNodes: world.leavingNodes }, ctx.signal);
     await this.#patchPods(fleet, plan.podPatches, ctx);
     await this.#carryOutRollout(fleet, world, plan, ctx);
     const d = plan.decision;
@@ -189,7 +193,14 @@ export class UnmuteDeploymentReconciler {
         message: `pod ${pod.metadata.name} carries this fleet's labels but no ReplicaSet of the fleet owns it: not counted, never drained; remove its labels or delete it`,
       });
     }
-    return { pods, deployments, slices: this.#d.endpointSlices.list({ namespace, labelSelector: fleetSelector(name) }), foreignEvents };
+    const leavingNodes = new Set<string>();
+    for (const pod of pods) {
+      const node = pod.spec?.nodeName;
+      if (node === undefined || leavingNodes.has(node)) continue;
+      const seen = this.#d.nodes?.getByName(undefined, node);
+      if (seen !== undefined && isLeavingNode(seen)) leavingNodes.add(node);
+    }
+    return { pods, deployments, slices: this.#d.endpointSlices.list({ namespace, labelSelector: fleetSelector(name) }), foreignEvents, leavingNodes };
   }
 
   #observe(fleet: UnmuteDeployment, world: FleetWorld, written: Map<string, KubeObject>): Partial<Record<ComponentName, ObservedComponent>> {

@@ -13,12 +13,13 @@ import type { Clock } from '../runtime/clock.ts';
 import { Controller } from '../runtime/controller.ts';
 import type { EventRecorder } from '../runtime/events.ts';
 import { createInformer, type Informer } from '../runtime/informer.ts';
-import { withLargeStringsDigested, withoutManagedFields, type CacheTransform } from '../runtime/transform.ts';
+import { nodeDrainFields, withLargeStringsDigested, withoutManagedFields, type CacheTransform } from '../runtime/transform.ts';
+import { isForbidden } from '../runtime/errors.ts';
 import type { KubeClient } from '../runtime/kube-client.ts';
 import type { KubeObject, TypeRef } from '../runtime/object.ts';
 import { servedSchemaHasField } from '../runtime/openapi.ts';
 import { HTTP_ROUTE_TIMEOUTS_PATH } from '../render/exposure.ts';
-import { DEPLOYMENT, ENDPOINT_SLICE, POD, type DeploymentView, type EndpointSliceView, type PodView } from '../runtime/views.ts';
+import { DEPLOYMENT, ENDPOINT_SLICE, NODE, POD, isLeavingNode, type DeploymentView, type EndpointSliceView, type NodeView, type PodView } from '../runtime/views.ts';
 import { forObject, ownedBy, specOrMetadataChanged } from '../runtime/watch-mappers.ts';
 import type { Registry } from 'prom-client';
 import { GRAFANA_DASHBOARD, HTTP_ROUTE, OPTIONAL_OWNED_KINDS, OWNED_KINDS, PROMETHEUS_RULE, UNMUTE_DEPLOYMENT, refKey } from './kinds.ts';
@@ -66,6 +67,25 @@ async function httpRouteHasTimeouts(client: KubeClient, logger: Logger): Promise
   }
 }
 
+/**
+ * Whether the operator may list and watch Nodes (the chart grants it; a namespaced install may not).
+ * Without, node drains fall back to the PodDisruptionBudget and each pod's preStop wait.
+ */
+async function canWatchNodes(client: KubeClient, logger: Logger): Promise<boolean> {
+  try {
+    await client.list(NODE, { limit: 1 });
+    return true;
+  } catch (err) {
+    logger.warn(
+      { err: (err as Error).message },
+      isForbidden(err)
+        ? 'may not list Nodes: pods on a node being drained are not replaced before they go (grant get/list/watch on nodes, as the chart does)'
+        : 'cannot list Nodes: pods on a node being drained are not replaced before they go',
+    );
+    return false;
+  }
+}
+
 export async function setupUnmuteDeploymentController(o: ControllerSetupOptions): Promise<UnmuteController> {
   const deps = { logger: o.logger, clock: o.clock, metrics: o.metrics };
   const scope = (labelSelector?: string) => ({ ...(o.namespace ? { namespace: o.namespace } : {}), ...(labelSelector ? { labelSelector } : {}) });
@@ -81,6 +101,7 @@ export async function setupUnmuteDeploymentController(o: ControllerSetupOptions)
     gatewayApi,
     httpRouteTimeouts: gatewayApi && (await httpRouteHasTimeouts(o.client, o.logger)),
     grafanaOperator: await served(GRAFANA_DASHBOARD),
+    nodeDrains: await canWatchNodes(o.client, o.logger),
   };
   const ownedRefs: TypeRef[] = OWNED_KINDS.filter((ref) => ref !== DEPLOYMENT);
   for (const ref of OPTIONAL_OWNED_KINDS) if (await served(ref)) ownedRefs.push(ref);
@@ -96,6 +117,10 @@ export async function setupUnmuteDeploymentController(o: ControllerSetupOptions)
   // Never applied by the operator: their managedFields are read by nothing.
   const pods = inform<PodView>(POD, MANAGED_SELECTOR, withoutManagedFields);
   const endpointSlices = inform<EndpointSliceView>(ENDPOINT_SLICE, MANAGED_SELECTOR, withoutManagedFields);
+  // Nodes are cluster-scoped and read for one thing: whether one is being drained.
+  const nodes = capabilities.nodeDrains
+    ? createInformer<NodeView>(o.client, NODE, {}, { ...deps, transform: nodeDrainFields })
+    : undefined;
 
   // One pod source per timeout value in use (spec.autoscaling.metrics.timeoutSeconds).
   const podSources = new Map<number, LoadSource>();
@@ -149,6 +174,7 @@ export async function setupUnmuteDeploymentController(o: ControllerSetupOptions)
     deployments: deployments.cache,
     pods: pods.cache,
     endpointSlices: endpointSlices.cache,
+    nodes: nodes?.cache,
     capabilities,
     operatorNamespace: o.operatorNamespace,
     autoscaler,
@@ -196,7 +222,13 @@ export async function setupUnmuteDeploymentController(o: ControllerSetupOptions)
   };
   controller.watch(pods, byFleetLabel);
   controller.watch(endpointSlices, byFleetLabel);
+  if (nodes !== undefined) {
+    // A node starting (or ending) a drain wakes the fleets with pods on it, at once rather than at their next interval.
+    const fleetsOnNode = (node: NodeView) =>
+      [...new Set(pods.cache.list().filter((p) => p.spec?.nodeName === node.metadata.name).flatMap(byFleetLabel))];
+    controller.watch(nodes, fleetsOnNode, { updatePredicate: (before, after) => isLeavingNode(before) !== isLeavingNode(after) });
+  }
 
-  const informers = [fleets, ...[...owned.values()].map((v) => v.informer), pods, endpointSlices];
+  const informers = [fleets, ...[...owned.values()].map((v) => v.informer), pods, endpointSlices, ...(nodes === undefined ? [] : [nodes])];
   return { controller, controllers: [controller, rotationController], informers, capabilities, hasSynced: () => informers.every((i) => i.hasSynced()) };
 }

@@ -31,7 +31,7 @@ export function renderFleetParts(fleet: UnmuteDeployment, ctx: RenderContext): R
     const replicas = ctx.replicas[c.name] ?? c.replicas;
     workloads.push(renderDeployment(fleet, c, replicas, workloadOf(fleet, c, scrapeAnnotations(fleet, c.name))));
     workloads.push(renderService(fleet, c));
-    if (c.disruptionBudget) workloads.push(renderDisruptionBudget(fleet, c));
+    if (c.disruptionBudget) workloads.push(renderDisruptionBudget(fleet, c, ctx.capabilities));
     if (spec.networkPolicy.enabled) workloads.push(renderNetworkPolicy(fleet, c, ctx.operatorNamespace));
   }
   if (spec.exposure?.gateway && ctx.capabilities.gatewayApi) workloads.push(renderHttpRoute(fleet, spec.exposure.gateway, ctx.capabilities));

@@ -25,6 +25,11 @@ export interface ClusterCapabilities {
   httpRouteTimeouts: boolean;
   /** grafana.integreatly.org GrafanaDashboard is served. */
   grafanaOperator: boolean;
+  /**
+   * The operator watches Nodes: it moves the pods of the tiers it sizes off a node being drained
+   * itself (replacement first), so their PodDisruptionBudgets refuse evictions (disruption.ts).
+   */
+  nodeDrains: boolean;
 }
 
 export interface RenderContext {

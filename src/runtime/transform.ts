@@ -56,3 +56,13 @@ export function withLargeStringsDigested<T extends KubeObject>(obj: T): T {
   for (const [key, value] of Object.entries(obj)) out[key] = key === 'metadata' ? value : walk(value);
   return changed ? (out as T) : obj;
 }
+
+/**
+ * What the cache keeps of a Node: its name and whether it is being drained (spec.unschedulable and
+ * the taints). Labels, status and images are read by nothing and make up nearly all of a node.
+ */
+export function nodeDrainFields<T extends KubeObject & { spec?: { unschedulable?: boolean; taints?: unknown[] } }>(obj: T): T {
+  const { name, uid, resourceVersion } = obj.metadata;
+  const spec = obj.spec === undefined ? undefined : { ...(obj.spec.unschedulable === undefined ? {} : { unschedulable: obj.spec.unschedulable }), ...(obj.spec.taints === undefined ? {} : { taints: obj.spec.taints }) };
+  return { apiVersion: obj.apiVersion, kind: obj.kind, metadata: { name, uid, resourceVersion }, ...(spec === undefined ? {} : { spec }) } as T;
+}

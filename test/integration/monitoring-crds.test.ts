@@ -34,7 +34,7 @@ async function problems(objs: KubeObject[]): Promise<string[]> {
 }
 
 // The test cluster has the prometheus-operator CRDs, not grafana-operator's.
-const ctx: ClusterCapabilities = { prometheusOperator: true, grafanaOperator: false, gatewayApi: false, httpRouteTimeouts: false };
+const ctx: ClusterCapabilities = { prometheusOperator: true, grafanaOperator: false, gatewayApi: false, httpRouteTimeouts: false, nodeDrains: true };
 
 function fleet(namespace: string, monitoring: Record<string, unknown>) {
   return unmuteDeployment.parse(

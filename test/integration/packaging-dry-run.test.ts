@@ -126,7 +126,7 @@ describe('install artifacts against the API server', () => {
         for (const raw of objects(readFileSync(join(root, 'examples', file), 'utf8'))) {
           const parsed = parseUnmuteDeployment({ ...raw, metadata: { ...raw.metadata, namespace: target, uid: '00000000-0000-0000-0000-000000000001' } });
           if (!parsed.ok) throw new Error(`${file}: ${parsed.problems.join('; ')}`);
-          const ctx = { capabilities: { prometheusOperator: true, gatewayApi: true, httpRouteTimeouts: true, grafanaOperator: false }, replicas: initialReplicas(parsed.fleet) };
+          const ctx = { capabilities: { prometheusOperator: true, gatewayApi: true, httpRouteTimeouts: true, grafanaOperator: false, nodeDrains: true }, replicas: initialReplicas(parsed.fleet) };
           for (const o of renderFleet(parsed.fleet, ctx) as Obj[]) {
             for (const p of await dryRunProblems(asOperator!, o)) problems.push(`${file}: ${p}`);
           }

@@ -143,7 +143,7 @@ export class FleetWorld {
   readonly reconciler: UnmuteDeploymentReconciler;
   #objects = { fleets: [] as KubeObject[], deployments: [] as DeploymentView[], pods: [] as PodView[], owned: new Map<string, KubeObject[]>() };
 
-  constructor(capabilities: ClusterCapabilities = { prometheusOperator: false, gatewayApi: false, httpRouteTimeouts: false, grafanaOperator: false }) {
+  constructor(capabilities: ClusterCapabilities = { prometheusOperator: false, gatewayApi: false, httpRouteTimeouts: false, grafanaOperator: false, nodeDrains: true }) {
     for (const ref of [...OWNED_KINDS, ...OPTIONAL_OWNED_KINDS]) {
       const cache = ref.kind === 'Deployment' ? (this.deployments as ObjectCache<KubeObject>) : new ObjectCache<KubeObject>({ logger: silentLogger() });
       this.owned.set(refKey(ref), { ref, cache });

@@ -21,7 +21,7 @@ export const podMonitorSample = (): UnmuteDeployment => loadFixture('monitoring-
 
 export const OPERATOR_RULES = { namespace: 'unmute-system', jobLabel: 'unmute-operator' };
 
-export const everything: ClusterCapabilities = { prometheusOperator: true, grafanaOperator: true, gatewayApi: false, httpRouteTimeouts: false };
+export const everything: ClusterCapabilities = { prometheusOperator: true, grafanaOperator: true, gatewayApi: false, httpRouteTimeouts: false, nodeDrains: true };
 
 export interface Expression {
   /** Where it is used, for failure messages: `rule UnmuteHighErrorRate`, `dashboard latency / TTS ...`. */

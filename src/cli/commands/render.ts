@@ -61,6 +61,8 @@ export async function run(argv: string[]): Promise<number> {
           gatewayApi: !flags['no-gateway-api'],
           httpRouteTimeouts: !flags['no-gateway-api'] && !flags['no-httproute-timeouts'],
           grafanaOperator: flags['grafana-operator'],
+          // The chart lets the operator read Nodes.
+          nodeDrains: true,
         },
         replicas: initialReplicas(parsed.fleet),
       }),

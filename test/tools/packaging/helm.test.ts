@@ -105,7 +105,7 @@ describe('helm chart', () => {
     });
 
     it('binds the manager rules cluster-wide and the lease rules only in the release namespace', () => {
-      const binding = only(objects, 'ClusterRoleBinding') as K8sObject & { roleRef: { name: string }; subjects: { name: string; namespace: string }[] };
+      const binding = only(objects, 'ClusterRoleBinding', 'unmute-operator') as K8sObject & { roleRef: { name: string }; subjects: { name: string; namespace: string }[] };
       expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'unmute-operator', namespace: MANIFESTS_NAMESPACE }]);
       const role = only(objects, 'ClusterRole', binding.roleRef.name);
       expect(grants(rulesOf(role), 'unmute.sh', 'unmutedeployments', 'watch')).toBe(true);
@@ -167,9 +167,10 @@ describe('helm chart', () => {
         expect(binding.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: role!.metadata.name });
         expect(binding.subjects[0]!.namespace).toBe(MANIFESTS_NAMESPACE);
       }
-      expect(objects.filter((o) => o.kind === 'ClusterRoleBinding')).toEqual([]);
-      // Only the aggregated user-facing roles stay cluster-scoped, and they grant the operator nothing.
-      expect(objects.filter((o) => o.kind === 'ClusterRole').map((o) => o.metadata.name).sort()).toEqual(['unmute-operator-edit', 'unmute-operator-view']);
+      // Cluster-scoped: reading Nodes (rbac.test.ts checks it grants nothing else), and the
+      // aggregated user-facing roles, which grant the operator nothing.
+      expect(objects.filter((o) => o.kind === 'ClusterRoleBinding').map((o) => o.metadata.name)).toEqual(['unmute-operator-nodes']);
+      expect(objects.filter((o) => o.kind === 'ClusterRole').map((o) => o.metadata.name).sort()).toEqual(['unmute-operator-edit', 'unmute-operator-nodes', 'unmute-operator-view']);
     });
 
     it('tells the operator which namespace to watch', () => {

@@ -93,7 +93,7 @@ function writtenObjects(): K8sObject[] {
       const metadata = { namespace: 'default', ...(raw['metadata'] as object), uid: '00000000-0000-0000-0000-000000000001' };
       const parsed = parseUnmuteDeployment({ ...raw, metadata, spec: patch(raw['spec'] as Record<string, unknown>) });
       if (!parsed.ok) throw new Error(`${file} (${variant}) does not parse: ${parsed.problems.join('; ')}`);
-      const ctx = { capabilities: { prometheusOperator: true, gatewayApi: true, httpRouteTimeouts: true, grafanaOperator: true }, replicas: initialReplicas(parsed.fleet) };
+      const ctx = { capabilities: { prometheusOperator: true, gatewayApi: true, httpRouteTimeouts: true, grafanaOperator: true, nodeDrains: true }, replicas: initialReplicas(parsed.fleet) };
       out.push(...(renderFleet(parsed.fleet, ctx) as K8sObject[]));
     }
   }
@@ -150,7 +150,7 @@ describe('operator RBAC', () => {
 
   describe('cluster-wide (default values)', () => {
     const objects = render();
-    const binding = only(objects, 'ClusterRoleBinding') as K8sObject & { roleRef: { name: string } };
+    const binding = only(objects, 'ClusterRoleBinding', 'unmute-operator') as K8sObject & { roleRef: { name: string } };
     const role = only(objects, 'ClusterRole', binding.roleRef.name);
 
     it('grants everything the operator writes and touches', () => {
@@ -172,6 +172,23 @@ describe('operator RBAC', () => {
         'get leases.coordination.k8s.io (leader election)',
         'update leases.coordination.k8s.io (leader election)',
       ]);
+    });
+  });
+
+  describe('nodes', () => {
+    const READ_NODES: Access = { group: '', resource: 'nodes', verbs: ['get', 'list', 'watch'], why: 'whether a node is being drained' };
+    for (const [mode, values] of [['cluster-wide', {}], ['namespaced', { watchNamespaces: ['team-a'] }]] as const) {
+      it(`are read only, through their own ClusterRole (${mode})`, () => {
+        const objects = render({ values });
+        const role = only(objects, 'ClusterRole', 'unmute-operator-nodes');
+        expect(missing(rulesOf(role), [READ_NODES])).toEqual([]);
+        expect(unexplained(rulesOf(role), [READ_NODES])).toEqual([]);
+        const binding = only(objects, 'ClusterRoleBinding', 'unmute-operator-nodes') as K8sObject & { roleRef: { name: string } };
+        expect(binding.roleRef.name).toBe('unmute-operator-nodes');
+      });
+    }
+    it('are not read with rbac.readNodes=false', () => {
+      expect(render({ values: { rbac: { readNodes: false } } }).filter((o) => o.metadata.name === 'unmute-operator-nodes')).toEqual([]);
     });
   });
 

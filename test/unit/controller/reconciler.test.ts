@@ -302,7 +302,7 @@ describe('the fleet\'s finalizer and its deletion', () => {
 
 describe('monitoring objects', () => {
   it('keeps the fleet Ready when a monitoring object is refused, and says so in MonitoringConfigured', async () => {
-    const world = new FleetWorld({ prometheusOperator: true, gatewayApi: false, httpRouteTimeouts: false, grafanaOperator: false }).withFleet().withDeployment('backend', 1).withDeployment('stt', 1).withDeployment('tts', 1);
+    const world = new FleetWorld({ prometheusOperator: true, gatewayApi: false, httpRouteTimeouts: false, grafanaOperator: false, nodeDrains: true }).withFleet().withDeployment('backend', 1).withDeployment('stt', 1).withDeployment('tts', 1);
     world.client.failApply.set('ServiceMonitor/demo-backend', new KubeApiError({ code: 403, reason: 'Forbidden', message: 'servicemonitors is forbidden' }));
     await expect(world.reconcile()).rejects.toThrow(/ServiceMonitor demo-backend/);
     expect(world.condition('Ready')).toMatchObject({ status: 'True' });

@@ -10,7 +10,7 @@ import type { ClusterCapabilities, DesiredObject, RenderContext } from '../../..
 import { anUnmuteDeployment } from '../../support/factories.ts';
 
 const root = join(import.meta.dirname, '..', '..', '..');
-const everything: ClusterCapabilities = { prometheusOperator: true, gatewayApi: true, httpRouteTimeouts: true, grafanaOperator: false };
+const everything: ClusterCapabilities = { prometheusOperator: true, gatewayApi: true, httpRouteTimeouts: true, grafanaOperator: false, nodeDrains: true };
 const ctx: RenderContext = { capabilities: everything, replicas: { backend: 2 } };
 
 const find = (objs: DesiredObject[], kind: string, name: string) => {
@@ -48,7 +48,7 @@ const CASES: Record<string, ClusterCapabilities> = {
   'ingress-frontend.yaml': everything,
   'podmonitor-annotations.yaml': { ...everything, grafanaOperator: true },
   'monitoring-off.yaml': everything,
-  'no-prometheus-operator.yaml': { prometheusOperator: false, gatewayApi: false, httpRouteTimeouts: false, grafanaOperator: false },
+  'no-prometheus-operator.yaml': { prometheusOperator: false, gatewayApi: false, httpRouteTimeouts: false, grafanaOperator: false, nodeDrains: false },
   'gateway-api-before-v1.2.yaml': { ...everything, httpRouteTimeouts: false },
 };
 

@@ -40,7 +40,7 @@ describe('the benchmark fleets', () => {
   it('give the operator fleet a valid UnmuteDeployment whose backend pods have a preStop hook and the start delay', () => {
     const cr = unmuteDeployment.parse({ ...operatorFleet('fleet', 'ns', shape, timing), metadata: { name: 'fleet', namespace: 'ns', uid: 'x', generation: 1 } });
     type Template = { metadata: { annotations: Record<string, string> }; spec: NonNullable<PodLike['spec']> & { terminationGracePeriodSeconds: number } };
-    const d = renderFleet(cr, { capabilities: { prometheusOperator: false, gatewayApi: false, httpRouteTimeouts: false, grafanaOperator: false }, replicas: { backend: 2 } }).find(
+    const d = renderFleet(cr, { capabilities: { prometheusOperator: false, gatewayApi: false, httpRouteTimeouts: false, grafanaOperator: false, nodeDrains: true }, replicas: { backend: 2 } }).find(
       (o) => o.kind === 'Deployment' && o.metadata.name === 'fleet-backend',
     ) as unknown as { spec: { template: Template } };
     const tpl = d.spec.template;
@@ -57,7 +57,7 @@ describe('the benchmark fleets', () => {
 
   it('give the STT/TTS/vLLM pods their batch size and a start of minutes (compressed), from annotations, not operator fields', () => {
     const cr = unmuteDeployment.parse({ ...operatorFleet('fleet', 'ns', { ...shape, gpuStartDelay: '12s' }, timing, { pipeline: true }), metadata: { name: 'fleet', namespace: 'ns', uid: 'x', generation: 1 } });
-    const objects = renderFleet(cr, { capabilities: { prometheusOperator: false, gatewayApi: false, httpRouteTimeouts: false, grafanaOperator: false }, replicas: { backend: 2 } });
+    const objects = renderFleet(cr, { capabilities: { prometheusOperator: false, gatewayApi: false, httpRouteTimeouts: false, grafanaOperator: false, nodeDrains: true }, replicas: { backend: 2 } });
     const template = (name: string) =>
       (objects.find((o) => o.kind === 'Deployment' && o.metadata.name === name) as unknown as { spec: { template: { metadata: { annotations: Record<string, string> }; spec: NonNullable<PodLike['spec']> } } }).spec.template;
     expect(template('fleet-stt').metadata.annotations).toMatchObject({ 'sim.unmute.sh/batch-size': '64', 'pod-ready.stage.kwok.x-k8s.io/delay': '12s' });
