@@ -261,10 +261,14 @@ export async function loadEveryPod(control: FleetControlClient, want: { backends
     if (s.sessions.open >= want.min && busy >= want.backends && sttOf(s).filter((w) => channels(w) > 0).length >= want.stt) break;
     if (s.sessions.open >= want.max) await control.endSessions(1);
     await control.openSessions(1);
-    await waitFor('the session settled with its STT stream', async () => {
+    const calledAt = Date.now();
+    await waitFor('the session settled with its STT stream, or waiting for a slot', async () => {
       const st = await control.state();
       const streams = sttOf(st).reduce((n, w) => n + channels(w), 0);
-      if (st.sessions.connecting === 0 && streams === st.sessions.open) return st;
+      // A caller that reached a backend as it filled waits there (Unmute's queue) until a session
+      // on it ends: after a few seconds it counts as settled.
+      const waiting = Date.now() - calledAt > 3000 ? st.sessions.connecting : 0;
+      if (st.sessions.connecting === waiting && streams === st.sessions.open) return st;
       // Thrown, not returned: waitFor reports the last one if the session never settles.
       throw new Error(`connecting ${st.sessions.connecting}, open ${st.sessions.open}, held ${st.sessions.held}, STT streams ${sttOf(st).map((w) => `${w.pod}=${channels(w)}`).join(' ')}, outcomes ${JSON.stringify(st.sessions.outcomes)}, closes ${JSON.stringify(st.sessions.closeReasons)}`);
     }, { timeoutMs: 20_000 });
