@@ -17,8 +17,8 @@
 // --gateway: the operator side's callers go through Traefik and the fleet's HTTPRoute (bench/gateway.ts).
 // --scenario scale|rollout|node-drain (default scale): what removes pods from the operator's fleet
 // besides the load. rollout: the backend and STT images change mid-trace; node-drain: mid-trace,
-// the GPU node holding most of the fleet's GPU pods is drained through the eviction API (as
-// `kubectl drain`), then the node holding most of its backends. The JSON line gains cut_operator
+// the GPU node holding most of the fleet's GPU pods and the node holding most of its backends are
+// drained through the eviction API (as `kubectl drain`), both at once. The JSON line gains cut_operator
 // split by cause (which pod stopped holding work: one the scale-down drained, one replaced by the
 // rollout, one evicted; capacity: callers refused 1011 "Too many people are connected") and
 // gpu_s_ratio_operator (GPU-seconds the STT/TTS/vLLM pods held over the fewest their measured load
@@ -286,15 +286,22 @@ async function disruptNow(scenario: Scenario, client: KubeClient, ns: string, d:
     return;
   }
   if (scenario !== 'node-drain') return;
+  // Both nodes at once, as a node-pool upgrade with surge drains them: one after the other, the
+  // second drain would outlast the trace (each waits for its pods' work to end).
+  const nodes = new Set<string>();
   for (const components of [['stt', 'tts', 'llm'], ['backend']]) {
     const node = await busiestNode(client, ns, components);
-    if (node === undefined) continue;
-    const held = (await podsOnNode(client, node, ns)).map((p) => p.metadata.name ?? '');
-    const t = Date.now();
-    // kubectl drain --timeout: the drain grace period (compressed); refused evictions retried each second.
-    const records = await drainNode(client, node, ns, { timeoutMs: (TIMING.drainGracePeriodSeconds + 60) * 1000, retryMs: 1000, signal, onEvicted: (pod) => d.evicted.add(pod) });
-    d.log.push(`node-drain: ${node} (${held.join(', ')}) drained in ${((Date.now() - t) / 1000).toFixed(1)} s, ${records.reduce((n, r) => n + r.refused, 0)} evictions refused (429) on the way`);
+    if (node !== undefined) nodes.add(node);
   }
+  await Promise.all(
+    [...nodes].map(async (node) => {
+      const held = (await podsOnNode(client, node, ns)).map((p) => p.metadata.name ?? '');
+      const t = Date.now();
+      // kubectl drain --timeout: the drain grace period (compressed); refused evictions retried each second.
+      const records = await drainNode(client, node, ns, { timeoutMs: (TIMING.drainGracePeriodSeconds + 60) * 1000, retryMs: 1000, signal, onEvicted: (pod) => d.evicted.add(pod) });
+      d.log.push(`node-drain: ${node} (${held.join(', ')}) drained in ${((Date.now() - t) / 1000).toFixed(1)} s, ${records.reduce((n, r) => n + r.refused, 0)} evictions refused (429) on the way`);
+    }),
+  );
 }
 
 /**
