@@ -160,9 +160,15 @@ async function inner(config: InnerConfig): Promise<void> {
   kedaWrites?.stop();
   const podSeries = config.podSeries ? stepSeries(result.samples.map((s) => ({ tS: s.tMs / 1000, value: s.pods }))) : undefined;
   process.stdout.write(
-    `RESULT ${JSON.stringify({ figures: result.figures, timeline: result.timeline, runner: result.runner, servicesRunner: result.servicesRunner, gpu: result.gpu, drops: result.drops, cuts, wallMs: result.wallMs, apiWrites: result.apiWrites, ...(podSeries ? { podSeries } : {}) })}\n`,
+    `RESULT ${JSON.stringify({ figures: result.figures, timeline: result.timeline, runner: result.runner, servicesRunner: result.servicesRunner, gpu: result.gpu, drops: result.drops, cuts, wallMs: result.wallMs, apiWrites: result.apiWrites, ...(podSeries ? { podSeries, cpuS: cpuSeconds() } : {}) })}\n`,
   );
   process.exit(0);
+}
+
+/** CPU seconds this process used so far (user + system): what one fleet's sim-workers and callers cost. */
+function cpuSeconds(): number {
+  const u = process.cpuUsage();
+  return Math.round((u.user + u.system) / 1e4) / 100;
 }
 
 /** Reads the operator's API writes so far from its /metrics. */

@@ -14,7 +14,8 @@
 // operator renders and the KEDA sides through a PodMonitor made here. Every compression is listed
 // in the report (compressions()). Prints a table, the goals against keda_prestop, and last one JSON
 // line; writes a plot (SVG, bench/plot.ts). Exit 1 if an operator side cut a session.
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { KubeConfig } from '@kubernetes/client-node';
 import { z } from 'zod';
@@ -70,18 +71,29 @@ const SCRAPE_INTERVAL = '1s';
 const NAMESPACES: Record<PeerSide, string> = { keda: 'peers-keda', keda_prestop: 'peers-keda-prestop', operator_prom: 'peers-op-prom', operator_pods: 'peers-op-pods' };
 const OPERATOR_METRICS: Record<'operator_prom' | 'operator_pods', string> = { operator_prom: '127.0.0.1:18096', operator_pods: '127.0.0.1:18097' };
 
+/**
+ * The operator's timing for --peers: the two-side benchmark's, with metricsStaleSeconds compressed
+ * like the rest (its default 15 s / the time scale, in whole seconds, at least two intervals). It
+ * also sets the Prometheus source's max_over_time window (max(metricsStaleSeconds, 2 intervals)):
+ * left at 5 s wall it would be 50 fleet seconds, over three times the default's 15.
+ */
+export function peersTiming(ctx: Pick<PeersContext, 'timeScale' | 'timing'>): OperatorTiming {
+  return { ...ctx.timing, metricsStaleSeconds: Math.max(2 * ctx.timing.intervalSeconds, Math.ceil(15 / ctx.timeScale)) };
+}
+
 /** Every time compression of the run, for the report and the docs. */
 export function compressions(ctx: Pick<PeersContext, 'timeScale' | 'timing' | 'shape'>): string[] {
   const s = ctx.timeScale;
   const hpa = hpaFlagsForTimeScale(s);
+  const t = peersTiming(ctx);
   return [
     `trace and session lengths ×${s} (1 wall s = ${s} fleet s)`,
     `HPA sync period ${HPA_DEFAULTS_MS.syncPeriod / 1000} s -> ${hpa.syncPeriod} (kube-controller-manager --horizontal-pod-autoscaler-sync-period)`,
     `HPA downscale stabilization ${HPA_DEFAULTS_MS.downscaleStabilization / 1000} s -> ${hpa.downscaleStabilization} (--horizontal-pod-autoscaler-downscale-stabilization; KEDA's HPA has no behavior of its own); tolerance 0.1 and scale-up limits unchanged`,
     `KEDA pollingInterval ${KEDA_DEFAULTS_S.pollingInterval} s -> ${Math.round(KEDA_DEFAULTS_S.pollingInterval / s)} s, cooldownPeriod ${KEDA_DEFAULTS_S.cooldownPeriod} s -> ${Math.round(KEDA_DEFAULTS_S.cooldownPeriod / s)} s (acts only on scale to zero: unused at minReplicaCount ${ctx.shape.minReplicas})`,
     `Prometheus scrape interval 10 s -> ${SCRAPE_INTERVAL} (PodMonitor of the KEDA sides, monitoring.interval of the operator sides)`,
-    `operator interval 5 s -> ${ctx.timing.intervalSeconds} s (its minimum), scale-down window 120 s -> ${ctx.timing.scaleDownStabilizationSeconds} s, metricsStaleSeconds ${ctx.timing.metricsStaleSeconds} s, drainTimeoutSeconds 3600 s -> ${ctx.timing.drainTimeoutSeconds} s`,
-    `keda_prestop terminationGracePeriodSeconds = the operator's drain timeout, ${ctx.timing.drainTimeoutSeconds} s`,
+    `operator interval 5 s -> ${t.intervalSeconds} s (its minimum), scale-down window 120 s -> ${t.scaleDownStabilizationSeconds} s, metricsStaleSeconds 15 s -> ${t.metricsStaleSeconds} s (so the Prometheus source's max_over_time window is ${Math.max(t.metricsStaleSeconds, 2 * t.intervalSeconds)} s), drainTimeoutSeconds 3600 s -> ${t.drainTimeoutSeconds} s`,
+    `keda_prestop terminationGracePeriodSeconds = the operator's drain timeout, ${t.drainTimeoutSeconds} s`,
     `pod start ≈ 30 s -> ${ctx.shape.podStartDelay} (KWOK delay)`,
   ];
 }
@@ -101,6 +113,8 @@ function cpuJiffies(): { busy: number; total: number } | undefined {
 interface InnerResult extends PeerRun {
   wallMs: number;
   runner: unknown;
+  /** CPU seconds of the side's inner process (pod runner, sim-workers, callers). */
+  cpuS?: number;
 }
 
 function parseResult(text: string, label: string): InnerResult {
@@ -150,6 +164,7 @@ export async function runPeers(argv: string[], ctx: PeersContext): Promise<numbe
 
   try {
     const hpa = hpaFlagsForTimeScale(ctx.timeScale);
+    const timing = peersTiming(ctx);
     process.stderr.write(`bench:fleet --peers: starting a full cluster (${name}, podDeletion external, HPA ${JSON.stringify(hpa)})\n`);
     cluster = await startCluster({ name, mode: 'full', podDeletion: 'external', hpa, signal: ac.signal, log });
     const kc = new KubeConfig();
@@ -172,11 +187,11 @@ export async function runPeers(argv: string[], ctx: PeersContext): Promise<numbe
       monitorLabels: SELECT,
       scrapeInterval: SCRAPE_INTERVAL,
       timeScale: ctx.timeScale,
-      prestop: { terminationGracePeriodSeconds: ctx.timing.drainTimeoutSeconds },
+      prestop: { terminationGracePeriodSeconds: timing.drainTimeoutSeconds },
     });
     const monitoring = { enabled: true, labels: SELECT, interval: SCRAPE_INTERVAL };
-    const opProm = operatorFleet('fleet', NAMESPACES.operator_prom, ctx.shape, ctx.timing, { monitoring, metrics: { source: 'Prometheus', prometheus: { url: prometheusUrl } } });
-    const opPods = operatorFleet('fleet', NAMESPACES.operator_pods, ctx.shape, ctx.timing, { monitoring });
+    const opProm = operatorFleet('fleet', NAMESPACES.operator_prom, ctx.shape, timing, { monitoring, metrics: { source: 'Prometheus', prometheus: { url: prometheusUrl } } });
+    const opPods = operatorFleet('fleet', NAMESPACES.operator_pods, ctx.shape, timing, { monitoring });
     for (const o of [...keda.objects, ...kedaPre.objects, opProm as KubeObject, opPods as KubeObject]) await client.create(o);
 
     const operators = (['operator_prom', 'operator_pods'] as const).map((side) =>
@@ -210,11 +225,12 @@ export async function runPeers(argv: string[], ctx: PeersContext): Promise<numbe
     const results = Object.fromEntries(runs) as Record<PeerSide, InnerResult>;
     for (const o of operators) o.child.kill('SIGTERM');
     if (flags.operatorLog) {
-      const { writeFileSync } = await import('node:fs');
       writeFileSync(flags.operatorLog, operators.map((o, i) => `=== ${['operator_prom', 'operator_pods'][i]}\n${o.output()}`).join('\n'));
     }
     const wallS = (performance.now() - t0) / 1000;
     const summary = peersSummary(results);
+    const innerCpu = Object.fromEntries(PEER_SIDES.map((s) => [s, results[s].cpuS ?? null]));
+    const load = loadavg().map((v) => v.toFixed(2)).join(' ');
     const cpuBusy = cpuBefore && cpuAfter && cpuAfter.total > cpuBefore.total ? (cpuAfter.busy - cpuBefore.busy) / (cpuAfter.total - cpuBefore.total) : undefined;
 
     // Timeline: mean pods (ideal) per twelfth of the trace, per side.
@@ -224,7 +240,8 @@ export async function runPeers(argv: string[], ctx: PeersContext): Promise<numbe
       lines.push(`${row.fromS.toFixed(0).padStart(5)}  ${row.sessions.toFixed(1).padStart(8)}  ${PEER_SIDES.map((s) => { const r = results[s].timeline[i]; return (r ? `${r.pods.toFixed(1)} (${r.ideal.toFixed(1)})` : '-').padStart(14); }).join('  ')}`);
     });
     process.stdout.write(lines.join('\n') + '\n\n');
-    process.stdout.write(`fleet benchmark --peers: trace "${traceName}", ${results.operator_pods.figures.sessions} sessions per side, ran ${wallS.toFixed(0)} s wall` + (cpuBusy !== undefined ? `, machine CPU ${(cpuBusy * 100).toFixed(0)} % busy during the runs (of all cores)` : '') + '\n');
+    process.stdout.write(`fleet benchmark --peers: trace "${traceName}", ${results.operator_pods.figures.sessions} sessions per side, ran ${wallS.toFixed(0)} s wall` + (cpuBusy !== undefined ? `, machine CPU ${(cpuBusy * 100).toFixed(0)} % busy during the runs (of all ${cpus().length} cores, every process of the machine)` : '') + `, load average ${load}\n`);
+    process.stdout.write(`CPU seconds of each side's sim-workers and callers: ${JSON.stringify(innerCpu)}\n`);
     process.stdout.write('compressions:\n' + compressions(ctx).map((c) => `  - ${c}`).join('\n') + '\n');
     process.stdout.write(peersTable(summary) + '\n');
     if (flags.markdown) process.stdout.write('\n' + peersMarkdown(summary) + '\n\n');
@@ -256,6 +273,7 @@ export async function runPeers(argv: string[], ctx: PeersContext): Promise<numbe
         wall_s: Math.round(wallS),
         sessions: results.operator_pods.figures.sessions,
         cpu_busy: cpuBusy === undefined ? null : Math.round(cpuBusy * 100) / 100,
+        cpu_s_inner: innerCpu,
         ...peersJson(summary),
       }) + '\n',
     );

@@ -2,7 +2,7 @@
 // the plot's rows, spec and plain SVG, and the flags.
 import { describe, expect, it } from 'vitest';
 import { kedaFleet, kedaSessionsQuery, PEER_SIDES, sessionsWaitHook } from '../../../bench/peers-fleets.ts';
-import { compressions, parsePeersFlags } from '../../../bench/peers.ts';
+import { compressions, parsePeersFlags, peersTiming } from '../../../bench/peers.ts';
 import { peerFigures, peersGoals, peersJson, peersMarkdown, peersSummary, peersTable, stepSeries, type PeerRun } from '../../../bench/peers-report.ts';
 import { handSvg, plotRows, plotSpec, resample } from '../../../bench/plot.ts';
 import type { RunFigures } from '../../../src/sim/fleet/measure.ts';
@@ -16,7 +16,7 @@ const byKind = (objects: unknown[], kind: string) => (objects as Obj[]).find((o)
 describe('the KEDA sides', () => {
   it('scale a plain Deployment on the summed sessions with the operator target and KEDA defaults compressed', () => {
     const f = kedaFleet(base);
-    expect((f.objects as Obj[]).map((o) => o.kind)).toEqual(['Deployment', 'Service', 'PodMonitor', 'ScaledObject']);
+    expect((f.objects as unknown as Obj[]).map((o) => o.kind)).toEqual(['Deployment', 'Service', 'PodMonitor', 'ScaledObject']);
     const so = byKind(f.objects, 'ScaledObject')!;
     expect(so.spec).toMatchObject({ scaleTargetRef: { kind: 'Deployment', name: 'keda' }, minReplicaCount: 2, maxReplicaCount: 20, pollingInterval: 3, cooldownPeriod: 30 });
     // No behavior of its own: the HPA runs with the controller-manager's (compressed) defaults.
@@ -161,5 +161,12 @@ describe('the flags', () => {
     expect(c).toContain('30000ms');
     expect(c).toContain('pollingInterval 30 s -> 3 s');
     expect(c).toContain('scrape interval');
+    expect(c).toContain('metricsStaleSeconds 15 s -> 2 s (so the Prometheus source\'s max_over_time window is 2 s)');
+  });
+
+  it('compresses metricsStaleSeconds with the rest, never below two intervals', () => {
+    const timing = { intervalSeconds: 1, metricsStaleSeconds: 5, scaleDownStabilizationSeconds: 12, drainTimeoutSeconds: 360, drainGracePeriodSeconds: 360 };
+    expect(peersTiming({ timeScale: 10, timing })).toEqual({ ...timing, metricsStaleSeconds: 2 });
+    expect(peersTiming({ timeScale: 1, timing: { ...timing, intervalSeconds: 5 } }).metricsStaleSeconds).toBe(15);
   });
 });
