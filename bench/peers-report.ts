@@ -108,7 +108,7 @@ export function peersTable(s: PeersSummary): string {
 /** The same rows as a markdown table (pasted into docs/autoscaling.md). */
 export function peersMarkdown(s: PeersSummary): string {
   const rs = rows();
-  return [`| figure | ${PEER_SIDES.map((x) => `\`${x}\``).join(' | ')} |`, `|---|${PEER_SIDES.map(() => '---:').join('|')}|`, ...rs.map(([k, f]) => `| ${k.trim()}${k.startsWith('  ') ? ' (…)' : ''} | ${PEER_SIDES.map((x) => f(s[x])).join(' | ')} |`)].join('\n');
+  return [`| figure | ${PEER_SIDES.map((x) => `\`${x}\``).join(' | ')} |`, `|---|${PEER_SIDES.map(() => '---:').join('|')}|`, ...rs.map(([k, f]) => `| ${k.startsWith('  ') ? `… ${k.trim()}` : k} | ${PEER_SIDES.map((x) => f(s[x])).join(' | ')} |`)].join('\n');
 }
 
 /** The goals for each operator side against the best-practice peer (keda_prestop). */
