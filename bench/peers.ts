@@ -201,7 +201,7 @@ export async function runPeers(argv: string[], ctx: PeersContext): Promise<numbe
         {},
       ),
     );
-    const opTargets = { ...operatorFleetTargets('fleet') };
+    const opTargets = operatorFleetTargets('fleet');
     const configs: Record<PeerSide, Record<string, unknown>> = {
       keda: { namespace: NAMESPACES.keda, ...keda.targets, kedaWrites: { hpa: keda.hpa, scaledObject: keda.scaledObject } },
       keda_prestop: { namespace: NAMESPACES.keda_prestop, ...kedaPre.targets, kedaWrites: { hpa: kedaPre.hpa, scaledObject: kedaPre.scaledObject } },
