@@ -144,10 +144,13 @@ export async function runPeers(argv: string[], ctx: PeersContext): Promise<numbe
   const log = (m: string) => process.stderr.write(`  ${m}\n`);
   // Start-up (cluster, prometheus-operator, KEDA, Prometheus) takes 1-2 minutes on 2 cores.
   const hardLimitMs = traceWallMs + 420_000;
+  // Once: a signal's cleanup and the run's own `finally` may both get here.
+  let peersStopped: Promise<void> | undefined;
+  const stopPeers = () => (peersStopped ??= peers?.stop() ?? Promise.resolve());
   const cleanup = async () => {
     ac.abort();
     processes.killAll();
-    await peers?.stop().catch(() => undefined);
+    await stopPeers().catch(() => undefined);
     await stopCluster(name).catch(() => undefined);
   };
   const killer = setTimeout(() => {
@@ -284,7 +287,7 @@ export async function runPeers(argv: string[], ctx: PeersContext): Promise<numbe
   } finally {
     clearTimeout(killer);
     processes.killAll();
-    await peers?.stop().catch((e: Error) => process.stderr.write(`peers: ${e.message}\n`));
+    await stopPeers().catch((e: Error) => process.stderr.write(`peers: ${e.message}\n`));
     if (cluster !== undefined || ac.signal.aborted) await stopCluster(name).catch((e: Error) => process.stderr.write(`cleanup: ${e.message}\n`));
   }
 }

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { kedaFleet, kedaSessionsQuery, PEER_SIDES, sessionsWaitHook } from '../../../bench/peers-fleets.ts';
 import { compressions, parsePeersFlags, peersTiming } from '../../../bench/peers.ts';
 import { peerFigures, peersGoals, peersJson, peersMarkdown, peersSummary, peersTable, stepSeries, type PeerRun } from '../../../bench/peers-report.ts';
-import { handSvg, plotRows, plotSpec, resample } from '../../../bench/plot.ts';
+import { handSvg, plotRows, plotSpec, renderVegaLite, resample } from '../../../bench/plot.ts';
 import type { RunFigures } from '../../../src/sim/fleet/measure.ts';
 
 const SHAPE = { minReplicas: 2, maxReplicas: 20, targetSessionsPerPod: 3, maxSessionsPerPod: 4, podStartDelay: '3s' };
@@ -144,6 +144,16 @@ describe('the plot', () => {
     expect(svg.startsWith('<svg')).toBe(true);
     expect(svg).toContain('a &lt;title&gt;');
     expect(svg.match(/<path /g)).toHaveLength(4);
+  });
+});
+
+// vega and vega-lite are optional: where they are installed, the spec must render.
+const rendered = await renderVegaLite(plotSpec([{ t: 0, value: 1, series: 'pods: keda' }, { t: 1, value: 2, series: 'pods: keda' }], 'rendered'));
+
+describe('the plot with vega installed', () => {
+  it.runIf(rendered !== undefined)('renders the spec headless to SVG', () => {
+    expect(rendered!.startsWith('<svg')).toBe(true);
+    expect(rendered).toContain('pods: keda');
   });
 });
 
