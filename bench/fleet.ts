@@ -1,4 +1,4 @@
-// npm run bench:fleet [-- --quick] [--sequential] [--window=S] [--baseline-window=S] [--operator-log=PATH] [--gateway]
+// npm run bench:fleet [-- --quick] [--peers] [--sequential] [--window=S] [--baseline-window=S] [--operator-log=PATH] [--gateway]
 // Session-aware autoscaling against the HPA formula, on a full
 // local cluster (real kube-apiserver, controller-manager, scheduler; KWOK nodes; podDeletion
 // 'external': a pod runner plays the kubelet, runs preStop and SIGTERM).
@@ -14,6 +14,8 @@
 // network namespace (bench/fleet.ts --inner), as does the operator. Prints a table and, last, one
 // JSON line. Exits 1 if the operator cut a session. Bounded: a hard deadline stops everything;
 // SIGINT/SIGTERM clean up the cluster. Figures and how to read them: docs/autoscaling.md.
+// --peers: the operator against KEDA + the real HPA (with and without the preStop best practice),
+// reading sessions from Prometheus and from the pods: bench/peers.ts.
 // --gateway: the operator side's callers go through Traefik and the fleet's HTTPRoute (bench/gateway.ts).
 // --scenario scale|rollout|node-drain (default scale): what removes pods from the operator's fleet
 // besides the load. rollout: the backend and STT images change mid-trace; node-drain: mid-trace,
@@ -43,6 +45,8 @@ import { LABEL_APP_COMPONENT } from '../src/api/v1alpha1/labels.ts';
 import { startFleetGateway, type FleetGateway } from './gateway.ts';
 import { drainNode, podsOnNode } from '../src/sim/fleet/node-drain.ts';
 import type { PodRunnerEvent } from '../src/sim/fleet/pod-runner.ts';
+import { watchWrites } from '../src/sim/fleet/watch-writes.ts';
+import { stepSeries } from './peers-report.ts';
 
 const self = fileURLToPath(import.meta.url);
 
@@ -98,6 +102,10 @@ const innerSchema = z.object({
   operatorMetricsUrl: z.string().optional(),
   /** Slots per pod of the GPU tiers the fleet plays (component -> slots): GPU-seconds are measured. */
   gpuSlots: z.record(z.string(), z.number()).optional(),
+  /** --peers: a KEDA side's writes, counted from watches of its HPA, ScaledObject and Deployment replicas. */
+  kedaWrites: z.object({ hpa: z.string(), scaledObject: z.string() }).optional(),
+  /** --peers: also return the pod count as a step series (its changes), for the plot. */
+  podSeries: z.boolean().optional(),
 });
 type InnerConfig = z.infer<typeof innerSchema>;
 
@@ -116,6 +124,14 @@ async function inner(config: InnerConfig): Promise<void> {
   const onStop = (e: PodRunnerEvent) => {
     if (e.type === 'stopped' && e.cutSessions > 0 && (e.reason === 'terminated' || e.reason === 'gone')) cuts.push({ pod: e.pod, cut: e.cutSessions, atMs: e.atMs });
   };
+  const kedaWrites =
+    config.kedaWrites === undefined
+      ? undefined
+      : await watchWrites(client, config.namespace, [
+          { ref: { apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler' }, name: config.kedaWrites.hpa },
+          { ref: { apiVersion: 'keda.sh/v1alpha1', kind: 'ScaledObject' }, name: config.kedaWrites.scaledObject },
+          { ref: { apiVersion: 'apps/v1', kind: 'Deployment' }, name: config.deployment, field: (o) => (o as { spec?: { replicas?: number } }).spec?.replicas },
+        ]);
   const result = await runFleetScenario({
     client,
     namespace: config.namespace,
@@ -139,11 +155,20 @@ async function inner(config: InnerConfig): Promise<void> {
       process.stderr.write(`[${config.label}] ${m}\n`);
     },
     ...(config.operatorMetricsUrl !== undefined ? { apiWrites: operatorWrites(config.operatorMetricsUrl) } : {}),
+    ...(kedaWrites !== undefined ? { apiWrites: async () => kedaWrites.count() } : {}),
   });
+  kedaWrites?.stop();
+  const podSeries = config.podSeries ? stepSeries(result.samples.map((s) => ({ tS: s.tMs / 1000, value: s.pods }))) : undefined;
   process.stdout.write(
-    `RESULT ${JSON.stringify({ figures: result.figures, timeline: result.timeline, runner: result.runner, servicesRunner: result.servicesRunner, gpu: result.gpu, drops: result.drops, cuts, wallMs: result.wallMs, apiWrites: result.apiWrites })}\n`,
+    `RESULT ${JSON.stringify({ figures: result.figures, timeline: result.timeline, runner: result.runner, servicesRunner: result.servicesRunner, gpu: result.gpu, drops: result.drops, cuts, wallMs: result.wallMs, apiWrites: result.apiWrites, ...(podSeries ? { podSeries, cpuS: cpuSeconds() } : {}) })}\n`,
   );
   process.exit(0);
+}
+
+/** CPU seconds this process used so far (user + system): what one fleet's sim-workers and callers cost. */
+function cpuSeconds(): number {
+  const u = process.cpuUsage();
+  return Math.round((u.user + u.system) / 1e4) / 100;
 }
 
 /** Reads the operator's API writes so far from its /metrics. */
@@ -530,6 +555,11 @@ if (argv[0] === '--inner') {
     process.stderr.write(`inner: ${(err as Error).stack ?? String(err)}\n`);
     process.exit(1);
   });
+} else if (argv.includes('--peers')) {
+  // The four-sided comparison with KEDA, the real HPA and Prometheus: bench/peers.ts.
+  void import('./peers.ts')
+    .then((m) => m.runPeers(argv, { self, timeScale: TIME_SCALE, seed: SEED, shape: SHAPE, timing: TIMING }))
+    .then((code) => process.exit(code));
 } else {
   outer(argv).then((code) => process.exit(code));
 }

@@ -35,7 +35,13 @@ export interface OperatorTiming {
  * `extra.pipeline`: the STT, TTS and an in-cluster vLLM are played as simulated servers (batch
  * sizes and start delays on their pods); without it the backends simulate them in-process.
  */
-export function operatorFleet(name: string, namespace: string, shape: FleetShape, timing: OperatorTiming, extra: { gpuMaxTotal?: number; metrics?: Record<string, unknown>; pipeline?: boolean } = {}) {
+export function operatorFleet(
+  name: string,
+  namespace: string,
+  shape: FleetShape,
+  timing: OperatorTiming,
+  extra: { gpuMaxTotal?: number; metrics?: Record<string, unknown>; pipeline?: boolean; monitoring?: Record<string, unknown> } = {},
+) {
   const pipeline = extra.pipeline === true;
   return {
     apiVersion: 'unmute.sh/v1alpha1',
@@ -59,7 +65,8 @@ export function operatorFleet(name: string, namespace: string, shape: FleetShape
             llm: { inCluster: { image: 'sim.invalid/vllm:sim', model: 'sim/simulated-llm', podAnnotations: { ...gpuPodAnnotations(shape), [SIM_MAX_NUM_SEQS_ANNOTATION]: '256' } } },
           }
         : { stt: { image: 'sim.invalid/moshi:sim' }, tts: { image: 'sim.invalid/moshi:sim' }, llm: { external: { url: 'http://llm.invalid' } } }),
-      monitoring: { enabled: false },
+      // Off unless asked for (bench:fleet --peers: its Prometheus scrapes the fleet through them).
+      monitoring: extra.monitoring ?? { enabled: false },
       ...(extra.gpuMaxTotal === undefined ? {} : { gpu: { maxTotal: extra.gpuMaxTotal } }),
       autoscaling: {
         enabled: true,
