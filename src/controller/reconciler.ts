@@ -4,6 +4,7 @@
 // file only gathers their inputs and carries out their outputs.
 import { SESSIONS_COMPONENT, fleetComponents, type ComponentName } from '../api/v1alpha1/components.ts';
 import {
+  ANNOTATION_APPLIED_HASH,
   ANNOTATION_TEMPLATE_HASH,
   FINALIZER_DRAIN,
   LABEL_APP_COMPONENT,
@@ -31,7 +32,7 @@ import type { KubeObject, TypeRef } from '../runtime/object.ts';
 import { POD, isTerminating, type DeploymentView, type EndpointSliceView, type PodView } from '../runtime/views.ts';
 import { SECRET, refKey } from './kinds.ts';
 import { liveBackends, observeComponent, type ObservedComponent } from './observe.ts';
-import { repairPatch } from './repair.ts';
+import { repairMayApply, repairPatch } from './repair.ts';
 import { deletionStep } from './deletion.ts';
 import { ownershipOf } from './ownership.ts';
 import { computeStatus, deletingStatus, invalidSpecStatus, type ApplyFailure } from './status.ts';
@@ -52,8 +53,11 @@ export type FleetClient = Pick<KubeClient, 'apply' | 'patch' | 'delete' | 'getIf
 export interface ReconcilerDeps {
   client: FleetClient;
   fleets: ObjectCache<KubeObject>;
-  /** One cache per owned kind the API server serves, keyed by refKey. */
-  owned: Map<string, { ref: TypeRef; cache: ObjectCache<KubeObject> }>;
+  /**
+   * One cache per owned kind the API server serves, keyed by refKey. `complete`: the cache holds every
+   * object of the kind in the operator's scope, not only labelled ones, so a miss means no such object.
+   */
+  owned: Map<string, { ref: TypeRef; cache: ObjectCache<KubeObject>; complete?: boolean }>;
   deployments: ObjectCache<DeploymentView>;
   pods: ObjectCache<PodView>;
   endpointSlices: ObjectCache<EndpointSliceView>;
@@ -331,9 +335,11 @@ export class UnmuteDeploymentReconciler {
       const ref = { apiVersion: obj.apiVersion, kind: obj.kind };
       const { name, namespace } = obj.metadata;
       try {
-        // The caches hold only objects with the operator's labels: a miss may still be a foreign
-        // object of the same name, which a blind apply would take over. Ask the API server.
-        const observed = this.#cached(ref, namespace, name) ?? (await this.#d.client.getIfExists(ref, name, namespace, { signal: ctx.signal }));
+        // A cache of labelled objects only may miss a foreign object of the same name, which a
+        // blind apply would take over: then ask the API server. A complete cache's miss is final.
+        const owned = this.#d.owned.get(refKey(ref));
+        const cached = owned?.cache.getByName(namespace, name);
+        const observed = cached ?? (owned?.complete === true ? undefined : await this.#d.client.getIfExists(ref, name, namespace, { signal: ctx.signal }));
         if (observed !== undefined) {
           const ownership = ownershipOf(observed, fleet);
           if (!ownership.ours) {
@@ -342,12 +348,19 @@ export class UnmuteDeploymentReconciler {
           }
         }
         // A hand edit SSA cannot revert alone (repair.ts) is taken out first; the apply then always runs.
-        const repair = repairPatch(obj, observed, FIELD_MANAGER);
+        // Caches keep no lists to repair (metadata only): managedFields say when the object is worth reading.
+        const whole = cached !== undefined && repairMayApply(obj, cached, FIELD_MANAGER) ? await this.#d.client.getIfExists(ref, name, namespace, { signal: ctx.signal }) : observed;
+        const repair = repairPatch(obj, whole, FIELD_MANAGER);
         if (repair !== undefined) {
           ctx.logger.info({ kind: obj.kind, name, paths: repair.filter((op) => op.op === 'replace').map((op) => op.path) }, 'removing hand-edited list elements that block the apply');
           await this.#d.client.patch(ref, name, namespace, repair, 'json', { fieldManager: REPAIR_FIELD_MANAGER, signal: ctx.signal });
         }
-        const result = await applyIfChanged(this.#d.client, obj, repair === undefined ? observed : undefined, { fieldManager: FIELD_MANAGER, logger: ctx.logger, signal: ctx.signal });
+        const result = await applyIfChanged(this.#d.client, obj, repair === undefined ? observed : undefined, {
+          fieldManager: FIELD_MANAGER,
+          hashAnnotation: ANNOTATION_APPLIED_HASH,
+          logger: ctx.logger,
+          signal: ctx.signal,
+        });
         if (result.written) written.set(`${obj.kind}/${name}`, result.object);
       } catch (err) {
         if (ctx.signal.aborted) throw err;
@@ -412,10 +425,6 @@ export class UnmuteDeploymentReconciler {
     } catch (err) {
       if (!isNotFound(err)) throw err;
     }
-  }
-
-  #cached(ref: TypeRef, namespace: string, name: string): KubeObject | undefined {
-    return this.#d.owned.get(refKey(ref))?.cache.getByName(namespace, name);
   }
 
   /** Deletes children this fleet no longer implies (a component removed from the spec). */

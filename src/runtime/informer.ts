@@ -82,6 +82,8 @@ export interface InformerScope {
   namespace?: string;
   labelSelector?: string;
   fieldSelector?: string;
+  /** Cache PartialObjectMetadata only: for kinds whose objects are read for their metadata alone. */
+  metadataOnly?: boolean;
 }
 
 /** An informer for `ref` through `client`, named `<kind>` (plus scope) in logs and metrics. */

@@ -17,6 +17,8 @@ export interface TransportRequest {
   query?: Record<string, string | number | boolean | undefined>;
   body?: string;
   contentType?: string;
+  /** The `Accept` header; `application/json` when unset. */
+  accept?: string;
   /** Aborts the request (and, for streams, the body) when it fires. */
   signal?: AbortSignal;
 }
@@ -26,6 +28,8 @@ export interface TransportResponse {
   body: string;
   /** Raw values of the answer's `Warning` headers (PodSecurity, deprecated APIs, unknown fields). */
   warnings?: string[];
+  /** The `Retry-After` header in seconds (a 429 from flow control), when it is a number. */
+  retryAfterSeconds?: number;
 }
 
 export interface TransportStream {
@@ -99,7 +103,13 @@ export class UndiciTransport implements KubeTransport {
     const res = await this.#send(req, false);
     const body = await res.body.text();
     const warning = res.headers['warning'];
-    return { status: res.statusCode, body, warnings: warning === undefined ? [] : Array.isArray(warning) ? warning : [warning] };
+    const retryAfter = Number(res.headers['retry-after']);
+    return {
+      status: res.statusCode,
+      body,
+      warnings: warning === undefined ? [] : Array.isArray(warning) ? warning : [warning],
+      ...(Number.isFinite(retryAfter) && retryAfter >= 0 ? { retryAfterSeconds: retryAfter } : {}),
+    };
   }
 
   async stream(req: TransportRequest): Promise<TransportStream> {
@@ -113,7 +123,7 @@ export class UndiciTransport implements KubeTransport {
 
   async #send(req: TransportRequest, streaming: boolean): Promise<Dispatcher.ResponseData> {
     const headers: Record<string, string> = {
-      accept: 'application/json',
+      accept: req.accept ?? 'application/json',
       'user-agent': this.#userAgent,
       ...(await this.#authHeaders()),
     };

@@ -56,3 +56,51 @@ export function withLargeStringsDigested<T extends KubeObject>(obj: T): T {
   for (const [key, value] of Object.entries(obj)) out[key] = key === 'metadata' ? value : walk(value);
   return changed ? (out as T) : obj;
 }
+
+/**
+ * For objects `isOurs` rejects, keeps only what says whose they are: name, uid, resourceVersion,
+ * labels, owner references and the annotations named in `keepAnnotations`. A cache that watches a
+ * kind without a label filter (so that a miss means "no object of that name") holds every such
+ * object of the cluster; their managedFields and annotations (kubectl's last-applied copy of the
+ * whole object) are read by nothing.
+ */
+export function withForeignObjectsReduced<T extends KubeObject>(isOurs: (obj: T) => boolean, keepAnnotations: readonly string[]): CacheTransform<T> {
+  return (obj) => {
+    if (isOurs(obj)) return obj;
+    const { name, namespace, uid, resourceVersion, labels, ownerReferences, annotations, deletionTimestamp } = obj.metadata;
+    const kept = Object.fromEntries(keepAnnotations.flatMap((k) => (annotations?.[k] === undefined ? [] : [[k, annotations[k]]])));
+    const metadata = Object.fromEntries(
+      Object.entries({ name, namespace, uid, resourceVersion, labels, ownerReferences, deletionTimestamp, annotations: Object.keys(kept).length > 0 ? kept : undefined }).filter(
+        ([, v]) => v !== undefined,
+      ),
+    );
+    return { apiVersion: obj.apiVersion, kind: obj.kind, metadata } as T;
+  };
+}
+
+/**
+ * Drops managedFields entries of subresources (a Deployment's status, written by its controller):
+ * no-op detection and repair read only the entries of the object itself.
+ */
+export function withoutSubresourceManagedFields<T extends KubeObject>(obj: T): T {
+  const entries = obj.metadata.managedFields;
+  if (entries === undefined || !entries.some((e) => (e.subresource ?? '') !== '')) return obj;
+  return { ...obj, metadata: { ...obj.metadata, managedFields: entries.filter((e) => (e.subresource ?? '') === '') } };
+}
+
+/**
+ * A Deployment without its pod template's spec (containers, volumes: most of its size). The operator
+ * reads replicas, the template's annotations and status; no-op detection compares the applied hash
+ * (apply.ts) and repair reads the whole object from the API server when it may apply.
+ */
+export function withoutPodTemplateSpec<T extends KubeObject>(obj: T): T {
+  const spec = obj['spec'] as { template?: { spec?: unknown } } | undefined;
+  if (spec?.template?.spec === undefined) return obj;
+  const { spec: _dropped, ...template } = spec.template;
+  return { ...obj, spec: { ...spec, template } };
+}
+
+/** Applies `transforms` left to right. */
+export function composeTransforms<T extends KubeObject>(...transforms: Array<CacheTransform<T>>): CacheTransform<T> {
+  return (obj) => transforms.reduce((o, t) => t(o), obj);
+}
