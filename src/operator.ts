@@ -8,6 +8,7 @@ import { createMetricsRegistry, createRuntimeMetrics } from './observability/met
 import { startHealthServer, type HealthServer } from './observability/health-server.ts';
 import { systemClock } from './runtime/clock.ts';
 import { EventRecorder } from './runtime/events.ts';
+import { FlowControl } from './runtime/flow-control.ts';
 import { KubeClient } from './runtime/kube-client.ts';
 import { UndiciTransport } from './runtime/kube-transport.ts';
 import { LeaderElector } from './runtime/leader-election.ts';
@@ -26,6 +27,8 @@ export interface OperatorConfig {
   healthAddress: { host: string; port: number };
   logLevel: LogLevel;
   workers: number;
+  /** Client-side flow control of API requests (runtime/flow-control.ts). */
+  flowControl: { qps: number; burst: number; maxInFlight: number };
   identity: string;
   scrapeConcurrency: number;
   /** Namespace of the operator's own pod ($POD_NAMESPACE), when it runs in the cluster. */
@@ -55,7 +58,7 @@ export async function startOperator(config: OperatorConfig): Promise<RunningOper
   if (config.kubeconfig !== undefined) kubeConfig.loadFromFile(config.kubeconfig);
   else kubeConfig.loadFromDefault();
   const transport = await UndiciTransport.fromKubeConfig(kubeConfig, { userAgent: 'unmute-operator' });
-  const client = new KubeClient(transport, { metrics, clock });
+  const client = new KubeClient(transport, { metrics, clock, flowControl: new FlowControl({ ...config.flowControl, clock }) });
 
   const events = new EventRecorder({
     sink: client,
