@@ -29,7 +29,7 @@ import { describeError, findKubeApiError, isConflict, isInvalid, isNamespaceTerm
 import type { EventRecorder } from '../runtime/events.ts';
 import type { KubeClient } from '../runtime/kube-client.ts';
 import { objectKey, type KubeObject, type TypeRef } from '../runtime/object.ts';
-import { POD, isTerminating, type DeploymentView, type EndpointSliceView, type PodView } from '../runtime/views.ts';
+import { DEPLOYMENT, POD, isTerminating, type DeploymentView, type EndpointSliceView, type PodView } from '../runtime/views.ts';
 import { SECRET, refKey } from './kinds.ts';
 import { liveBackends, observeComponent, type ObservedComponent } from './observe.ts';
 import { repairMayApply, repairPatch } from './repair.ts';
@@ -392,6 +392,8 @@ export class UnmuteDeploymentReconciler {
         const result = await applyIfChanged(this.#d.client, obj, repair === undefined ? observed : undefined, {
           fieldManager: FIELD_MANAGER,
           hashAnnotation: ANNOTATION_APPLIED_HASH,
+          // Of what a write answers, only Deployments are read (their rollout, in status).
+          metadataOnly: ref.kind !== DEPLOYMENT.kind,
           logger: ctx.logger,
           signal: ctx.signal,
         });

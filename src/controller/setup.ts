@@ -13,7 +13,15 @@ import type { Clock } from '../runtime/clock.ts';
 import { Controller } from '../runtime/controller.ts';
 import type { EventRecorder } from '../runtime/events.ts';
 import { createInformer, type Informer } from '../runtime/informer.ts';
-import { composeTransforms, withForeignObjectsReduced, withoutManagedFields, withoutPodTemplateSpec, withoutSubresourceManagedFields, type CacheTransform } from '../runtime/transform.ts';
+import {
+  composeTransforms,
+  withForeignObjectsReduced,
+  withSharedFieldSets,
+  withoutManagedFields,
+  withoutPodTemplateSpec,
+  withoutSubresourceManagedFields,
+  type CacheTransform,
+} from '../runtime/transform.ts';
 import type { KubeClient } from '../runtime/kube-client.ts';
 import type { KubeObject, TypeRef } from '../runtime/object.ts';
 import { servedSchemaHasField } from '../runtime/openapi.ts';
@@ -91,10 +99,12 @@ export async function setupUnmuteDeploymentController(o: ControllerSetupOptions)
   const ownedRefs: TypeRef[] = OWNED_KINDS.filter((ref) => ref !== DEPLOYMENT);
   for (const ref of OPTIONAL_OWNED_KINDS) if (await served(ref)) ownedRefs.push(ref);
 
-  const fleets = inform(UNMUTE_DEPLOYMENT);
+  // One table of shared managedFields field sets for every cache of objects the operator applies.
+  const sharedFieldSets = withSharedFieldSets();
+  const fleets = inform(UNMUTE_DEPLOYMENT, undefined, sharedFieldSets);
   // Deployments are read typed (replicas, rollout); the same informer serves the owned-kinds map.
   // Their pod template's spec is never read back: no-op detection compares the applied hash.
-  const deployments = inform<DeploymentView>(DEPLOYMENT, MANAGED_SELECTOR, composeTransforms(withoutSubresourceManagedFields, withoutPodTemplateSpec));
+  const deployments = inform<DeploymentView>(DEPLOYMENT, MANAGED_SELECTOR, composeTransforms(withoutSubresourceManagedFields, withoutPodTemplateSpec, sharedFieldSets));
   // The other children are read for their metadata alone (owner, labels, applied hash, managedFields),
   // so their caches hold PartialObjectMetadata. They watch every object of the kind, not only ours:
   // a name missing from such a cache is free, with no GET to make sure before the first apply.
@@ -102,7 +112,7 @@ export async function setupUnmuteDeploymentController(o: ControllerSetupOptions)
   const foreignReduced = withForeignObjectsReduced<KubeObject>(isManaged, [ANNOTATION_ADOPT]);
   const owned = new Map<string, { ref: TypeRef; informer: Informer<KubeObject>; complete: boolean }>([
     [refKey(DEPLOYMENT), { ref: DEPLOYMENT, informer: deployments, complete: false }],
-    ...ownedRefs.map((ref) => [refKey(ref), { ref, informer: inform(ref, undefined, composeTransforms(foreignReduced, withoutSubresourceManagedFields), true), complete: true }] as const),
+    ...ownedRefs.map((ref) => [refKey(ref), { ref, informer: inform(ref, undefined, composeTransforms(foreignReduced, withoutSubresourceManagedFields, sharedFieldSets), true), complete: true }] as const),
   ]);
   // Never applied by the operator: their managedFields are read by nothing.
   const pods = inform<PodView>(POD, MANAGED_SELECTOR, withoutManagedFields);

@@ -86,6 +86,8 @@ export interface ApplyIfChangedOptions {
    * whose cache keeps metadata only. Without it, values are compared field by field.
    */
   hashAnnotation?: string;
+  /** The caller reads only the metadata of the written object: the server answers with that alone. */
+  metadataOnly?: boolean;
   logger?: Logger;
   signal?: AbortSignal;
 }
@@ -108,7 +110,12 @@ export async function applyIfChanged(
   const decision = decideApply(body, observed, options.fieldManager, '', options.hashAnnotation);
   if (!decision.changed && observed !== undefined) return { written: false, object: observed, reason: decision.reason };
   options.logger?.debug({ kind: desired.kind, name: desired.metadata.name, reason: decision.reason }, 'applying object');
-  const object = await client.apply(body, { fieldManager: options.fieldManager, force: true, signal: options.signal });
+  const object = await client.apply(body, {
+    fieldManager: options.fieldManager,
+    force: true,
+    signal: options.signal,
+    ...(options.metadataOnly === true ? { metadataOnly: true } : {}),
+  });
   return { written: true, object, reason: decision.reason };
 }
 

@@ -69,6 +69,11 @@ export interface WriteOptions extends RequestOptions {
 
 export interface ApplyOptions extends RequestOptions {
   fieldManager: string;
+  /**
+   * Ask for the answer as PartialObjectMetadata (metadata only, filed under the applied kind): when
+   * the caller reads nothing else of it, the whole object would be parsed only to be dropped.
+   */
+  metadataOnly?: boolean;
   /** Take ownership of conflicting fields (default true: the operator is the source of truth). */
   force?: boolean;
   subresource?: 'status';
@@ -95,6 +100,7 @@ export interface ObjectList<T extends KubeObject = KubeObject> extends ListPage<
 const METADATA_ACCEPT = {
   list: 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json',
   watch: 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json',
+  object: 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json',
 };
 
 const patchContentTypes: Record<PatchType | 'apply', string> = {
@@ -313,8 +319,10 @@ export class KubeClient {
       query: { ...writeQuery(options), force: options.force ?? true },
       body: JSON.stringify(obj),
       contentType: patchContentTypes.apply,
+      ...(options.metadataOnly === true ? { accept: METADATA_ACCEPT.object } : {}),
     };
-    return parseObject<T>(await this.#call('apply', obj.kind, req, options));
+    const answer = await this.#call('apply', obj.kind, req, options);
+    return options.metadataOnly === true ? normalizeItem<T>(JSON.parse(answer) as Record<string, unknown>, obj) : parseObject<T>(answer);
   }
 
   async delete(ref: TypeRef, name: string, namespace?: string, options: DeleteOptions = {}): Promise<void> {

@@ -104,3 +104,31 @@ export function withoutPodTemplateSpec<T extends KubeObject>(obj: T): T {
 export function composeTransforms<T extends KubeObject>(...transforms: Array<CacheTransform<T>>): CacheTransform<T> {
   return (obj) => transforms.reduce((o, t) => t(o), obj);
 }
+
+/** Distinct field sets kept for sharing; past this many the table starts again (a bound, not a limit on correctness). */
+const SHARED_FIELD_SETS_MAX = 20_000;
+
+/**
+ * Shares equal `managedFields[].fieldsV1` trees between cached objects. A field set names every field
+ * a manager owns, so it is often the largest part of a child's metadata, and it is the same for the
+ * same child of every fleet (the Services of a thousand fleets own the same fields). Kept once per
+ * distinct set, a thousand fleets' caches hold a few dozen trees instead of tens of thousands.
+ * Cached objects are never mutated, so sharing is safe.
+ */
+export function withSharedFieldSets(): CacheTransform<KubeObject> {
+  const shared = new Map<string, Record<string, unknown>>();
+  const share = (fields: Record<string, unknown>): Record<string, unknown> => {
+    const key = JSON.stringify(fields);
+    const found = shared.get(key);
+    if (found !== undefined) return found;
+    if (shared.size >= SHARED_FIELD_SETS_MAX) shared.clear();
+    shared.set(key, fields);
+    return fields;
+  };
+  return (obj) => {
+    const entries = obj.metadata.managedFields;
+    if (entries === undefined || entries.length === 0) return obj;
+    const managedFields = entries.map((e) => (e.fieldsV1 === undefined ? e : { ...e, fieldsV1: share(e.fieldsV1) }));
+    return { ...obj, metadata: { ...obj.metadata, managedFields } };
+  };
+}

@@ -240,6 +240,13 @@ describe('kube client', () => {
     expect(transport.requests.at(-1)?.accept).toBeUndefined();
   });
 
+  it('asks for a metadata-only answer to an apply when told, and files it under the applied kind', async () => {
+    const { client, transport } = aClient(() => json(200, { apiVersion: 'meta.k8s.io/v1', kind: 'PartialObjectMetadata', metadata: { name: 'backend', namespace: 'voice', resourceVersion: '8' } }));
+    const answer = await client.apply(deployment, { fieldManager: 'unmute-operator', metadataOnly: true });
+    expect(transport.requests[0]?.accept).toBe('application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json');
+    expect(answer).toEqual({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'backend', namespace: 'voice', resourceVersion: '8' } });
+  });
+
   it('sends a request again after the Retry-After of a 429, and gives up the answer as an error after ten', async () => {
     const clock = new FakeClock();
     let refusals = 2;

@@ -10,6 +10,7 @@ import {
   composeTransforms,
   digestOf,
   withForeignObjectsReduced,
+  withSharedFieldSets,
   withLargeStringsDigested,
   withoutManagedFields,
   withoutPodTemplateSpec,
@@ -126,5 +127,20 @@ describe('cache transforms', () => {
       status: { readyReplicas: 1 },
     });
     expect(withoutPodTemplateSpec(kept)).toBe(kept);
+  });
+
+  it('shares equal managedFields field sets between objects, and keeps distinct ones apart', () => {
+    const share = withSharedFieldSets();
+    const service = (name: string, selector: string): KubeObject => ({
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name, managedFields: [{ manager, operation: 'Apply', time: `t-${name}`, fieldsV1: { 'f:spec': { [`f:${selector}`]: {} } } }] },
+    });
+    const [a, b, c] = [share(service('a', 'selector')), share(service('b', 'selector')), share(service('c', 'ports'))];
+    expect(a.metadata.managedFields![0]!.fieldsV1).toBe(b.metadata.managedFields![0]!.fieldsV1);
+    expect(c.metadata.managedFields![0]!.fieldsV1).not.toBe(a.metadata.managedFields![0]!.fieldsV1);
+    expect(b).toEqual(service('b', 'selector'));
+    const bare: KubeObject = { apiVersion: 'v1', kind: 'Service', metadata: { name: 'd' } };
+    expect(share(bare)).toBe(bare);
   });
 });
