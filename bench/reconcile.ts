@@ -1,4 +1,4 @@
-// npm run bench:reconcile [-- --counts 100,1000 --namespaces 4 --workers 2 --concurrency 32]
+// npm run bench:reconcile [-- --counts 100,1000 --namespaces 4 --workers 8 --concurrency 32]  (--workers: the operator's default)
 //
 // How the operator copes with many UnmuteDeployments on a local control plane (api mode: etcd +
 // kube-apiserver, started and stopped here through scripts/cluster/harness.ts; a fresh cluster per
@@ -50,7 +50,7 @@ const Args = z.object({
     .transform((s) => s.split(',').map((x) => Number(x.trim())))
     .pipe(z.array(z.int().min(1).max(5000)).min(1)),
   namespaces: z.coerce.number().int().min(1).max(100).default(4),
-  workers: z.coerce.number().int().min(1).max(64).default(2),
+  workers: z.coerce.number().int().min(1).max(64).default(8),
   concurrency: z.coerce.number().int().min(1).max(256).default(32),
   'timeout-s': z.coerce.number().int().min(30).optional(),
 });

@@ -1,13 +1,14 @@
 // The operator process: one client, informers warmed on every replica, the controller running only
 // on the leader, health and metrics endpoints, and a graceful stop that releases the lease.
 import { hostname } from 'node:os';
-import { KubeConfig } from '@kubernetes/client-node';
 import { setupUnmuteDeploymentController, CONTROLLER_NAME } from './controller/setup.ts';
 import { createLogger, type Logger, type LogLevel } from './observability/logger.ts';
 import { createMetricsRegistry, createRuntimeMetrics } from './observability/metrics.ts';
 import { startHealthServer, type HealthServer } from './observability/health-server.ts';
 import { systemClock } from './runtime/clock.ts';
 import { EventRecorder } from './runtime/events.ts';
+import { loadClusterAccess } from './runtime/cluster-access.ts';
+import { FlowControl } from './runtime/flow-control.ts';
 import { KubeClient } from './runtime/kube-client.ts';
 import { UndiciTransport } from './runtime/kube-transport.ts';
 import { LeaderElector } from './runtime/leader-election.ts';
@@ -26,6 +27,8 @@ export interface OperatorConfig {
   healthAddress: { host: string; port: number };
   logLevel: LogLevel;
   workers: number;
+  /** Client-side flow control of API requests (runtime/flow-control.ts). */
+  flowControl: { qps: number; burst: number; maxInFlight: number };
   identity: string;
   scrapeConcurrency: number;
   /** Namespace of the operator's own pod ($POD_NAMESPACE), when it runs in the cluster. */
@@ -51,11 +54,8 @@ export async function startOperator(config: OperatorConfig): Promise<RunningOper
   const registry = createMetricsRegistry({ processMetrics: true });
   const metrics = createRuntimeMetrics(registry);
 
-  const kubeConfig = new KubeConfig();
-  if (config.kubeconfig !== undefined) kubeConfig.loadFromFile(config.kubeconfig);
-  else kubeConfig.loadFromDefault();
-  const transport = await UndiciTransport.fromKubeConfig(kubeConfig, { userAgent: 'unmute-operator' });
-  const client = new KubeClient(transport, { metrics, clock });
+  const transport = UndiciTransport.fromClusterAccess(await loadClusterAccess(config.kubeconfig), { userAgent: 'unmute-operator' });
+  const client = new KubeClient(transport, { metrics, clock, flowControl: new FlowControl({ ...config.flowControl, clock }) });
 
   const events = new EventRecorder({
     sink: client,

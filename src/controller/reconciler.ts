@@ -4,6 +4,7 @@
 // file only gathers their inputs and carries out their outputs.
 import { SESSIONS_COMPONENT, fleetComponents, type ComponentName } from '../api/v1alpha1/components.ts';
 import {
+  ANNOTATION_APPLIED_HASH,
   ANNOTATION_TEMPLATE_HASH,
   FINALIZER_DRAIN,
   LABEL_APP_COMPONENT,
@@ -27,11 +28,11 @@ import type { ReconcileContext, ReconcileResult } from '../runtime/controller.ts
 import { describeError, findKubeApiError, isConflict, isInvalid, isNamespaceTerminating, isNotFound } from '../runtime/errors.ts';
 import type { EventRecorder } from '../runtime/events.ts';
 import type { KubeClient } from '../runtime/kube-client.ts';
-import type { KubeObject, TypeRef } from '../runtime/object.ts';
-import { POD, isLeavingNode, isTerminating, type DeploymentView, type EndpointSliceView, type NodeView, type PodView } from '../runtime/views.ts';
+import { objectKey, type KubeObject, type TypeRef } from '../runtime/object.ts';
+import { DEPLOYMENT, POD, isLeavingNode, isTerminating, type DeploymentView, type EndpointSliceView, type NodeView, type PodView } from '../runtime/views.ts';
 import { SECRET, refKey } from './kinds.ts';
 import { liveBackends, observeComponent, type ObservedComponent } from './observe.ts';
-import { repairPatch } from './repair.ts';
+import { repairMayApply, repairPatch } from './repair.ts';
 import { deletionStep } from './deletion.ts';
 import { ownershipOf } from './ownership.ts';
 import { computeStatus, deletingStatus, invalidSpecStatus, type ApplyFailure } from './status.ts';
@@ -52,8 +53,11 @@ export type FleetClient = Pick<KubeClient, 'apply' | 'patch' | 'delete' | 'getIf
 export interface ReconcilerDeps {
   client: FleetClient;
   fleets: ObjectCache<KubeObject>;
-  /** One cache per owned kind the API server serves, keyed by refKey. */
-  owned: Map<string, { ref: TypeRef; cache: ObjectCache<KubeObject> }>;
+  /**
+   * One cache per owned kind the API server serves, keyed by refKey. `complete`: the cache holds every
+   * object of the kind in the operator's scope, not only labelled ones, so a miss means no such object.
+   */
+  owned: Map<string, { ref: TypeRef; cache: ObjectCache<KubeObject>; complete?: boolean }>;
   deployments: ObjectCache<DeploymentView>;
   pods: ObjectCache<PodView>;
   endpointSlices: ObjectCache<EndpointSliceView>;
@@ -95,13 +99,45 @@ export class UnmuteDeploymentReconciler {
   readonly #secretKeysSeen = new Map<string, { keys: string[]; atMs: number }>();
   /** Foreign pods already reported, by uid: each gets one Event, not one per pass. */
   readonly #foreignPodsReported = new Set<string>();
+  /**
+   * A fleet as our last write of it (finalizer, status) was answered, with the resourceVersions it
+   * was written over, kept until the cache shows another version. A pass that starts before the
+   * watch delivered our own write (the finalizer's event wakes the next pass at once) would otherwise
+   * read the older status and write the same status again. Versions are only compared for equality.
+   */
+  readonly #ownWrites = new Map<string, { over: Set<string>; object: KubeObject }>();
 
   constructor(deps: ReconcilerDeps) {
     this.#d = deps;
+    const caughtUp = (obj: KubeObject): void => {
+      const key = objectKey(obj);
+      const own = this.#ownWrites.get(key);
+      if (own !== undefined && !own.over.has(obj.metadata.resourceVersion ?? '')) this.#ownWrites.delete(key);
+    };
+    deps.fleets.addHandler({ onUpdate: (_old, obj) => caughtUp(obj), onDelete: (obj) => this.#ownWrites.delete(objectKey(obj)) });
+  }
+
+  /** The newest state of the fleet we know: the cache's, or our own write's answer while the cache lags behind it. */
+  #latest(key: string): KubeObject | undefined {
+    const cached = this.#d.fleets.get(key);
+    const own = this.#ownWrites.get(key);
+    if (cached === undefined || own === undefined) return cached;
+    return own.over.has(cached.metadata.resourceVersion ?? '') ? own.object : cached;
+  }
+
+  /** Remembers the server's answer to a write of the fleet `over` was the state of. */
+  #wrote(over: KubeObject, answer: KubeObject): void {
+    const key = objectKey(answer);
+    const previous = this.#ownWrites.get(key);
+    const versions = new Set(previous?.over ?? []);
+    versions.add(over.metadata.resourceVersion ?? '');
+    if (previous !== undefined) versions.add(previous.object.metadata.resourceVersion ?? '');
+    versions.delete(answer.metadata.resourceVersion ?? '');
+    this.#ownWrites.set(key, { over: versions, object: answer });
   }
 
   readonly reconcile = async (key: string, ctx: ReconcileContext): Promise<ReconcileResult> => {
-    const raw = this.#d.fleets.get(key);
+    let raw = this.#latest(key);
     if (raw === undefined) {
       // Gone: children go with it through owner references; only in-memory state is ours to drop.
       this.#d.autoscaler.forget(ctx.namespace ?? '', ctx.name);
@@ -113,7 +149,7 @@ export class UnmuteDeploymentReconciler {
     if (isTerminating(raw)) return this.#deleting(raw, parsed.ok ? parsed.fleet : undefined, ctx);
     if (!parsed.ok) return this.#invalid(raw, parsed.problems, ctx);
     const fleet = parsed.fleet;
-    await this.#holdFinalizer(raw, ctx);
+    raw = await this.#holdFinalizer(raw, ctx);
     const problems = await validateUnmuteDeployment(fleet, (ns, name) => this.#secretKeys(ns, name, ctx.signal));
     if (problems.length > 0) {
       this.#forgetSecrets(fleet.metadata.namespace);
@@ -149,12 +185,13 @@ export class UnmuteDeploymentReconciler {
 
     const components = this.#observe(fleet, world, written);
     const status = this.#status(fleet, world, plan, components, failures);
-    await applyStatus(
+    const statusResult = await applyStatus(
       this.#d.client,
       { apiVersion: API_VERSION, kind: KIND, metadata: { name: fleet.metadata.name, namespace: fleet.metadata.namespace }, status },
       raw,
       { fieldManager: FIELD_MANAGER, logger: ctx.logger, signal: ctx.signal },
     );
+    if (statusResult.written) this.#wrote(raw, statusResult.object);
 
     const events = [...plan.events, ...transitionEvents(fleet.status?.conditions ?? [], status.conditions ?? [], plan.decision), ...world.foreignEvents];
     this.#record(raw, events);
@@ -274,6 +311,7 @@ export class UnmuteDeploymentReconciler {
       { fieldManager: FIELD_MANAGER, logger: ctx.logger, signal: ctx.signal },
     );
     if (result.written) {
+      this.#wrote(raw, result.object);
       ctx.logger.info({ problems }, 'invalid spec: nothing applied');
       this.#d.events.event(raw, 'Warning', 'InvalidSpec', problems.join('; '));
     }
@@ -342,9 +380,11 @@ export class UnmuteDeploymentReconciler {
       const ref = { apiVersion: obj.apiVersion, kind: obj.kind };
       const { name, namespace } = obj.metadata;
       try {
-        // The caches hold only objects with the operator's labels: a miss may still be a foreign
-        // object of the same name, which a blind apply would take over. Ask the API server.
-        const observed = this.#cached(ref, namespace, name) ?? (await this.#d.client.getIfExists(ref, name, namespace, { signal: ctx.signal }));
+        // A cache of labelled objects only may miss a foreign object of the same name, which a
+        // blind apply would take over: then ask the API server. A complete cache's miss is final.
+        const owned = this.#d.owned.get(refKey(ref));
+        const cached = owned?.cache.getByName(namespace, name);
+        const observed = cached ?? (owned?.complete === true ? undefined : await this.#d.client.getIfExists(ref, name, namespace, { signal: ctx.signal }));
         if (observed !== undefined) {
           const ownership = ownershipOf(observed, fleet);
           if (!ownership.ours) {
@@ -353,12 +393,21 @@ export class UnmuteDeploymentReconciler {
           }
         }
         // A hand edit SSA cannot revert alone (repair.ts) is taken out first; the apply then always runs.
-        const repair = repairPatch(obj, observed, FIELD_MANAGER);
+        // Caches keep no lists to repair (metadata only): managedFields say when the object is worth reading.
+        const whole = cached !== undefined && repairMayApply(obj, cached, FIELD_MANAGER) ? await this.#d.client.getIfExists(ref, name, namespace, { signal: ctx.signal }) : observed;
+        const repair = repairPatch(obj, whole, FIELD_MANAGER);
         if (repair !== undefined) {
           ctx.logger.info({ kind: obj.kind, name, paths: repair.filter((op) => op.op === 'replace').map((op) => op.path) }, 'removing hand-edited list elements that block the apply');
           await this.#d.client.patch(ref, name, namespace, repair, 'json', { fieldManager: REPAIR_FIELD_MANAGER, signal: ctx.signal });
         }
-        const result = await applyIfChanged(this.#d.client, obj, repair === undefined ? observed : undefined, { fieldManager: FIELD_MANAGER, logger: ctx.logger, signal: ctx.signal });
+        const result = await applyIfChanged(this.#d.client, obj, repair === undefined ? observed : undefined, {
+          fieldManager: FIELD_MANAGER,
+          hashAnnotation: ANNOTATION_APPLIED_HASH,
+          // Of what a write answers, only Deployments are read (their rollout, in status).
+          metadataOnly: ref.kind !== DEPLOYMENT.kind,
+          logger: ctx.logger,
+          signal: ctx.signal,
+        });
         if (result.written) written.set(`${obj.kind}/${name}`, result.object);
       } catch (err) {
         if (ctx.signal.aborted) throw err;
@@ -404,13 +453,15 @@ export class UnmuteDeploymentReconciler {
     return { requeueAfterMs: step.requeueAfterMs };
   }
 
-  /** The drain finalizer on every fleet, applied as the operator's own field. */
-  async #holdFinalizer(raw: KubeObject, ctx: ReconcileContext): Promise<void> {
-    if ((raw.metadata.finalizers ?? []).includes(FINALIZER_DRAIN)) return;
-    await this.#d.client.apply(
+  /** The drain finalizer on every fleet, applied as the operator's own field; returns the fleet as it is now. */
+  async #holdFinalizer(raw: KubeObject, ctx: ReconcileContext): Promise<KubeObject> {
+    if ((raw.metadata.finalizers ?? []).includes(FINALIZER_DRAIN)) return raw;
+    const answer = await this.#d.client.apply(
       { apiVersion: API_VERSION, kind: KIND, metadata: { name: raw.metadata.name, namespace: raw.metadata.namespace, finalizers: [FINALIZER_DRAIN] } },
       { fieldManager: FIELD_MANAGER, force: true, signal: ctx.signal },
     );
+    this.#wrote(raw, answer);
+    return answer;
   }
 
   async #releaseFinalizer(raw: KubeObject, ctx: ReconcileContext): Promise<void> {
@@ -423,10 +474,6 @@ export class UnmuteDeploymentReconciler {
     } catch (err) {
       if (!isNotFound(err)) throw err;
     }
-  }
-
-  #cached(ref: TypeRef, namespace: string, name: string): KubeObject | undefined {
-    return this.#d.owned.get(refKey(ref))?.cache.getByName(namespace, name);
   }
 
   /** Deletes children this fleet no longer implies (a component removed from the spec). */

@@ -139,3 +139,29 @@ export function repairPatch(desired: KubeObject, observed: KubeObject | undefine
   }
   return ops.length > 0 ? ops : undefined;
 }
+
+/** Where, in FieldsV1 terms, the lists repairPatch looks at live in `desired`'s kind. */
+function repairedListPaths(desired: KubeObject): Array<Array<string | Record<string, unknown>>> {
+  if (desired.apiVersion === 'v1' && desired.kind === 'Service') return [['spec', 'ports']];
+  if (desired.apiVersion === 'apps/v1' && (desired.kind === 'Deployment' || desired.kind === 'StatefulSet')) {
+    return asObjects(get(desired, ['spec', 'template', 'spec', 'containers'])).map((c) => ['spec', 'template', 'spec', 'containers', { name: c['name'] }, 'ports']);
+  }
+  return [];
+}
+
+/**
+ * Whether another manager holds elements of a list repairPatch may fix. Read from managedFields, so
+ * it works on the metadata-only copy a cache keeps; only when true is the whole object worth a GET.
+ */
+export function repairMayApply(desired: KubeObject, observed: KubeObject | undefined, fieldManager: string): boolean {
+  if (observed === undefined) return false;
+  const paths = repairedListPaths(desired);
+  if (paths.length === 0) return false;
+  return (observed.metadata.managedFields ?? []).some((e) => {
+    if ((e.manager === fieldManager && e.operation === 'Apply') || (e.subresource ?? '') !== '') return false;
+    return paths.some((path) => {
+      const node = fieldsNode(e.fieldsV1, path);
+      return isPlainObject(node) && Object.keys(node).some((k) => k.startsWith('k:'));
+    });
+  });
+}

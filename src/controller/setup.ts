@@ -13,7 +13,16 @@ import type { Clock } from '../runtime/clock.ts';
 import { Controller } from '../runtime/controller.ts';
 import type { EventRecorder } from '../runtime/events.ts';
 import { createInformer, type Informer } from '../runtime/informer.ts';
-import { nodeDrainFields, withLargeStringsDigested, withoutManagedFields, type CacheTransform } from '../runtime/transform.ts';
+import {
+  composeTransforms,
+  nodeDrainFields,
+  withForeignObjectsReduced,
+  withSharedFieldSets,
+  withoutManagedFields,
+  withoutPodTemplateSpec,
+  withoutSubresourceManagedFields,
+  type CacheTransform,
+} from '../runtime/transform.ts';
 import { isForbidden } from '../runtime/errors.ts';
 import type { KubeClient } from '../runtime/kube-client.ts';
 import type { KubeObject, TypeRef } from '../runtime/object.ts';
@@ -23,6 +32,7 @@ import { DEPLOYMENT, ENDPOINT_SLICE, NODE, POD, isLeavingNode, type DeploymentVi
 import { forObject, ownedBy, specOrMetadataChanged } from '../runtime/watch-mappers.ts';
 import type { Registry } from 'prom-client';
 import { GRAFANA_DASHBOARD, HTTP_ROUTE, OPTIONAL_OWNED_KINDS, OWNED_KINDS, PROMETHEUS_RULE, UNMUTE_DEPLOYMENT, refKey } from './kinds.ts';
+import { ANNOTATION_ADOPT } from './ownership.ts';
 import { UnmuteDeploymentReconciler, createdByFleet } from './reconciler.ts';
 import { RotationReconciler } from './rotation.ts';
 
@@ -54,8 +64,9 @@ export interface UnmuteController {
   hasSynced(): boolean;
 }
 
-/** Children and pods the controller watches carry this label; nothing else is cached. */
+/** Pods, slices and Deployments the controller watches carry this label; of other kinds, only these keep more than their owner. */
 const MANAGED_SELECTOR = `${LABEL_APP_MANAGED_BY}=${MANAGED_BY}`;
+const isManaged = (obj: KubeObject) => obj.metadata.labels?.[LABEL_APP_MANAGED_BY] === MANAGED_BY;
 
 /** Whether the served HTTPRoute schema has rules[].timeouts; unknown (unreadable schema) counts as no. */
 async function httpRouteHasTimeouts(client: KubeClient, logger: Logger): Promise<boolean> {
@@ -88,10 +99,14 @@ async function canWatchNodes(client: KubeClient, logger: Logger): Promise<boolea
 
 export async function setupUnmuteDeploymentController(o: ControllerSetupOptions): Promise<UnmuteController> {
   const deps = { logger: o.logger, clock: o.clock, metrics: o.metrics };
-  const scope = (labelSelector?: string) => ({ ...(o.namespace ? { namespace: o.namespace } : {}), ...(labelSelector ? { labelSelector } : {}) });
-  const inform = <T extends KubeObject = KubeObject>(ref: TypeRef, labelSelector?: string, transform?: CacheTransform<T>) =>
+  const scope = (labelSelector?: string, metadataOnly = false) => ({
+    ...(o.namespace ? { namespace: o.namespace } : {}),
+    ...(labelSelector ? { labelSelector } : {}),
+    ...(metadataOnly ? { metadataOnly } : {}),
+  });
+  const inform = <T extends KubeObject = KubeObject>(ref: TypeRef, labelSelector?: string, transform?: CacheTransform<T>, metadataOnly = false) =>
     // Indexed by fleet: each pass lists one fleet's pods and slices, not the cluster's.
-    createInformer<T>(o.client, ref, scope(labelSelector), { ...deps, indexLabel: LABEL_APP_INSTANCE, ...(transform === undefined ? {} : { transform }) });
+    createInformer<T>(o.client, ref, scope(labelSelector, metadataOnly), { ...deps, indexLabel: LABEL_APP_INSTANCE, ...(transform === undefined ? {} : { transform }) });
 
   // Optional kinds are decided once at start: a CRD installed later needs an operator restart.
   const served = async (ref: TypeRef) => o.client.isServed(ref.apiVersion, ref.kind);
@@ -106,13 +121,20 @@ export async function setupUnmuteDeploymentController(o: ControllerSetupOptions)
   const ownedRefs: TypeRef[] = OWNED_KINDS.filter((ref) => ref !== DEPLOYMENT);
   for (const ref of OPTIONAL_OWNED_KINDS) if (await served(ref)) ownedRefs.push(ref);
 
-  const fleets = inform(UNMUTE_DEPLOYMENT);
+  // One table of shared managedFields field sets for every cache of objects the operator applies.
+  const sharedFieldSets = withSharedFieldSets();
+  const fleets = inform(UNMUTE_DEPLOYMENT, undefined, sharedFieldSets);
   // Deployments are read typed (replicas, rollout); the same informer serves the owned-kinds map.
-  const deployments = inform<DeploymentView>(DEPLOYMENT, MANAGED_SELECTOR);
-  const owned = new Map<string, { ref: TypeRef; informer: Informer<KubeObject> }>([
-    [refKey(DEPLOYMENT), { ref: DEPLOYMENT, informer: deployments }],
-    // Dashboards' JSON is written, never read back: the cache keeps its digest (transform.ts).
-    ...ownedRefs.map((ref) => [refKey(ref), { ref, informer: inform(ref, MANAGED_SELECTOR, withLargeStringsDigested) }] as const),
+  // Their pod template's spec is never read back: no-op detection compares the applied hash.
+  const deployments = inform<DeploymentView>(DEPLOYMENT, MANAGED_SELECTOR, composeTransforms(withoutSubresourceManagedFields, withoutPodTemplateSpec, sharedFieldSets));
+  // The other children are read for their metadata alone (owner, labels, applied hash, managedFields),
+  // so their caches hold PartialObjectMetadata. They watch every object of the kind, not only ours:
+  // a name missing from such a cache is free, with no GET to make sure before the first apply.
+  // Objects that are not ours keep only what says whose they are.
+  const foreignReduced = withForeignObjectsReduced<KubeObject>(isManaged, [ANNOTATION_ADOPT]);
+  const owned = new Map<string, { ref: TypeRef; informer: Informer<KubeObject>; complete: boolean }>([
+    [refKey(DEPLOYMENT), { ref: DEPLOYMENT, informer: deployments, complete: false }],
+    ...ownedRefs.map((ref) => [refKey(ref), { ref, informer: inform(ref, undefined, composeTransforms(foreignReduced, withoutSubresourceManagedFields, sharedFieldSets), true), complete: true }] as const),
   ]);
   // Never applied by the operator: their managedFields are read by nothing.
   const pods = inform<PodView>(POD, MANAGED_SELECTOR, withoutManagedFields);
@@ -170,7 +192,7 @@ export async function setupUnmuteDeploymentController(o: ControllerSetupOptions)
   const reconciler = new UnmuteDeploymentReconciler({
     client: o.client,
     fleets: fleets.cache,
-    owned: new Map([...owned].map(([k, v]) => [k, { ref: v.ref, cache: v.informer.cache }])),
+    owned: new Map([...owned].map(([k, v]) => [k, { ref: v.ref, cache: v.informer.cache, complete: v.complete }])),
     deployments: deployments.cache,
     pods: pods.cache,
     endpointSlices: endpointSlices.cache,

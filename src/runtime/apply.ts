@@ -1,10 +1,13 @@
 // Server-side apply that skips no-op writes. A write happens unless all of these hold:
 //   1. the object exists and carries our field manager's Apply entry for the same apiVersion;
-//   2. every field we send already holds in the observed object (subset.ts: semantic subset);
+//   2. every field we send already holds in the observed object (subset.ts: semantic subset), or,
+//      for objects applied with a hash annotation, the observed annotation is the hash of what we
+//      would send now (the cache then needs only metadata: see appliedHash below);
 //   3. we own nothing we stopped sending (else the apply must run to remove it);
 //   4. we still own everything we send (else someone took a field; the apply takes it back).
 // 3 and 4 come from metadata.managedFields (managed-fields.ts), so they need observed objects with
 // managedFields (informer caches keep them). Limits: see subset.ts; any doubt means "write".
+import { createHash } from 'node:crypto';
 import type { Logger } from '../observability/logger.ts';
 import type { ApplyOptions } from './kube-client.ts';
 import { desiredFieldNotOwned, findApplyEntry, ownedFieldMissingFromDesired } from './managed-fields.ts';
@@ -22,15 +25,53 @@ export interface ApplyDecision {
   reason: string;
 }
 
-/** Decides whether applying `desired` would change `observed` (see the file comment). */
-export function decideApply(desired: KubeObject, observed: KubeObject | undefined, fieldManager: string, subresource = ''): ApplyDecision {
+/**
+ * The hash of an object as we apply it: sha256 of its JSON with keys sorted, the hash annotation
+ * itself left out. Stamped on the object (withAppliedHash), it lets no-op detection compare values
+ * without the cache holding them: fields someone else changed show in managedFields instead (an
+ * Update or a forced Apply of a field takes its ownership from us: check 4 of the file comment).
+ */
+export function appliedHash(obj: KubeObject, annotation: string): string {
+  const { [annotation]: _own, ...annotations } = obj.metadata.annotations ?? {};
+  const metadata = { ...obj.metadata, annotations };
+  return createHash('sha256').update(stableJson({ ...obj, metadata })).digest('hex');
+}
+
+/** `obj` with `annotation` set to its applied hash. */
+export function withAppliedHash(obj: KubeObject, annotation: string): KubeObject {
+  return { ...obj, metadata: { ...obj.metadata, annotations: { ...obj.metadata.annotations, [annotation]: appliedHash(obj, annotation) } } };
+}
+
+/** JSON with object keys sorted, so equal objects hash equally whatever order they were built in. */
+function stableJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
+  if (typeof value === 'object' && value !== null) {
+    const entries = Object.entries(value)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+/**
+ * Decides whether applying `desired` would change `observed` (see the file comment). With
+ * `hashAnnotation`, `desired` must carry it (withAppliedHash) and values are compared by hash, so
+ * `observed` may be metadata only.
+ */
+export function decideApply(desired: KubeObject, observed: KubeObject | undefined, fieldManager: string, subresource = '', hashAnnotation?: string): ApplyDecision {
   if (observed === undefined) return { changed: true, reason: 'absent' };
   const entry = findApplyEntry(observed, fieldManager, subresource);
   if (entry === undefined || entry.fieldsV1 === undefined) return { changed: true, reason: 'not-applied-yet' };
   if (entry.apiVersion !== undefined && entry.apiVersion !== desired.apiVersion) return { changed: true, reason: 'api-version' };
-  const compared = subresource === 'status' ? { status: desired.status } : desired;
-  const value = subsetDifference(compared, observed);
-  if (value !== undefined) return { changed: true, reason: `value ${value}` };
+  if (hashAnnotation !== undefined && subresource === '') {
+    const want = desired.metadata.annotations?.[hashAnnotation];
+    if (want === undefined || observed.metadata.annotations?.[hashAnnotation] !== want) return { changed: true, reason: `value metadata.annotations[${hashAnnotation}]` };
+  } else {
+    const compared = subresource === 'status' ? { status: desired.status } : desired;
+    const value = subsetDifference(compared, observed);
+    if (value !== undefined) return { changed: true, reason: `value ${value}` };
+  }
   const removed = ownedFieldMissingFromDesired(entry.fieldsV1, desired);
   if (removed !== undefined) return { changed: true, reason: `removed ${removed}` };
   const notOwned = desiredFieldNotOwned(subresource === 'status' ? { status: desired.status } : desired, entry.fieldsV1);
@@ -40,6 +81,13 @@ export function decideApply(desired: KubeObject, observed: KubeObject | undefine
 
 export interface ApplyIfChangedOptions {
   fieldManager: string;
+  /**
+   * Stamp `desired` with its applied hash under this annotation and compare by it: for objects
+   * whose cache keeps metadata only. Without it, values are compared field by field.
+   */
+  hashAnnotation?: string;
+  /** The caller reads only the metadata of the written object: the server answers with that alone. */
+  metadataOnly?: boolean;
   logger?: Logger;
   signal?: AbortSignal;
 }
@@ -58,10 +106,16 @@ export async function applyIfChanged(
   observed: KubeObject | undefined,
   options: ApplyIfChangedOptions,
 ): Promise<ApplyResult> {
-  const decision = decideApply(desired, observed, options.fieldManager);
+  const body = options.hashAnnotation === undefined ? desired : withAppliedHash(desired, options.hashAnnotation);
+  const decision = decideApply(body, observed, options.fieldManager, '', options.hashAnnotation);
   if (!decision.changed && observed !== undefined) return { written: false, object: observed, reason: decision.reason };
   options.logger?.debug({ kind: desired.kind, name: desired.metadata.name, reason: decision.reason }, 'applying object');
-  const object = await client.apply(desired, { fieldManager: options.fieldManager, force: true, signal: options.signal });
+  const object = await client.apply(body, {
+    fieldManager: options.fieldManager,
+    force: true,
+    signal: options.signal,
+    ...(options.metadataOnly === true ? { metadataOnly: true } : {}),
+  });
   return { written: true, object, reason: decision.reason };
 }
 

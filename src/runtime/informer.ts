@@ -7,7 +7,7 @@ import { ObjectCache, type ObjectHandler } from './cache.ts';
 import type { KubeClient } from './kube-client.ts';
 import type { ListerWatcher } from './list-watch.ts';
 import type { KubeObject, TypeRef } from './object.ts';
-import { Reflector, type ReflectorOptions, type ReflectorStore } from './reflector.ts';
+import { Reflector, type ReflectorOptions } from './reflector.ts';
 import type { CacheTransform } from './transform.ts';
 
 export interface InformerOptions<T extends KubeObject> {
@@ -38,8 +38,8 @@ export class Informer<T extends KubeObject = KubeObject> {
     this.#reflector = new Reflector<T>({
       ...options.tuning,
       name: options.name,
-      listerWatcher: options.listerWatcher,
-      store: options.transform === undefined ? this.cache : transformingStore(this.cache, options.transform),
+      listerWatcher: options.transform === undefined ? options.listerWatcher : transformingListerWatcher(options.listerWatcher, options.transform),
+      store: this.cache,
       logger,
       clock: options.clock,
       random: options.random ?? Math.random,
@@ -70,10 +70,23 @@ export class Informer<T extends KubeObject = KubeObject> {
   }
 }
 
-function transformingStore<T extends KubeObject>(store: ReflectorStore<T>, transform: CacheTransform<T>): ReflectorStore<T> {
+/**
+ * Transforms each list page as it arrives, and each watch event: a relist of thousands of objects
+ * then never holds more than one page of them whole (the reflector keeps every page until the
+ * list is complete).
+ */
+function transformingListerWatcher<T extends KubeObject>(inner: ListerWatcher<T>, transform: CacheTransform<T>): ListerWatcher<T> {
   return {
-    replace: (items, resourceVersion) => store.replace(items.map(transform), resourceVersion),
-    apply: (event) => store.apply({ ...event, object: transform(event.object) }),
+    list: async (options, signal) => {
+      const page = await inner.list(options, signal);
+      return { ...page, items: page.items.map(transform) };
+    },
+    watch: async (options, signal) => {
+      const events = await inner.watch(options, signal);
+      return (async function* () {
+        for await (const event of events) yield event.type === 'BOOKMARK' ? event : { ...event, object: transform(event.object) };
+      })();
+    },
   };
 }
 
@@ -82,6 +95,8 @@ export interface InformerScope {
   namespace?: string;
   labelSelector?: string;
   fieldSelector?: string;
+  /** Cache PartialObjectMetadata only: for kinds whose objects are read for their metadata alone. */
+  metadataOnly?: boolean;
 }
 
 /** An informer for `ref` through `client`, named `<kind>` (plus scope) in logs and metrics. */

@@ -4,13 +4,14 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import { z } from 'zod';
 import type { RuntimeMetrics } from '../observability/metrics.ts';
-import { systemClock, type Clock } from './clock.ts';
+import { sleep, systemClock, type Clock } from './clock.ts';
+import type { FlowControl } from './flow-control.ts';
 import { Discovery, groupVersionPath, resourcePath, apiResourceListSchema, type ResourceInfo } from './discovery.ts';
 import { KubeApiError, isNotFound, statusSchema, wrapError } from './errors.ts';
 import type { ListPage, ListerWatcher, WatchEvent } from './list-watch.ts';
 import { kubeObjectSchema, type KubeObject, type TypeRef } from './object.ts';
 import { RequestCounter, type RequestVerb } from './request-counter.ts';
-import { UndiciTransport, type HttpMethod, type KubeTransport, type TransportRequest } from './kube-transport.ts';
+import { UndiciTransport, type HttpMethod, type KubeTransport, type TransportRequest, type TransportResponse } from './kube-transport.ts';
 
 export interface KubeClientOptions {
   metrics?: RuntimeMetrics;
@@ -18,7 +19,13 @@ export interface KubeClientOptions {
   /** Deadline of each non-watch request. */
   requestTimeoutMs?: number;
   discovery?: { servedTtlMs?: number; notServedTtlMs?: number };
+  /** Bounds requests in flight and their rate (flow-control.ts); watches are not counted. Unbounded when omitted. */
+  flowControl?: FlowControl;
 }
+
+/** A 429 (or 503) with Retry-After is sent again at most this often, each wait capped (client-go: 10 tries). */
+const MAX_RETRY_AFTER_RETRIES = 10;
+const MAX_RETRY_AFTER_MS = 10_000;
 
 export interface RequestOptions {
   signal?: AbortSignal;
@@ -33,6 +40,8 @@ export type FieldValidation = 'Strict' | 'Warn' | 'Ignore';
 
 export interface ListOptions extends RequestOptions {
   namespace?: string;
+  /** Only metadata (PartialObjectMetadata), see METADATA_ONLY. */
+  metadataOnly?: boolean;
   labelSelector?: string;
   fieldSelector?: string;
   limit?: number;
@@ -42,6 +51,8 @@ export interface ListOptions extends RequestOptions {
 
 export interface WatchOptions {
   namespace?: string;
+  /** Only metadata (PartialObjectMetadata), see METADATA_ONLY. */
+  metadataOnly?: boolean;
   labelSelector?: string;
   fieldSelector?: string;
   resourceVersion?: string;
@@ -58,6 +69,11 @@ export interface WriteOptions extends RequestOptions {
 
 export interface ApplyOptions extends RequestOptions {
   fieldManager: string;
+  /**
+   * Ask for the answer as PartialObjectMetadata (metadata only, filed under the applied kind): when
+   * the caller reads nothing else of it, the whole object would be parsed only to be dropped.
+   */
+  metadataOnly?: boolean;
   /** Take ownership of conflicting fields (default true: the operator is the source of truth). */
   force?: boolean;
   subresource?: 'status';
@@ -74,6 +90,18 @@ export interface DeleteOptions extends RequestOptions {
 }
 
 export interface ObjectList<T extends KubeObject = KubeObject> extends ListPage<T> {}
+
+/**
+ * Asks the API server for objects as PartialObjectMetadata: name, labels, annotations, owners,
+ * managedFields and nothing else (controller-runtime's metadata-only watches). A cache of a kind
+ * whose spec the operator never reads back costs a fraction of the full objects, and so does each
+ * watch event. Plain JSON stays acceptable so a server without the conversion still answers.
+ */
+const METADATA_ACCEPT = {
+  list: 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json',
+  watch: 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json',
+  object: 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json',
+};
 
 const patchContentTypes: Record<PatchType | 'apply', string> = {
   merge: 'application/merge-patch+json',
@@ -113,9 +141,13 @@ export class KubeClient {
   readonly #metrics: RuntimeMetrics | undefined;
   readonly #timeoutMs: number;
   readonly #discovery: Discovery;
+  readonly #flow: FlowControl | undefined;
+  readonly #clock: Clock;
 
   constructor(transport: KubeTransport, options: KubeClientOptions = {}) {
     this.#transport = transport;
+    this.#flow = options.flowControl;
+    this.#clock = options.clock ?? systemClock();
     this.#metrics = options.metrics;
     this.#timeoutMs = options.requestTimeoutMs ?? 30_000;
     this.#discovery = new Discovery((apiVersion) => this.#fetchGroupVersion(apiVersion), {
@@ -169,7 +201,8 @@ export class KubeClient {
       continue: options.continue,
       resourceVersion: options.resourceVersion,
     };
-    const body = await this.#call('list', ref.kind, { method: 'GET', path: resourcePath(info, options.namespace), query }, options);
+    const accept = options.metadataOnly === true ? METADATA_ACCEPT.list : undefined;
+    const body = await this.#call('list', ref.kind, { method: 'GET', path: resourcePath(info, options.namespace), query, ...(accept === undefined ? {} : { accept }) }, options);
     const list = listSchema.parse(JSON.parse(body));
     const items = (list.items ?? []).map((item) => normalizeItem<T>(item, ref));
     const next = list.metadata?.continue;
@@ -211,6 +244,7 @@ export class KubeClient {
         labelSelector: options.labelSelector,
         fieldSelector: options.fieldSelector,
       },
+      ...(options.metadataOnly === true ? { accept: METADATA_ACCEPT.watch } : {}),
       signal,
     };
     this.requests.record('watch', ref.kind);
@@ -225,7 +259,7 @@ export class KubeClient {
     }
     this.#observe('GET', String(stream.status), started);
     if (stream.status >= 300) throw KubeApiError.fromResponse(stream.status, await stream.text(), label);
-    return parseWatchStream<T>(stream.chunks, label);
+    return parseWatchStream<T>(stream.chunks, label, ref);
   }
 
   async create<T extends KubeObject>(obj: T, options: WriteOptions = {}): Promise<T> {
@@ -285,8 +319,10 @@ export class KubeClient {
       query: { ...writeQuery(options), force: options.force ?? true },
       body: JSON.stringify(obj),
       contentType: patchContentTypes.apply,
+      ...(options.metadataOnly === true ? { accept: METADATA_ACCEPT.object } : {}),
     };
-    return parseObject<T>(await this.#call('apply', obj.kind, req, options));
+    const answer = await this.#call('apply', obj.kind, req, options);
+    return options.metadataOnly === true ? normalizeItem<T>(JSON.parse(answer) as Record<string, unknown>, obj) : parseObject<T>(answer);
   }
 
   async delete(ref: TypeRef, name: string, namespace?: string, options: DeleteOptions = {}): Promise<void> {
@@ -341,7 +377,7 @@ export class KubeClient {
   /** List+watch of one kind (one namespace or all, optional selectors), for a Reflector. */
   listerWatcher<T extends KubeObject = KubeObject>(
     ref: TypeRef,
-    scope: { namespace?: string; labelSelector?: string; fieldSelector?: string } = {},
+    scope: { namespace?: string; labelSelector?: string; fieldSelector?: string; metadataOnly?: boolean } = {},
   ): ListerWatcher<T> {
     return {
       list: (options, signal) => this.list<T>(ref, { ...scope, limit: options.limit, continue: options.continue, signal }),
@@ -369,18 +405,38 @@ export class KubeClient {
     const timeout = AbortSignal.timeout(options.timeoutMs ?? this.#timeoutMs);
     const signal = options.signal === undefined ? timeout : AbortSignal.any([options.signal, timeout]);
     const label = `${req.method} ${req.path}`;
-    const started = performance.now();
     let res;
-    try {
-      res = await this.#transport.request({ ...req, signal });
-    } catch (err) {
-      this.#observe(req.method, '<error>', started);
-      throw wrapError(`kube request failed: ${label}`, err);
+    for (let attempt = 0; ; attempt++) {
+      res = await this.#send(req, signal, label);
+      // Priority and fairness turned it away before handling it: safe to send again, when it says.
+      const retryable = (res.status === 429 || res.status === 503) && res.retryAfterSeconds !== undefined;
+      if (!retryable || attempt >= MAX_RETRY_AFTER_RETRIES) break;
+      if (!(await sleep(this.#clock, Math.min(MAX_RETRY_AFTER_MS, res.retryAfterSeconds! * 1000), signal))) break;
     }
-    this.#observe(req.method, String(res.status), started);
     if (options.onWarning !== undefined) for (const warning of res.warnings ?? []) options.onWarning(warningText(warning));
     if (res.status >= 300) throw KubeApiError.fromResponse(res.status, res.body, label);
     return res.body;
+  }
+
+  /** One attempt, holding a flow-control slot until the answer is read. */
+  async #send(req: TransportRequest, signal: AbortSignal, label: string): Promise<TransportResponse> {
+    let release: (() => void) | undefined;
+    try {
+      release = await this.#flow?.acquire(signal);
+    } catch (err) {
+      throw wrapError(`kube request failed: ${label}`, err);
+    }
+    const started = performance.now();
+    try {
+      const res = await this.#transport.request({ ...req, signal });
+      this.#observe(req.method, String(res.status), started);
+      return res;
+    } catch (err) {
+      this.#observe(req.method, '<error>', started);
+      throw wrapError(`kube request failed: ${label}`, err);
+    } finally {
+      release?.();
+    }
   }
 
   #observe(method: HttpMethod, code: string, startedAt: number): void {
@@ -411,13 +467,20 @@ function parseObject<T extends KubeObject>(body: string): T {
   return kubeObjectSchema.parse(JSON.parse(body)) as unknown as T;
 }
 
-/** List items lack apiVersion/kind; add them so cached objects look like watched ones. */
+/**
+ * List items lack apiVersion/kind; add them so cached objects look like watched ones. Metadata-only
+ * answers say `meta.k8s.io/v1 PartialObjectMetadata`: they get the kind they stand for, so a cache
+ * of them is keyed and read like one of full objects (they just have no spec).
+ */
 function normalizeItem<T extends KubeObject>(item: Record<string, unknown>, ref: TypeRef): T {
-  const withType = { ...item, apiVersion: item.apiVersion ?? ref.apiVersion, kind: item.kind ?? ref.kind };
+  const partial = item.kind === PARTIAL_OBJECT_METADATA;
+  const withType = { ...item, apiVersion: partial ? ref.apiVersion : (item.apiVersion ?? ref.apiVersion), kind: partial ? ref.kind : (item.kind ?? ref.kind) };
   return kubeObjectSchema.parse(withType) as unknown as T;
 }
 
-async function* parseWatchStream<T extends KubeObject>(chunks: AsyncIterable<Uint8Array>, label: string): AsyncGenerator<WatchEvent<T>> {
+const PARTIAL_OBJECT_METADATA = 'PartialObjectMetadata';
+
+async function* parseWatchStream<T extends KubeObject>(chunks: AsyncIterable<Uint8Array>, label: string, ref?: TypeRef): AsyncGenerator<WatchEvent<T>> {
   const decoder = new TextDecoder();
   let buffer = '';
   for await (const chunk of chunks) {
@@ -426,18 +489,19 @@ async function* parseWatchStream<T extends KubeObject>(chunks: AsyncIterable<Uin
     while (newline >= 0) {
       const line = buffer.slice(0, newline).trim();
       buffer = buffer.slice(newline + 1);
-      if (line !== '') yield parseWatchLine<T>(line, label);
+      if (line !== '') yield parseWatchLine<T>(line, label, ref);
       newline = buffer.indexOf('\n');
     }
   }
   buffer += decoder.decode();
-  if (buffer.trim() !== '') yield parseWatchLine<T>(buffer.trim(), label);
+  if (buffer.trim() !== '') yield parseWatchLine<T>(buffer.trim(), label, ref);
 }
 
-/** One JSON line of a watch stream; exported for tests. */
-export function parseWatchLine<T extends KubeObject>(line: string, label = 'watch'): WatchEvent<T> {
+/** One JSON line of a watch stream (a PartialObjectMetadata one takes `ref`'s kind); exported for tests. */
+export function parseWatchLine<T extends KubeObject>(line: string, label = 'watch', ref?: TypeRef): WatchEvent<T> {
   const event = watchLineSchema.parse(JSON.parse(line));
   if (event.type === 'ERROR') throw KubeApiError.fromStatus(statusSchema.parse(event.object), label);
   if (event.type === 'BOOKMARK') return { type: 'BOOKMARK', object: bookmarkSchema.parse(event.object) as unknown as T };
-  return { type: event.type, object: kubeObjectSchema.parse(event.object) as unknown as T };
+  const object = ref !== undefined && event.object['kind'] === PARTIAL_OBJECT_METADATA ? { ...event.object, apiVersion: ref.apiVersion, kind: ref.kind } : event.object;
+  return { type: event.type, object: kubeObjectSchema.parse(object) as unknown as T };
 }

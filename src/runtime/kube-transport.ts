@@ -1,12 +1,11 @@
 // HTTP to the API server. Why our own small layer instead of client-node's generated APIs or
 // KubernetesObjectApi: those deserialize into typed models (dropping unknown fields, turning times
 // into Date), default to strategic-merge patches, return error bodies as strings, and offer no hook
-// to count or time requests. Here requests are raw JSON over undici, and client-node is used only for
-// what it does well: reading kubeconfig / in-cluster config and producing TLS material and auth
-// headers (token files, exec plugins) via KubeConfig.applyToHTTPSOptions.
+// to count or time requests. Here requests are raw JSON over undici; where the server is and how to
+// authenticate comes from cluster-access.ts (client-node's KubeConfig for the cases it alone handles).
 import type { KubeConfig } from '@kubernetes/client-node';
-import type { RequestOptions } from 'node:https';
 import { Agent, request, type Dispatcher } from 'undici';
+import { clusterAccessOf, type ClusterAccess } from './cluster-access.ts';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -17,6 +16,8 @@ export interface TransportRequest {
   query?: Record<string, string | number | boolean | undefined>;
   body?: string;
   contentType?: string;
+  /** The `Accept` header; `application/json` when unset. */
+  accept?: string;
   /** Aborts the request (and, for streams, the body) when it fires. */
   signal?: AbortSignal;
 }
@@ -26,6 +27,8 @@ export interface TransportResponse {
   body: string;
   /** Raw values of the answer's `Warning` headers (PodSecurity, deprecated APIs, unknown fields). */
   warnings?: string[];
+  /** The `Retry-After` header in seconds (a 429 from flow control), when it is a number. */
+  retryAfterSeconds?: number;
 }
 
 export interface TransportStream {
@@ -62,16 +65,16 @@ export interface UndiciTransportOptions {
 
 export class UndiciTransport implements KubeTransport {
   readonly host: string;
-  readonly #kubeConfig: KubeConfig;
+  readonly #access: ClusterAccess;
   readonly #base: URL;
   readonly #dispatcher: Dispatcher;
   readonly #userAgent: string;
   readonly #headersTimeoutMs: number;
 
-  private constructor(kubeConfig: KubeConfig, base: URL, dispatcher: Dispatcher, options: UndiciTransportOptions) {
-    this.#kubeConfig = kubeConfig;
-    this.#base = base;
-    this.host = base.host;
+  private constructor(access: ClusterAccess, dispatcher: Dispatcher, options: UndiciTransportOptions) {
+    this.#access = access;
+    this.#base = access.server;
+    this.host = access.server.host;
     this.#dispatcher = dispatcher;
     this.#userAgent = options.userAgent ?? 'unmute-operator';
     this.#headersTimeoutMs = options.headersTimeoutMs ?? 30_000;
@@ -79,27 +82,27 @@ export class UndiciTransport implements KubeTransport {
 
   /** Reads the current context's cluster and TLS material once; auth headers are fetched per request. */
   static async fromKubeConfig(kubeConfig: KubeConfig, options: UndiciTransportOptions = {}): Promise<UndiciTransport> {
-    const cluster = kubeConfig.getCurrentCluster();
-    if (cluster === null) throw new Error('kubeconfig has no current cluster');
-    const base = new URL(cluster.server);
-    const tls: Record<string, unknown> = {};
-    if (base.protocol === 'https:') {
-      const opts: Record<string, unknown> = {};
-      await kubeConfig.applyToHTTPSOptions(opts);
-      for (const key of ['ca', 'cert', 'key', 'pfx', 'passphrase', 'rejectUnauthorized', 'servername']) {
-        if (opts[key] !== undefined) tls[key] = opts[key];
-      }
-    }
+    return UndiciTransport.fromClusterAccess(await clusterAccessOf(kubeConfig), options);
+  }
+
+  static fromClusterAccess(access: ClusterAccess, options: UndiciTransportOptions = {}): UndiciTransport {
+    const tls = access.server.protocol === 'https:' ? access.tls : {};
     // keepAlive probes every 30 s like client-go, so a dead peer surfaces as a socket error.
     const dispatcher = new Agent({ connect: { ...tls, keepAlive: true, keepAliveInitialDelay: 30_000 } });
-    return new UndiciTransport(kubeConfig, base, dispatcher, options);
+    return new UndiciTransport(access, dispatcher, options);
   }
 
   async request(req: TransportRequest): Promise<TransportResponse> {
     const res = await this.#send(req, false);
     const body = await res.body.text();
     const warning = res.headers['warning'];
-    return { status: res.statusCode, body, warnings: warning === undefined ? [] : Array.isArray(warning) ? warning : [warning] };
+    const retryAfter = Number(res.headers['retry-after']);
+    return {
+      status: res.statusCode,
+      body,
+      warnings: warning === undefined ? [] : Array.isArray(warning) ? warning : [warning],
+      ...(Number.isFinite(retryAfter) && retryAfter >= 0 ? { retryAfterSeconds: retryAfter } : {}),
+    };
   }
 
   async stream(req: TransportRequest): Promise<TransportStream> {
@@ -113,9 +116,9 @@ export class UndiciTransport implements KubeTransport {
 
   async #send(req: TransportRequest, streaming: boolean): Promise<Dispatcher.ResponseData> {
     const headers: Record<string, string> = {
-      accept: 'application/json',
+      accept: req.accept ?? 'application/json',
       'user-agent': this.#userAgent,
-      ...(await this.#authHeaders()),
+      ...(await this.#access.authHeaders()),
     };
     if (req.contentType !== undefined) headers['content-type'] = req.contentType;
     return request(buildUrl(this.#base, req.path, req.query), {
@@ -128,19 +131,5 @@ export class UndiciTransport implements KubeTransport {
       // A watch may be legitimately quiet for minutes; the reflector's watchdog bounds silence instead.
       bodyTimeout: streaming ? 0 : this.#headersTimeoutMs,
     });
-  }
-
-  /** Asks client-node for the current auth headers (bearer token, exec plugin, basic auth, impersonation). */
-  async #authHeaders(): Promise<Record<string, string>> {
-    const opts: RequestOptions = {};
-    await this.#kubeConfig.applyToHTTPSOptions(opts);
-    const out: Record<string, string> = {};
-    for (const [key, value] of Object.entries(opts.headers ?? {})) {
-      if (value !== undefined) out[key.toLowerCase()] = String(value);
-    }
-    if (typeof opts.auth === 'string' && out.authorization === undefined) {
-      out.authorization = `Basic ${Buffer.from(opts.auth).toString('base64')}`;
-    }
-    return out;
   }
 }

@@ -66,3 +66,79 @@ export function nodeDrainFields<T extends KubeObject & { spec?: { unschedulable?
   const spec = obj.spec === undefined ? undefined : { ...(obj.spec.unschedulable === undefined ? {} : { unschedulable: obj.spec.unschedulable }), ...(obj.spec.taints === undefined ? {} : { taints: obj.spec.taints }) };
   return { apiVersion: obj.apiVersion, kind: obj.kind, metadata: { name, uid, resourceVersion }, ...(spec === undefined ? {} : { spec }) } as T;
 }
+
+/**
+ * For objects `isOurs` rejects, keeps only what says whose they are: name, uid, resourceVersion,
+ * labels, owner references and the annotations named in `keepAnnotations`. A cache that watches a
+ * kind without a label filter (so that a miss means "no object of that name") holds every such
+ * object of the cluster; their managedFields and annotations (kubectl's last-applied copy of the
+ * whole object) are read by nothing.
+ */
+export function withForeignObjectsReduced<T extends KubeObject>(isOurs: (obj: T) => boolean, keepAnnotations: readonly string[]): CacheTransform<T> {
+  return (obj) => {
+    if (isOurs(obj)) return obj;
+    const { name, namespace, uid, resourceVersion, labels, ownerReferences, annotations, deletionTimestamp } = obj.metadata;
+    const kept = Object.fromEntries(keepAnnotations.flatMap((k) => (annotations?.[k] === undefined ? [] : [[k, annotations[k]]])));
+    const metadata = Object.fromEntries(
+      Object.entries({ name, namespace, uid, resourceVersion, labels, ownerReferences, deletionTimestamp, annotations: Object.keys(kept).length > 0 ? kept : undefined }).filter(
+        ([, v]) => v !== undefined,
+      ),
+    );
+    return { apiVersion: obj.apiVersion, kind: obj.kind, metadata } as T;
+  };
+}
+
+/**
+ * Drops managedFields entries of subresources (a Deployment's status, written by its controller):
+ * no-op detection and repair read only the entries of the object itself.
+ */
+export function withoutSubresourceManagedFields<T extends KubeObject>(obj: T): T {
+  const entries = obj.metadata.managedFields;
+  if (entries === undefined || !entries.some((e) => (e.subresource ?? '') !== '')) return obj;
+  return { ...obj, metadata: { ...obj.metadata, managedFields: entries.filter((e) => (e.subresource ?? '') === '') } };
+}
+
+/**
+ * A Deployment without its pod template's spec (containers, volumes: most of its size). The operator
+ * reads replicas, the template's annotations and status; no-op detection compares the applied hash
+ * (apply.ts) and repair reads the whole object from the API server when it may apply.
+ */
+export function withoutPodTemplateSpec<T extends KubeObject>(obj: T): T {
+  const spec = obj['spec'] as { template?: { spec?: unknown } } | undefined;
+  if (spec?.template?.spec === undefined) return obj;
+  const { spec: _dropped, ...template } = spec.template;
+  return { ...obj, spec: { ...spec, template } };
+}
+
+/** Applies `transforms` left to right. */
+export function composeTransforms<T extends KubeObject>(...transforms: Array<CacheTransform<T>>): CacheTransform<T> {
+  return (obj) => transforms.reduce((o, t) => t(o), obj);
+}
+
+/** Distinct field sets kept for sharing; past this many the table starts again (a bound, not a limit on correctness). */
+const SHARED_FIELD_SETS_MAX = 20_000;
+
+/**
+ * Shares equal `managedFields[].fieldsV1` trees between cached objects. A field set names every field
+ * a manager owns, so it is often the largest part of a child's metadata, and it is the same for the
+ * same child of every fleet (the Services of a thousand fleets own the same fields). Kept once per
+ * distinct set, a thousand fleets' caches hold a few dozen trees instead of tens of thousands.
+ * Cached objects are never mutated, so sharing is safe.
+ */
+export function withSharedFieldSets(): CacheTransform<KubeObject> {
+  const shared = new Map<string, Record<string, unknown>>();
+  const share = (fields: Record<string, unknown>): Record<string, unknown> => {
+    const key = JSON.stringify(fields);
+    const found = shared.get(key);
+    if (found !== undefined) return found;
+    if (shared.size >= SHARED_FIELD_SETS_MAX) shared.clear();
+    shared.set(key, fields);
+    return fields;
+  };
+  return (obj) => {
+    const entries = obj.metadata.managedFields;
+    if (entries === undefined || entries.length === 0) return obj;
+    const managedFields = entries.map((e) => (e.fieldsV1 === undefined ? e : { ...e, fieldsV1: share(e.fieldsV1) }));
+    return { ...obj, metadata: { ...obj.metadata, managedFields } };
+  };
+}

@@ -83,6 +83,22 @@ describe('informer against the API server', () => {
     expect(informer.cache.size).toBe(0);
   });
 
+  it('caches metadata only when asked: listed and watched objects carry the kind they stand for, labels and managedFields, no data', async () => {
+    await client.create(cm(namespace, 'meta-listed', { big: 'x'.repeat(10_000) }, { role: 'meta' }));
+    const informer = createInformer(client, CONFIGMAP, { namespace, metadataOnly: true }, { name: 'cm-metadata', logger: testLogger(), clock: systemClock() });
+    const seen = record(informer);
+    void informer.start(stop.signal);
+    await informer.waitForSync(stop.signal);
+    await client.create(cm(namespace, 'meta-watched', { big: 'y' }, { role: 'meta' }));
+    await waitFor('add of meta-watched', () => seen.adds.includes('meta-watched'));
+    for (const name of ['meta-listed', 'meta-watched']) {
+      const cached = informer.cache.getByName(namespace, name)!;
+      expect(cached).toMatchObject({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace, labels: { role: 'meta' } } });
+      expect(cached.metadata.managedFields?.length).toBeGreaterThan(0);
+      expect(Object.keys(cached).sort()).toEqual(['apiVersion', 'kind', 'metadata']);
+    }
+  });
+
   it('relists after the server answers a watch with 410 Expired and reports objects deleted meanwhile as tombstones', async () => {
     // Widgets come from a CRD created during this run, so the API server's watch cache for them starts
     // at a recent resourceVersion and answers a watch from resourceVersion 1 with a real 410 Expired.

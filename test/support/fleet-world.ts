@@ -38,6 +38,8 @@ export class RecordingClient implements FleetClient {
   /** Makes an apply of this `Kind/name` fail with the given API error. */
   readonly failApply = new Map<string, KubeApiError>();
   #resourceVersion = 100;
+  /** The last answer per `Kind/name`, while the cache still holds the version it was written over. */
+  readonly #answers = new Map<string, { over: string | undefined; object: KubeObject }>();
   readonly #current: (kind: string, name: string) => KubeObject | undefined;
 
   /** `current` finds the object as the cache holds it: the server's answer keeps its status. */
@@ -50,13 +52,22 @@ export class RecordingClient implements FleetClient {
     const failure = this.failApply.get(`${obj.kind}/${name}`);
     if (failure !== undefined) throw failure;
     this.writes.push({ verb: 'apply', kind: obj.kind, name, ...(options.subresource ? { subresource: options.subresource } : {}), body: obj });
-    const current = this.#current(obj.kind, name);
-    const status = current?.['status'];
-    return {
-      ...obj,
+    // Like the server, the answer is the whole object: what exists (as last answered, else as
+    // cached) with the applied fields over it. No managedFields: the next pass writes again.
+    const key = `${obj.kind}/${name}`;
+    const cached = this.#current(obj.kind, name);
+    const answered = this.#answers.get(key);
+    const current = answered !== undefined && cached !== undefined && answered.over === cached.metadata.resourceVersion ? answered.object : cached;
+    const status = options.subresource === 'status' ? obj['status'] : current?.['status'];
+    const { metadata: appliedMetadata, ...applied } = options.subresource === 'status' ? { metadata: {} } : obj;
+    const answer = {
+      ...current,
+      ...applied,
       ...(status === undefined ? {} : { status }),
-      metadata: { ...obj.metadata, resourceVersion: String(++this.#resourceVersion), generation: current?.metadata.generation ?? 1 },
-    } as T;
+      metadata: { ...current?.metadata, ...appliedMetadata, name, resourceVersion: String(++this.#resourceVersion), generation: current?.metadata.generation ?? 1 },
+    } as KubeObject;
+    if (cached !== undefined) this.#answers.set(key, { over: cached.metadata.resourceVersion, object: answer });
+    return answer as T;
   }
 
   async patch<T extends KubeObject = KubeObject>(ref: TypeRef, name: string, _ns: string | undefined, body: unknown, type: PatchType, _o?: WriteOptions): Promise<T> {
@@ -131,7 +142,9 @@ export const UID = '11111111-2222-3333-4444-555555555555';
 export class FleetWorld {
   nowMs = Date.UTC(2026, 0, 1);
   readonly clock = { now: () => this.nowMs, schedule: () => () => undefined };
-  readonly client = new RecordingClient((kind, name) => (kind === 'Deployment' ? this.deployments.getByName(NAMESPACE, name) : undefined));
+  readonly client = new RecordingClient((kind, name) =>
+    kind === 'Deployment' ? this.deployments.getByName(NAMESPACE, name) : kind === 'UnmuteDeployment' ? this.fleets.getByName(NAMESPACE, name) : undefined,
+  );
   readonly loads = new FixedLoadSource(() => this.nowMs);
   readonly events: RecordedEvent[] = [];
   readonly registry = new Registry();
@@ -141,6 +154,7 @@ export class FleetWorld {
   readonly slices = new ObjectCache<EndpointSliceView>({ logger: silentLogger() });
   readonly owned = new Map<string, { ref: TypeRef; cache: ObjectCache<KubeObject> }>();
   readonly reconciler: UnmuteDeploymentReconciler;
+  #fleetVersion = 0;
   #objects = { fleets: [] as KubeObject[], deployments: [] as DeploymentView[], pods: [] as PodView[], owned: new Map<string, KubeObject[]>() };
 
   constructor(capabilities: ClusterCapabilities = { prometheusOperator: false, gatewayApi: false, httpRouteTimeouts: false, grafanaOperator: false, nodeDrains: true }) {
@@ -178,7 +192,9 @@ export class FleetWorld {
       ...(extra.deletedAt ? { deletionTimestamp: extra.deletedAt } : {}),
       ...(extra.annotations ? { annotations: extra.annotations } : {}),
     });
-    this.#objects.fleets = [{ ...raw, ...(extra.status ? { status: extra.status } : {}) } as KubeObject];
+    // Each call is a new version of the fleet, as the watch would deliver it.
+    const metadata = { ...(raw as KubeObject).metadata, resourceVersion: `fleet-${++this.#fleetVersion}` };
+    this.#objects.fleets = [{ ...raw, metadata, ...(extra.status ? { status: extra.status } : {}) } as KubeObject];
     this.fleets.replace(this.#objects.fleets, '1');
     return this;
   }

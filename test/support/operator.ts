@@ -19,6 +19,7 @@ import { EventRecorder } from '../../src/runtime/events.ts';
 import { KubeClient } from '../../src/runtime/kube-client.ts';
 import { UndiciTransport, type KubeTransport } from '../../src/runtime/kube-transport.ts';
 import type { KubeObject, TypeRef } from '../../src/runtime/object.ts';
+import { OPERATOR_NODE_FLAGS } from '../../src/cli/node-flags.ts';
 
 export const repoRoot = join(import.meta.dirname, '..', '..');
 export const UMD: TypeRef = { apiVersion: 'unmute.sh/v1alpha1', kind: 'UnmuteDeployment' };
@@ -180,6 +181,8 @@ const spawned = new Set<OperatorProcess>();
 /** Starts `node src/cli/main.ts run` and resolves once it logged its health and metrics URLs. */
 export async function spawnOperator(o: SpawnOperatorOptions): Promise<OperatorProcess> {
   const args = [
+    // As the image runs it (Dockerfile ENTRYPOINT).
+    ...OPERATOR_NODE_FLAGS,
     join(repoRoot, 'src/cli/main.ts'),
     'run',
     '--kubeconfig',

@@ -41,6 +41,11 @@ export const ANNOTATION_DO_NOT_DISRUPT = 'karpenter.sh/do-not-disrupt';
  */
 export const ANNOTATION_TEMPLATE_HASH = 'unmute.sh/template-hash';
 /**
+ * Hash of a child object as the operator last applied it (runtime/apply.ts appliedHash): no-op
+ * detection compares it instead of the object's fields, so the caches keep metadata only.
+ */
+export const ANNOTATION_APPLIED_HASH = 'unmute.sh/applied-hash';
+/**
  * Scheduling gate on GPU pods of a fleet with a GPU budget: the operator lifts it only while the
  * GPUs its pods hold (draining and terminating ones included) leave room, so no pod, surge or
  * replacement, ever takes a GPU beyond the budget.

@@ -1,6 +1,7 @@
 // `unmute-operator run`: flags and environment parsed once with zod, then the operator starts.
 import { z } from 'zod';
 import { defaultIdentity, startOperator } from '../../operator.ts';
+import { flowControlDefaults } from '../../runtime/flow-control.ts';
 import { CliError } from '../errors.ts';
 import { parseFlags } from '../flags.ts';
 
@@ -15,7 +16,10 @@ const USAGE = `usage: unmute-operator run [flags]
   --metrics-bind-address HOST:PORT  /metrics (default :8080)
   --health-probe-bind-address HOST:PORT  /healthz, /readyz (default :8081)
   --log-level info|debug|warn|error (default info)
-  --workers N                       concurrent reconciles of distinct fleets (default 2)
+  --workers N                       concurrent reconciles of distinct fleets (default 8)
+  --kube-api-qps N                  sustained API requests per second, 0 for no limit (default 200)
+  --kube-api-burst N                API requests at once after a quiet spell (default 400)
+  --kube-api-max-in-flight N        API requests in flight at most, watches aside (default 32)
   --scrape-concurrency N            backend /metrics reads in flight (default 32)
   --identity ID                     leader election identity (default: $POD_NAME, else host_pid)`;
 
@@ -46,7 +50,10 @@ const flagsSchema = z
     'metrics-bind-address': bindAddress.prefault(':8080'),
     'health-probe-bind-address': bindAddress.prefault(':8081'),
     'log-level': z.enum(['debug', 'info', 'warn', 'error']).default('info'),
-    workers: z.coerce.number().int().min(1).max(64).default(2),
+    workers: z.coerce.number().int().min(1).max(64).default(8),
+    'kube-api-qps': z.coerce.number().min(0).max(100_000).default(flowControlDefaults.qps),
+    'kube-api-burst': z.coerce.number().int().min(1).max(100_000).default(flowControlDefaults.burst),
+    'kube-api-max-in-flight': z.coerce.number().int().min(1).max(1024).default(flowControlDefaults.maxInFlight),
     'scrape-concurrency': z.coerce.number().int().min(1).max(1024).default(32),
     identity: z.string().min(1).optional(),
   })
@@ -83,6 +90,9 @@ export async function run(argv: string[]): Promise<number> {
       'health-probe-bind-address': { type: 'string' },
       'log-level': { type: 'string' },
       workers: { type: 'string' },
+      'kube-api-qps': { type: 'string' },
+      'kube-api-burst': { type: 'string' },
+      'kube-api-max-in-flight': { type: 'string' },
       'scrape-concurrency': { type: 'string' },
       identity: { type: 'string' },
     },
@@ -105,6 +115,7 @@ export async function run(argv: string[]): Promise<number> {
     healthAddress: f['health-probe-bind-address'],
     logLevel: f['log-level'],
     workers: f.workers,
+    flowControl: { qps: f['kube-api-qps'], burst: f['kube-api-burst'], maxInFlight: f['kube-api-max-in-flight'] },
     identity: f.identity ?? env.data.POD_NAME ?? defaultIdentity(),
     scrapeConcurrency: f['scrape-concurrency'],
     podNamespace: env.data.POD_NAMESPACE,

@@ -34,6 +34,20 @@ describe('reconciling a fleet', () => {
     expect(world.client.status()?.['observedGeneration']).toBe(1);
   });
 
+  it('reads its own write of the fleet when the next pass starts before the cache shows it, and the cache again once it moved on', async () => {
+    const world = new FleetWorld().withFleet({}, { finalizers: [] });
+    await world.reconcile();
+    expect(world.client.writes.filter((w) => w.kind === 'UnmuteDeployment' && w.subresource === undefined)).toHaveLength(1);
+    // The finalizer's watch event wakes a second pass while the cache still holds the fleet without it.
+    await world.later(0).reconcile();
+    expect(world.client.writes.filter((w) => w.kind === 'UnmuteDeployment' && w.subresource === undefined)).toEqual([]);
+    // Another version in the cache (an edit by someone else) is read from the cache.
+    world.withFleet({ backend: { replicas: 2 } }, { generation: 2 });
+    await world.later(0).reconcile();
+    expect(world.client.status()?.['observedGeneration']).toBe(2);
+    expect(replicasOf(world, 'demo-backend')).toBe(2);
+  });
+
   it('says Ready once every component has a ready pod', async () => {
     const world = new FleetWorld().withFleet().withDeployment('backend', 1).withDeployment('stt', 1).withDeployment('tts', 1);
     await world.reconcile();

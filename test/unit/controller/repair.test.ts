@@ -1,7 +1,7 @@
 // repairPatch: the hand edits server-side apply cannot revert alone (a renumbered port keeps its name
 // and would clash with ours), and the ones it must leave alone.
 import { describe, expect, it } from 'vitest';
-import { repairPatch } from '../../../src/controller/repair.ts';
+import { repairMayApply, repairPatch } from '../../../src/controller/repair.ts';
 import type { KubeObject, ManagedFieldsEntry } from '../../../src/runtime/object.ts';
 
 const MANAGER = 'unmute-operator';
@@ -61,5 +61,13 @@ describe('repairPatch', () => {
 
   it('has nothing to repair in an object that does not exist yet', () => {
     expect(repairPatch(desiredService, undefined, MANAGER)).toBeUndefined();
+  });
+
+  it('tells from managedFields alone (a metadata-only copy) whether another manager holds ports worth a read', () => {
+    const metadataOnly = (managedFields: ManagedFieldsEntry[]): KubeObject => ({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'demo-backend', namespace: 'ns', managedFields } });
+    expect(repairMayApply(desiredService, metadataOnly([ours(servicePort(80)), edit('kubectl-edit', servicePort(81))]), MANAGER)).toBe(true);
+    expect(repairMayApply(desiredService, metadataOnly([ours(servicePort(80)), edit('kubectl-label', { 'f:metadata': { 'f:labels': { 'f:team': {} } } })]), MANAGER)).toBe(false);
+    expect(repairMayApply(desiredService, metadataOnly([ours(servicePort(80))]), MANAGER)).toBe(false);
+    expect(repairMayApply(desiredService, undefined, MANAGER)).toBe(false);
   });
 });

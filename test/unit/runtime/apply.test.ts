@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { applyIfChanged, applyStatus, decideApply, type Applier } from '../../../src/runtime/apply.ts';
+import { appliedHash, applyIfChanged, applyStatus, decideApply, withAppliedHash, type Applier } from '../../../src/runtime/apply.ts';
 import type { ApplyOptions } from '../../../src/runtime/kube-client.ts';
 import type { KubeObject, ManagedFieldsEntry } from '../../../src/runtime/object.ts';
 import { isSubset, subsetDifference } from '../../../src/runtime/subset.ts';
@@ -211,6 +211,60 @@ describe('applyIfChanged', () => {
   it('applies when our entry was recorded for another apiVersion', () => {
     const observed = anObservedDeployment({ managedFields: [{ ...ourEntry(), apiVersion: 'apps/v1beta2' }] });
     expect(decideApply(aDesiredDeployment(), observed, manager).reason).toBe('api-version');
+  });
+});
+
+describe('applyIfChanged with the applied hash (metadata-only caches)', () => {
+  const HASH = 'unmute.sh/applied-hash';
+  /** What a metadata-only cache holds after we applied `desired`: its metadata, our entry owning the hash too. */
+  const metadataOnly = (desired: KubeObject, managedFields: ManagedFieldsEntry[] = [withHashOwned(ourEntry())]): KubeObject => {
+    const stamped = withAppliedHash(desired, HASH);
+    return { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { ...stamped.metadata, uid: 'dep-uid', resourceVersion: '9', managedFields } };
+  };
+  const withHashOwned = (entry: ManagedFieldsEntry): ManagedFieldsEntry => {
+    const fields = entry.fieldsV1 as { 'f:metadata': Record<string, unknown> };
+    return { ...entry, fieldsV1: { ...fields, 'f:metadata': { ...fields['f:metadata'], 'f:annotations': { [`f:${HASH}`]: {} } } } };
+  };
+
+  it('stamps the object it applies with the hash of its content', async () => {
+    const client = new RecordingApplier();
+    await applyIfChanged(client, aDesiredDeployment(), undefined, { fieldManager: manager, hashAnnotation: HASH });
+    const sent = client.calls[0]!.obj;
+    expect(sent.metadata.annotations?.[HASH]).toBe(appliedHash(aDesiredDeployment(), HASH));
+    expect(sent.metadata.annotations?.[HASH]).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('hashes equal objects equally whatever the order of their keys, and different objects differently', () => {
+    const a = aDesiredDeployment();
+    const reordered = { spec: a['spec'], metadata: { ...a.metadata }, kind: a.kind, apiVersion: a.apiVersion } as KubeObject;
+    expect(appliedHash(reordered, HASH)).toBe(appliedHash(a, HASH));
+    expect(appliedHash(aDesiredDeployment({ image: 'unmute/backend:1.1' }), HASH)).not.toBe(appliedHash(a, HASH));
+    // The annotation itself is not part of what it hashes.
+    expect(appliedHash(withAppliedHash(a, HASH), HASH)).toBe(appliedHash(a, HASH));
+  });
+
+  it('writes nothing when the cached metadata carries the hash of the desired object and we own every field', async () => {
+    const client = new RecordingApplier();
+    const result = await applyIfChanged(client, aDesiredDeployment(), metadataOnly(aDesiredDeployment()), { fieldManager: manager, hashAnnotation: HASH });
+    expect(result).toMatchObject({ written: false, reason: 'unchanged' });
+    expect(client.calls).toHaveLength(0);
+  });
+
+  it('writes when the desired object changed since the hash was stamped', () => {
+    const observed = metadataOnly(aDesiredDeployment());
+    const desired = withAppliedHash(aDesiredDeployment({ image: 'unmute/backend:1.1' }), HASH);
+    expect(decideApply(desired, observed, manager, '', HASH)).toEqual({ changed: true, reason: `value metadata.annotations[${HASH}]` });
+  });
+
+  it('writes when someone took a field from us, though the hash still matches (kubectl edit of replicas)', () => {
+    const kubectlEdit: ManagedFieldsEntry = { manager: 'kubectl-edit', operation: 'Update', apiVersion: 'apps/v1', fieldsV1: { 'f:spec': { 'f:replicas': {} } } };
+    const observed = metadataOnly(aDesiredDeployment(), [withHashOwned(ourEntry(['app', 'tier'], false)), kubectlEdit]);
+    expect(decideApply(withAppliedHash(aDesiredDeployment(), HASH), observed, manager, '', HASH)).toEqual({ changed: true, reason: 'not-owned f:spec.f:replicas' });
+  });
+
+  it('writes once to objects of the previous version, which carry no hash', () => {
+    const observed = anObservedDeployment({ managedFields: [ourEntry()] });
+    expect(decideApply(withAppliedHash(aDesiredDeployment(), HASH), observed, manager, '', HASH).reason).toBe(`value metadata.annotations[${HASH}]`);
   });
 });
 

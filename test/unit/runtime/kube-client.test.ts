@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createMetricsRegistry, createRuntimeMetrics } from '../../../src/observability/metrics.ts';
 import { KubeApiError, isConflict, isInvalid, isNotFound, isResourceExpired, wrapError } from '../../../src/runtime/errors.ts';
+import { FlowControl } from '../../../src/runtime/flow-control.ts';
 import { KubeClient, parseWatchLine, warningText } from '../../../src/runtime/kube-client.ts';
 import type { TransportResponse } from '../../../src/runtime/kube-transport.ts';
 import { FakeClock } from './support/fake-clock.ts';
@@ -215,5 +216,77 @@ describe('kube client', () => {
     } catch (err) {
       expect(isResourceExpired(err)).toBe(true);
     }
+  });
+
+  it('lists and watches metadata only when asked, and files the PartialObjectMetadata under the kind it stands for', async () => {
+    const SERVICE = { apiVersion: 'v1', kind: 'Service' };
+    const partial = (name: string) => ({ apiVersion: 'meta.k8s.io/v1', kind: 'PartialObjectMetadata', metadata: { name, namespace: 'voice', resourceVersion: '5' } });
+    const { client, transport } = aClient((req) =>
+      req.query?.['watch'] === 'true'
+        ? { status: 200, body: JSON.stringify({ type: 'ADDED', object: partial('b') }) + '\n' }
+        : json(200, { apiVersion: 'meta.k8s.io/v1', kind: 'PartialObjectMetadataList', metadata: { resourceVersion: '9' }, items: [partial('a')] }),
+    );
+    const lw = client.listerWatcher(SERVICE, { namespace: 'voice', metadataOnly: true });
+    const page = await lw.list({ limit: 500 }, new AbortController().signal);
+    expect(page.items).toEqual([{ apiVersion: 'v1', kind: 'Service', metadata: { name: 'a', namespace: 'voice', resourceVersion: '5' } }]);
+    const events = [];
+    for await (const e of await lw.watch({ resourceVersion: '9', timeoutSeconds: 60, allowWatchBookmarks: true }, new AbortController().signal)) events.push(e);
+    expect(events).toEqual([{ type: 'ADDED', object: { apiVersion: 'v1', kind: 'Service', metadata: { name: 'b', namespace: 'voice', resourceVersion: '5' } } }]);
+    expect(transport.requests.map((r) => r.accept)).toEqual([
+      'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json',
+      'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json',
+    ]);
+    await client.list(SERVICE, { namespace: 'voice' });
+    expect(transport.requests.at(-1)?.accept).toBeUndefined();
+  });
+
+  it('asks for a metadata-only answer to an apply when told, and files it under the applied kind', async () => {
+    const { client, transport } = aClient(() => json(200, { apiVersion: 'meta.k8s.io/v1', kind: 'PartialObjectMetadata', metadata: { name: 'backend', namespace: 'voice', resourceVersion: '8' } }));
+    const answer = await client.apply(deployment, { fieldManager: 'unmute-operator', metadataOnly: true });
+    expect(transport.requests[0]?.accept).toBe('application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json');
+    expect(answer).toEqual({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'backend', namespace: 'voice', resourceVersion: '8' } });
+  });
+
+  it('sends a request again after the Retry-After of a 429, and gives up the answer as an error after ten', async () => {
+    const clock = new FakeClock();
+    let refusals = 2;
+    const transport = new RecordingTransport(() =>
+      refusals-- > 0 ? { ...json(429, { kind: 'Status', code: 429, reason: 'TooManyRequests', message: 'too many requests' }), retryAfterSeconds: 1 } : json(200, deployment),
+    );
+    const client = new KubeClient(transport, { clock });
+    const got = client.get(DEPLOYMENT, 'backend', 'voice');
+    await clock.advance(999);
+    expect(transport.requests).toHaveLength(1);
+    await clock.advance(1);
+    expect(transport.requests).toHaveLength(2);
+    await clock.advance(1000);
+    expect((await got).metadata.name).toBe('backend');
+    expect(transport.requests).toHaveLength(3);
+
+    refusals = 100;
+    const refused = client.get(DEPLOYMENT, 'backend', 'voice');
+    refused.catch(() => undefined);
+    await clock.advance(20_000);
+    await expect(refused).rejects.toMatchObject({ code: 429 });
+    expect(transport.requests).toHaveLength(3 + 11);
+  });
+
+  it('holds requests beyond its flow control slots until earlier ones are answered', async () => {
+    const clock = new FakeClock();
+    const answers: Array<() => void> = [];
+    const transport = new RecordingTransport(() => json(200, deployment));
+    const request = transport.request.bind(transport);
+    transport.request = (req) => new Promise((resolve) => answers.push(() => void request(req).then(resolve)));
+    const client = new KubeClient(transport, { clock, flowControl: new FlowControl({ qps: 0, burst: 1, maxInFlight: 2, clock }) });
+    const gets = [1, 2, 3].map(() => client.get(DEPLOYMENT, 'backend', 'voice'));
+    await clock.advance(0);
+    expect(answers).toHaveLength(2);
+    answers[0]!();
+    await gets[0];
+    await clock.advance(0);
+    expect(answers).toHaveLength(3);
+    answers[1]!();
+    answers[2]!();
+    await Promise.all(gets);
   });
 });

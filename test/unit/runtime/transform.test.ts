@@ -5,7 +5,17 @@ import { silentLogger } from '../../../src/observability/logger.ts';
 import { decideApply } from '../../../src/runtime/apply.ts';
 import { Informer } from '../../../src/runtime/informer.ts';
 import type { KubeObject } from '../../../src/runtime/object.ts';
-import { DIGEST_MIN_LENGTH, digestOf, withLargeStringsDigested, withoutManagedFields } from '../../../src/runtime/transform.ts';
+import {
+  DIGEST_MIN_LENGTH,
+  composeTransforms,
+  digestOf,
+  withForeignObjectsReduced,
+  withSharedFieldSets,
+  withLargeStringsDigested,
+  withoutManagedFields,
+  withoutPodTemplateSpec,
+  withoutSubresourceManagedFields,
+} from '../../../src/runtime/transform.ts';
 import { FakeClock } from './support/fake-clock.ts';
 import { FakeListerWatcher, aPod } from './support/fake-lister-watcher.ts';
 
@@ -67,5 +77,70 @@ describe('cache transforms', () => {
       ['b', undefined],
     ]);
     abort.abort();
+  });
+
+  it('keeps of objects that are not ours only what says whose they are', () => {
+    const reduce = withForeignObjectsReduced((o: KubeObject) => o.metadata.labels?.['app.kubernetes.io/managed-by'] === 'unmute-operator', ['unmute.sh/adopt']);
+    const foreign: KubeObject = {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: {
+        name: 'x',
+        namespace: 'voice',
+        uid: 'u',
+        resourceVersion: '3',
+        labels: { team: 'a' },
+        annotations: { 'kubectl.kubernetes.io/last-applied-configuration': '{"a":1}', 'unmute.sh/adopt': 'demo' },
+        managedFields: [{ manager: 'kubectl', operation: 'Update' }],
+        creationTimestamp: '2025-01-01T00:00:00Z',
+      },
+    };
+    expect(reduce(foreign)).toEqual({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'x', namespace: 'voice', uid: 'u', resourceVersion: '3', labels: { team: 'a' }, annotations: { 'unmute.sh/adopt': 'demo' } },
+    });
+    const ours = { ...foreign, metadata: { ...foreign.metadata, labels: { 'app.kubernetes.io/managed-by': 'unmute-operator' } } };
+    expect(reduce(ours)).toBe(ours);
+  });
+
+  it('keeps of a Deployment what the operator reads: no pod template spec, no status managedFields', () => {
+    const deployment: KubeObject = {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: {
+        name: 'd',
+        managedFields: [
+          { manager, operation: 'Apply', fieldsV1: { 'f:spec': {} } },
+          { manager: 'kube-controller-manager', operation: 'Update', subresource: 'status', fieldsV1: { 'f:status': {} } },
+        ],
+      },
+      spec: { replicas: 2, template: { metadata: { annotations: { 'unmute.sh/template-hash': 'h' } }, spec: { containers: [{ name: 'c', image: 'i' }] } } },
+      status: { readyReplicas: 1 },
+    };
+    const kept = composeTransforms(withoutSubresourceManagedFields, withoutPodTemplateSpec)(deployment);
+    expect(kept).toEqual({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'd', managedFields: [{ manager, operation: 'Apply', fieldsV1: { 'f:spec': {} } }] },
+      spec: { replicas: 2, template: { metadata: { annotations: { 'unmute.sh/template-hash': 'h' } } } },
+      status: { readyReplicas: 1 },
+    });
+    expect(withoutPodTemplateSpec(kept)).toBe(kept);
+  });
+
+  it('shares equal managedFields field sets between objects, and keeps distinct ones apart', () => {
+    const share = withSharedFieldSets();
+    const service = (name: string, selector: string): KubeObject => ({
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name, managedFields: [{ manager, operation: 'Apply', time: `t-${name}`, fieldsV1: { 'f:spec': { [`f:${selector}`]: {} } } }] },
+    });
+    const [a, b, c] = [share(service('a', 'selector')), share(service('b', 'selector')), share(service('c', 'ports'))];
+    expect(a.metadata.managedFields![0]!.fieldsV1).toBe(b.metadata.managedFields![0]!.fieldsV1);
+    expect(c.metadata.managedFields![0]!.fieldsV1).not.toBe(a.metadata.managedFields![0]!.fieldsV1);
+    expect(b).toEqual(service('b', 'selector'));
+    const bare: KubeObject = { apiVersion: 'v1', kind: 'Service', metadata: { name: 'd' } };
+    expect(share(bare)).toBe(bare);
   });
 });
