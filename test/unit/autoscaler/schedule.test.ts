@@ -13,6 +13,16 @@ describe('when a fleet is read next', () => {
     for (const n of buckets) expect(n).toBeLessThan(140);
   });
 
+  it('spreads fleets whose names differ only in the last character (fleet-0000, fleet-0001, ...)', () => {
+    const phases = Array.from({ length: 10 }, (_, i) => passPhaseMs(`voice/fleet-000${i}`, PERIOD)).sort((a, b) => a - b);
+    // Ten phases spread over 5 s, not bunched within a few ms of each other.
+    expect(phases.at(-1)! - phases[0]!).toBeGreaterThan(PERIOD / 2);
+    const buckets = new Array<number>(10).fill(0);
+    for (let i = 0; i < 1000; i++) buckets[Math.floor(passPhaseMs(`voice/fleet-${String(i).padStart(4, '0')}`, PERIOD) / (PERIOD / 10))]!++;
+    for (const n of buckets) expect(n).toBeGreaterThan(60);
+    for (const n of buckets) expect(n).toBeLessThan(140);
+  });
+
   it('keeps a fleet on its slot: the pass after one that took 300 ms comes 300 ms less than an interval later', () => {
     const key = 'voice/demo';
     const slot = 1_000 * PERIOD + passPhaseMs(key, PERIOD);
