@@ -137,14 +137,16 @@ async function runner(config: z.infer<typeof RunnerConfig>): Promise<void> {
 const InnerConfig = z.object({ kubeconfig: z.string(), args: z.record(z.string(), z.unknown()), deadlineMs: z.number() });
 
 interface Child {
+  name: string;
   proc: ChildProcess;
   out: string;
   err: string;
 }
 
-function child(args: string[]): Child {
+function child(name: string, args: string[]): Child {
   const proc = spawn(process.execPath, args, { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
-  const c: Child = { proc, out: '', err: '' };
+  const c: Child = { name, proc, out: '', err: '' };
+  proc.on('exit', (code, signal) => log(`${name} (pid ${proc.pid}) exited: ${code ?? signal}`));
   proc.stdout!.on('data', (d: Buffer) => {
     c.out += d.toString();
     // Only the latest lines matter (progress), keep the buffer small.
@@ -171,6 +173,15 @@ interface Sample {
   count: number;
   errors: number;
   staleRetries: number;
+  heapUsedMiB: number;
+  externalMiB: number;
+  /** Passes of the main controller so far, and its queue's depth now. */
+  reconciles: number;
+  depth: number;
+  /** API requests of the operator so far (count, seconds summed, writes). */
+  apiCount: number;
+  apiSeconds: number;
+  apiWrites: number;
 }
 
 /** Parses the lines of the operator's exposition that the benchmark needs. */
@@ -180,9 +191,25 @@ function sample(text: string): Sample {
   let errors = 0;
   let cpuSeconds = NaN;
   let staleRetries = 0;
+  let heapUsedMiB = NaN;
+  let externalMiB = NaN;
+  let reconciles = 0;
+  let depth = 0;
+  let apiCount = 0;
+  let apiSeconds = 0;
+  let apiWrites = 0;
   const name = sessionReadMetricNames.readDuration;
+  const value = (line: string) => Number(line.slice(line.lastIndexOf(' ') + 1));
+  const main = 'controller="unmutedeployment"';
   for (const line of text.split('\n')) {
     if (line.startsWith('process_cpu_seconds_total ')) cpuSeconds = Number(line.split(' ')[1]);
+    else if (line.startsWith('nodejs_heap_size_used_bytes ')) heapUsedMiB = Math.round(value(line) / 2 ** 20);
+    else if (line.startsWith('nodejs_external_memory_bytes ')) externalMiB = Math.round(value(line) / 2 ** 20);
+    else if (line.startsWith('controller_runtime_reconcile_total{') && line.includes(main)) reconciles += value(line);
+    else if (line.startsWith('workqueue_depth{') && line.includes('name="unmutedeployment"')) depth = value(line);
+    else if (line.startsWith('rest_client_request_duration_seconds_count{')) apiCount += value(line);
+    else if (line.startsWith('rest_client_request_duration_seconds_sum{')) apiSeconds += value(line);
+    else if (line.startsWith('rest_client_requests_total{') && /method="(POST|PUT|PATCH|DELETE)"/.test(line)) apiWrites += value(line);
     else if (line.startsWith(`${sessionReadMetricNames.staleRetries} `)) staleRetries = Number(line.split(' ')[1]);
     else if (line.startsWith(`${name}_bucket{`)) {
       const le = /le="([^"]+)"/.exec(line)?.[1];
@@ -195,7 +222,7 @@ function sample(text: string): Sample {
       if (line.includes('result="error"')) errors += v;
     }
   }
-  return { atMs: Date.now(), cpuSeconds, buckets, count, errors, staleRetries };
+  return { atMs: Date.now(), cpuSeconds, buckets, count, errors, staleRetries, heapUsedMiB, externalMiB, reconciles, depth, apiCount, apiSeconds, apiWrites };
 }
 
 /** A quantile of the reads between two samples, interpolated inside its bucket (as histogram_quantile). */
@@ -247,7 +274,7 @@ async function inner(config: z.infer<typeof InnerConfig>): Promise<void> {
   const until = async (what: string, ok: () => boolean | Promise<boolean>, everyMs = 500) => {
     while (!(await ok())) {
       if (Date.now() > config.deadlineMs) throw new Error(`deadline reached waiting for ${what}`);
-      for (const c of children) if (c.proc.exitCode !== null) throw new Error(`a child exited (${c.proc.exitCode}) while waiting for ${what}:\n${c.err.slice(-3000)}`);
+      for (const c of children) if (c.proc.exitCode !== null || c.proc.signalCode !== null) throw new Error(`${c.name} exited (${c.proc.exitCode ?? c.proc.signalCode}) while waiting for ${what}:\n${c.err.slice(-3000)}\n${c.out.slice(-3000)}`);
       await sleep(everyMs);
     }
   };
@@ -257,10 +284,10 @@ async function inner(config: z.infer<typeof InnerConfig>): Promise<void> {
     for (const ns of namespaces) await client.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
 
     const runners = Array.from({ length: Math.min(args.runners, namespaces.length) }, (_, r) =>
-      child([self, '--runner', JSON.stringify({ kubeconfig: config.kubeconfig, namespaces: namespaces.filter((_, i) => i % args.runners === r), stepSessions: args['step-sessions'], paddingBytes: Math.round(args['pad-kb'] * 1024) })]),
+      child(`runner ${r}`, [self, '--runner', JSON.stringify({ kubeconfig: config.kubeconfig, namespaces: namespaces.filter((_, i) => i % args.runners === r), stepSessions: args['step-sessions'], paddingBytes: Math.round(args['pad-kb'] * 1024) })]),
     );
     children.push(...runners);
-    const operator = child([
+    const operator = child('operator', [
       'src/cli/main.ts', 'run', '--kubeconfig', config.kubeconfig, '--no-leader-elect',
       '--metrics-bind-address', OPERATOR_METRICS, '--health-probe-bind-address', OPERATOR_HEALTH,
       '--log-level', args['operator-log'] === undefined ? 'warn' : 'debug', '--workers', String(args.workers),
@@ -351,7 +378,19 @@ async function inner(config: z.infer<typeof InnerConfig>): Promise<void> {
       const now = replicas.get(key);
       return now !== undefined && now.replicas > (base.get(key) ?? perFleet) && now.atMs >= stepMs;
     });
-    while (decided().length < fleets.length && Date.now() < stepDeadline) await sleep(100);
+    // What the operator does meanwhile: its passes, its queue, its CPU (why a decision waits).
+    const a0 = sample(await operatorMetrics());
+    let depthPeak = a0.depth;
+    let lastSample = Date.now();
+    while (decided().length < fleets.length && Date.now() < stepDeadline) {
+      await sleep(100);
+      if (Date.now() - lastSample >= 1000) {
+        lastSample = Date.now();
+        depthPeak = Math.max(depthPeak, (sample(await operatorMetrics())).depth);
+      }
+    }
+    const a1 = sample(await operatorMetrics());
+    const stepWindowS = (a1.atMs - a0.atMs) / 1000;
     const decisions = decided().map((f) => (replicas.get(`${f.namespace}/${f.name}`)!.atMs - stepMs) / 1000).sort((a, b) => a - b);
     stopWatch.abort();
 
@@ -368,6 +407,15 @@ async function inner(config: z.infer<typeof InnerConfig>): Promise<void> {
       rss_mib: mem.rssMiB,
       rss_peak_mib: rssPeak,
       rss_hwm_mib: mem.hwmMiB,
+      heap_used_mib: s1.heapUsedMiB,
+      external_mib: s1.externalMiB,
+      steady_reconciles_per_s: Math.round(((s1.reconciles - s0.reconciles) / windowS) * 10) / 10,
+      step_cores: r3((a1.cpuSeconds - a0.cpuSeconds) / stepWindowS),
+      step_reconciles_per_s: Math.round(((a1.reconciles - a0.reconciles) / stepWindowS) * 10) / 10,
+      step_queue_depth_peak: depthPeak,
+      step_api_writes_per_s: Math.round(((a1.apiWrites - a0.apiWrites) / stepWindowS) * 10) / 10,
+      step_api_mean_ms: Math.round(((a1.apiSeconds - a0.apiSeconds) / Math.max(1, a1.apiCount - a0.apiCount)) * 1000),
+      steady_api_writes_per_s: Math.round(((s1.apiWrites - s0.apiWrites) / windowS) * 10) / 10,
       reads_per_s: Math.round((reads / windowS) * 10) / 10,
       reads_expected_per_s: Math.round((args.backends / INTERVAL_S) * 10) / 10,
       read_errors: readErrors,
@@ -395,6 +443,11 @@ async function inner(config: z.infer<typeof InnerConfig>): Promise<void> {
       ['read errors in the window', String(result.read_errors)],
       ['stale kept connections retried', String(result.stale_retries)],
       ['read latency p50 / p99', `${result.read_p50_ms} / ${result.read_p99_ms} ms`],
+      ['heap used / external at the end', `${result.heap_used_mib} / ${result.external_mib} MiB`],
+      ['passes per second (steady)', String(result.steady_reconciles_per_s)],
+      ['API writes per second (steady)', String(result.steady_api_writes_per_s)],
+      ['after the step: CPU, passes/s, peak queue', `${result.step_cores} cores, ${result.step_reconciles_per_s}/s, ${result.step_queue_depth_peak} fleets waiting`],
+      ['after the step: API writes/s, mean request', `${result.step_api_writes_per_s}/s, ${result.step_api_mean_ms} ms`],
       ['step to decision (max / p50)', `${result.decision_s ?? '-'} / ${result.decision_p50_s ?? '-'} s (${decisions.length}/${fleets.length} fleets)`],
     ];
     const w = Math.max(...rows.map(([k]) => k.length));
@@ -436,11 +489,14 @@ async function outer(args: Args): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-scale-'));
   const nodesFile = join(dir, 'nodes.yaml');
   writeFileSync(nodesFile, nodesYaml(args.backends));
-  const cleanup = async () => {
-    processes.killAll();
-    await stopCluster(name).catch((e: Error) => log(`cleanup: ${e.message}`));
-    rmSync(dir, { recursive: true, force: true });
-  };
+  // Once, whoever asks first (a signal, the deadline, the end of the run); the others wait for it.
+  let cleaning: Promise<void> | undefined;
+  const cleanup = () =>
+    (cleaning ??= (async () => {
+      processes.killAll();
+      await stopCluster(name).catch((e: Error) => log(`cleanup: ${e.message}`));
+      rmSync(dir, { recursive: true, force: true });
+    })());
   const onSignal = (sig: NodeJS.Signals) => {
     log(`${sig}, cleaning up`);
     ac.abort();
@@ -477,7 +533,7 @@ async function outer(args: Args): Promise<number> {
     return 1;
   } finally {
     clearTimeout(killer);
-    if (!ac.signal.aborted) await cleanup();
+    await cleanup();
   }
 }
 
