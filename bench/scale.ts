@@ -67,6 +67,8 @@ const Args = z
     'steady-s': z.coerce.number().int().min(5).max(600).default(30),
     'step-sessions': z.coerce.number().int().min(TARGET_SESSIONS_PER_POD + 1).max(MAX_SESSIONS_PER_POD - 2).default(4),
     'pad-kb': z.coerce.number().min(0).max(256).default(0),
+    /** How many fleets get the load step (the first ones); default all: the worst case, every fleet deciding at once. */
+    'step-fleets': z.coerce.number().int().min(1).max(1000).optional(),
     runners: z.coerce.number().int().min(1).max(16).default(2),
     workers: z.coerce.number().int().min(1).max(64).default(2),
     'timeout-s': z.coerce.number().int().min(60).max(7200).optional(),
@@ -79,14 +81,24 @@ type Args = z.infer<typeof Args>;
 // ---------------------------------------------------------------------------------------------
 // Runner: plays the backend pods of some namespaces with gauge backends.
 
-const RunnerConfig = z.object({ kubeconfig: z.string(), namespaces: z.array(z.string()).min(1), stepSessions: z.number().int(), paddingBytes: z.number().int().min(0) });
+const RunnerConfig = z.object({
+  kubeconfig: z.string(),
+  namespaces: z.array(z.string()).min(1),
+  stepSessions: z.number().int(),
+  paddingBytes: z.number().int().min(0),
+  /** namespace/fleet keys the step applies to. */
+  stepFleets: z.array(z.string()),
+});
 
 async function runner(config: z.infer<typeof RunnerConfig>): Promise<void> {
   const kc = new KubeConfig();
   kc.loadFromFile(config.kubeconfig);
   const client = await KubeClient.fromKubeConfig(kc);
-  let sessions = BASE_SESSIONS;
-  const backends = new Set<GaugeBackend>();
+  let stepped = false;
+  const stepFleets = new Set(config.stepFleets);
+  const steps = (pod: KubeObject) => stepFleets.has(`${pod.metadata.namespace}/${pod.metadata.labels?.[LABEL_APP_INSTANCE]}`);
+  const sessionsOf = (pod: KubeObject) => (stepped && steps(pod) ? config.stepSessions : BASE_SESSIONS);
+  const backends = new Map<GaugeBackend, KubeObject>();
   const runners = config.namespaces.map(
     (namespace) =>
       new PodRunner({
@@ -94,11 +106,11 @@ async function runner(config: z.infer<typeof RunnerConfig>): Promise<void> {
         namespace,
         labelSelector: `${LABEL_APP_COMPONENT}=backend`,
         logger: silentLogger(),
-        processFor: (_pod, addr) => {
+        processFor: (pod, addr) => {
           // A kept connection outlives the 5 s interval here; Node's (and uvicorn's) default 5 s would race it.
-          const b = new GaugeBackend({ host: addr.ip, port: addr.port, sessions, paddingBytes: config.paddingBytes, keepAliveTimeoutMs: 60_000 });
+          const b = new GaugeBackend({ host: addr.ip, port: addr.port, sessions: sessionsOf(pod), paddingBytes: config.paddingBytes, keepAliveTimeoutMs: 60_000 });
           const shutdown = b.shutdown.bind(b);
-          backends.add(b);
+          backends.set(b, pod);
           b.shutdown = async () => {
             backends.delete(b);
             await shutdown();
@@ -118,14 +130,14 @@ async function runner(config: z.infer<typeof RunnerConfig>): Promise<void> {
   process.once('SIGINT', () => void stop());
   // The load step: every backend, and every one started later, reports the new value at once.
   process.on('SIGUSR2', () => {
-    sessions = config.stepSessions;
-    for (const b of backends) b.setSessions(sessions);
+    stepped = true;
+    for (const [b, pod] of backends) b.setSessions(sessionsOf(pod));
     process.stdout.write(`STEP ${Date.now()}\n`);
   });
   await Promise.all(runners.map((r) => r.start()));
   for (;;) {
     let reads = 0;
-    for (const b of backends) reads += b.reads;
+    for (const b of backends.keys()) reads += b.reads;
     process.stdout.write(`SERVED ${backends.size} ${reads}\n`);
     await sleep(1000);
   }
@@ -283,8 +295,11 @@ async function inner(config: z.infer<typeof InnerConfig>): Promise<void> {
     const namespaces = Array.from({ length: Math.ceil(args.fleets / FLEETS_PER_NAMESPACE) }, (_, i) => `scale-${i}`);
     for (const ns of namespaces) await client.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
 
+    const fleets = Array.from({ length: args.fleets }, (_, i) => ({ name: `fleet-${String(i).padStart(4, '0')}`, namespace: namespaces[Math.floor(i / FLEETS_PER_NAMESPACE)]! }));
+    const stepped = fleets.slice(0, args['step-fleets'] ?? fleets.length);
+    const stepFleets = stepped.map((f) => `${f.namespace}/${f.name}`);
     const runners = Array.from({ length: Math.min(args.runners, namespaces.length) }, (_, r) =>
-      child(`runner ${r}`, [self, '--runner', JSON.stringify({ kubeconfig: config.kubeconfig, namespaces: namespaces.filter((_, i) => i % args.runners === r), stepSessions: args['step-sessions'], paddingBytes: Math.round(args['pad-kb'] * 1024) })]),
+      child(`runner ${r}`, [self, '--runner', JSON.stringify({ kubeconfig: config.kubeconfig, namespaces: namespaces.filter((_, i) => i % args.runners === r), stepSessions: args['step-sessions'], paddingBytes: Math.round(args['pad-kb'] * 1024), stepFleets })]),
     );
     children.push(...runners);
     const operator = child('operator', [
@@ -316,7 +331,6 @@ async function inner(config: z.infer<typeof InnerConfig>): Promise<void> {
     const shape: FleetShape = { minReplicas: perFleet, maxReplicas: perFleet * 3, targetSessionsPerPod: TARGET_SESSIONS_PER_POD, maxSessionsPerPod: MAX_SESSIONS_PER_POD, podStartDelay: '1s' };
     const defaults = autoscaling.parse({});
     const timing = { intervalSeconds: INTERVAL_S, metricsStaleSeconds: defaults.metricsStaleSeconds, scaleDownStabilizationSeconds: defaults.scaleDownStabilizationSeconds, drainTimeoutSeconds: defaults.drainTimeoutSeconds, drainGracePeriodSeconds: 60 };
-    const fleets = Array.from({ length: args.fleets }, (_, i) => ({ name: `fleet-${String(i).padStart(4, '0')}`, namespace: namespaces[Math.floor(i / FLEETS_PER_NAMESPACE)]! }));
     log(`creating ${args.fleets} fleets of ${perFleet} backends in ${namespaces.length} namespaces`);
     const t0 = Date.now();
     let next = 0;
@@ -367,13 +381,13 @@ async function inner(config: z.infer<typeof InnerConfig>): Promise<void> {
     const readErrors = s1.errors - s0.errors;
 
     // The load step, on every fleet at once.
-    log(`load step: every backend to ${args['step-sessions']} sessions`);
+    log(`load step: the backends of ${stepped.length} fleet(s) to ${args['step-sessions']} sessions`);
     const stepAsked = Date.now();
     for (const r of runners) r.proc.kill('SIGUSR2');
     await until('the runners to apply the step', () => runners.every((r) => lastLine(r, 'STEP') !== undefined), 20);
     const stepMs = Math.min(...runners.map((r) => Number(lastLine(r, 'STEP')![0])));
     const stepDeadline = Math.min(config.deadlineMs, stepMs + 6 * INTERVAL_S * 1000);
-    const decided = () => fleets.filter((f) => {
+    const decided = () => stepped.filter((f) => {
       const key = `${f.namespace}/${f.name}`;
       const now = replicas.get(key);
       return now !== undefined && now.replicas > (base.get(key) ?? perFleet) && now.atMs >= stepMs;
@@ -382,7 +396,7 @@ async function inner(config: z.infer<typeof InnerConfig>): Promise<void> {
     const a0 = sample(await operatorMetrics());
     let depthPeak = a0.depth;
     let lastSample = Date.now();
-    while (decided().length < fleets.length && Date.now() < stepDeadline) {
+    while (decided().length < stepped.length && Date.now() < stepDeadline) {
       await sleep(100);
       if (Date.now() - lastSample >= 1000) {
         lastSample = Date.now();
@@ -422,7 +436,8 @@ async function inner(config: z.infer<typeof InnerConfig>): Promise<void> {
       stale_retries: s1.staleRetries - s0.staleRetries,
       read_p50_ms: r3(quantile(0.5, s0, s1) * 1000),
       read_p99_ms: r3(quantile(0.99, s0, s1) * 1000),
-      decision_s: decisions.length === fleets.length ? r3(decisions.at(-1)!) : null,
+      step_fleets: stepped.length,
+      decision_s: decisions.length === stepped.length ? r3(decisions.at(-1)!) : null,
       decision_p50_s: decisions.length > 0 ? r3(decisions[Math.floor(decisions.length / 2)]!) : null,
       fleets_decided: decisions.length,
       step_signal_ms: stepMs - stepAsked,
@@ -431,7 +446,7 @@ async function inner(config: z.infer<typeof InnerConfig>): Promise<void> {
     const goals = [
       `goal: ≤ 0.25 core: ${cores <= 0.25 ? 'met' : 'NOT met'} (${result.cores})`,
       `goal: ≤ 300 MiB: ${mem.rssMiB <= 300 ? 'met' : 'NOT met'} (${mem.rssMiB} MiB)`,
-      `goal: every fleet's decision within 2 intervals (${2 * INTERVAL_S} s): ${result.decision_s !== null && result.decision_s <= 2 * INTERVAL_S ? 'met' : 'NOT met'} (${result.decision_s ?? `${decisions.length}/${fleets.length} decided`})`,
+      `goal: every fleet's decision within 2 intervals (${2 * INTERVAL_S} s): ${result.decision_s !== null && result.decision_s <= 2 * INTERVAL_S ? 'met' : 'NOT met'} (${result.decision_s ?? `${decisions.length}/${stepped.length} decided`})`,
     ];
     const rows: Array<[string, string]> = [
       ['backends (fleets × per fleet)', `${args.backends} (${args.fleets} × ${perFleet})`],
@@ -448,12 +463,12 @@ async function inner(config: z.infer<typeof InnerConfig>): Promise<void> {
       ['API writes per second (steady)', String(result.steady_api_writes_per_s)],
       ['after the step: CPU, passes/s, peak queue', `${result.step_cores} cores, ${result.step_reconciles_per_s}/s, ${result.step_queue_depth_peak} fleets waiting`],
       ['after the step: API writes/s, mean request', `${result.step_api_writes_per_s}/s, ${result.step_api_mean_ms} ms`],
-      ['step to decision (max / p50)', `${result.decision_s ?? '-'} / ${result.decision_p50_s ?? '-'} s (${decisions.length}/${fleets.length} fleets)`],
+      ['step to decision (max / p50)', `${result.decision_s ?? '-'} / ${result.decision_p50_s ?? '-'} s (${decisions.length}/${stepped.length} fleets stepped)`],
     ];
     const w = Math.max(...rows.map(([k]) => k.length));
     process.stdout.write(`\n${rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n')}\n\n${goals.join('\n')}\n`);
     process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);
-    for (const f of fleets.filter((f) => !decided().includes(f)).slice(0, 5)) log(`undecided: ${f.namespace}/${f.name}`);
+    for (const f of stepped.filter((f) => !decided().includes(f)).slice(0, 5)) log(`undecided: ${f.namespace}/${f.name}`);
     process.stderr.write(`STEP_AT ${new Date(stepMs).toISOString()}\n`);
     if (args['operator-log'] !== undefined) writeFileSync(args['operator-log'], operator.out + operator.err);
     else if (operator.err.trim() !== '') log(`operator stderr (last lines):\n${operator.err.trim().split('\n').slice(-10).join('\n')}`);
@@ -560,6 +575,7 @@ if (argv[0] === '--runner') {
       'steady-s': { type: 'string' },
       'step-sessions': { type: 'string' },
       'pad-kb': { type: 'string' },
+      'step-fleets': { type: 'string' },
       runners: { type: 'string' },
       workers: { type: 'string' },
       'timeout-s': { type: 'string' },
