@@ -1,4 +1,6 @@
-// npm run bench:scale [-- --backends 2000 --fleets 100 --steady-s 30 --step-sessions 4 --pad-kb 0 --runners 2 --workers 2 --timeout-s 900]
+// npm run bench:scale [-- --backends 2000 --fleets 100 --steady-s 30 --step-sessions 4 --step-fleets N
+//                        --pad-kb 0 --runners 2 --workers 2 --timeout-s S --operator-log PATH
+//                        --operator-node-options '--max-semi-space-size=4']
 //
 // What reading every backend's /metrics at the default 5 s interval costs the operator, at the
 // scale of a large Unmute platform. On a full local cluster (real kube-apiserver, controller-
@@ -14,9 +16,13 @@
 //        cores     = process_cpu_seconds_total delta / window (the operator's own /metrics),
 //        rss_mib   = VmRSS of the operator at the window's end (/proc; rss_hwm_mib: VmHWM),
 //        reads/s, read p50/p99 = unmute_operator_session_read_duration_seconds deltas over the window;
-//   4. load step: every backend's gauge goes to --step-sessions at once (above the target of 3
-//      per pod); decision_s = the longest, over fleets, from the step to the backend Deployment's
-//      replicas being raised (watched). Goals: ≤ 0.25 core, ≤ 300 MiB, decision ≤ 2 intervals.
+//   4. load step: the gauge of every backend of the first --step-fleets fleets (default all) goes
+//      to --step-sessions at once (above the target of 3 per pod); decision_s = the longest, over
+//      those fleets, from the step to the backend Deployment's replicas being raised (watched).
+//      Also reported, to say why a decision waits: the operator's passes per second, queue depth,
+//      CPU, API writes and mean API request time between the step and the last decision.
+//      Goals: ≤ 0.25 core, ≤ 300 MiB, decision ≤ 2 intervals.
+// --operator-log PATH keeps the operator's log (debug level; costs it CPU, so not for figures).
 // Everything but the cluster runs inside the cluster's network namespace (pod IPs exist only
 // there): one inner process (--inner) which starts the operator and the runners (--runner).
 // Prints a table and, last, one JSON line. Bounded: a hard deadline (--timeout-s) and SIGINT/
@@ -72,6 +78,8 @@ const Args = z
     runners: z.coerce.number().int().min(1).max(16).default(2),
     workers: z.coerce.number().int().min(1).max(64).default(2),
     'timeout-s': z.coerce.number().int().min(60).max(7200).optional(),
+    /** NODE_OPTIONS of the operator process only (V8 heap flags, for example). */
+    'operator-node-options': z.string().max(500).optional(),
     /** Keeps the operator's log (level info) in this file. */
     'operator-log': z.string().optional(),
   })
@@ -155,8 +163,8 @@ interface Child {
   err: string;
 }
 
-function child(name: string, args: string[]): Child {
-  const proc = spawn(process.execPath, args, { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
+function child(name: string, args: string[], env: Record<string, string> = {}): Child {
+  const proc = spawn(process.execPath, args, { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   const c: Child = { name, proc, out: '', err: '' };
   proc.on('exit', (code, signal) => log(`${name} (pid ${proc.pid}) exited: ${code ?? signal}`));
   proc.stdout!.on('data', (d: Buffer) => {
@@ -186,6 +194,7 @@ interface Sample {
   errors: number;
   staleRetries: number;
   heapUsedMiB: number;
+  heapTotalMiB: number;
   externalMiB: number;
   /** Passes of the main controller so far, and its queue's depth now. */
   reconciles: number;
@@ -204,6 +213,7 @@ function sample(text: string): Sample {
   let cpuSeconds = NaN;
   let staleRetries = 0;
   let heapUsedMiB = NaN;
+  let heapTotalMiB = NaN;
   let externalMiB = NaN;
   let reconciles = 0;
   let depth = 0;
@@ -216,6 +226,7 @@ function sample(text: string): Sample {
   for (const line of text.split('\n')) {
     if (line.startsWith('process_cpu_seconds_total ')) cpuSeconds = Number(line.split(' ')[1]);
     else if (line.startsWith('nodejs_heap_size_used_bytes ')) heapUsedMiB = Math.round(value(line) / 2 ** 20);
+    else if (line.startsWith('nodejs_heap_size_total_bytes ')) heapTotalMiB = Math.round(value(line) / 2 ** 20);
     else if (line.startsWith('nodejs_external_memory_bytes ')) externalMiB = Math.round(value(line) / 2 ** 20);
     else if (line.startsWith('controller_runtime_reconcile_total{') && line.includes(main)) reconciles += value(line);
     else if (line.startsWith('workqueue_depth{') && line.includes('name="unmutedeployment"')) depth = value(line);
@@ -234,7 +245,7 @@ function sample(text: string): Sample {
       if (line.includes('result="error"')) errors += v;
     }
   }
-  return { atMs: Date.now(), cpuSeconds, buckets, count, errors, staleRetries, heapUsedMiB, externalMiB, reconciles, depth, apiCount, apiSeconds, apiWrites };
+  return { atMs: Date.now(), cpuSeconds, buckets, count, errors, staleRetries, heapUsedMiB, heapTotalMiB, externalMiB, reconciles, depth, apiCount, apiSeconds, apiWrites };
 }
 
 /** A quantile of the reads between two samples, interpolated inside its bucket (as histogram_quantile). */
@@ -306,7 +317,7 @@ async function inner(config: z.infer<typeof InnerConfig>): Promise<void> {
       'src/cli/main.ts', 'run', '--kubeconfig', config.kubeconfig, '--no-leader-elect',
       '--metrics-bind-address', OPERATOR_METRICS, '--health-probe-bind-address', OPERATOR_HEALTH,
       '--log-level', args['operator-log'] === undefined ? 'warn' : 'debug', '--workers', String(args.workers),
-    ]);
+    ], args['operator-node-options'] === undefined ? {} : { NODE_OPTIONS: args['operator-node-options'] });
     children.push(operator);
     await until('the operator to be ready', async () => (await fetch(`http://${OPERATOR_HEALTH}/readyz`).catch(() => undefined))?.status === 200);
 
@@ -366,13 +377,13 @@ async function inner(config: z.infer<typeof InnerConfig>): Promise<void> {
     log(`steady window: ${args['steady-s']} s`);
     const s0 = sample(await operatorMetrics());
     let rssPeak = 0;
-    const rssEnd = async () => {
+    const sampleRss = async () => {
       for (let t = 0; t < args['steady-s']; t++) {
         rssPeak = Math.max(rssPeak, procStatus(operator.proc.pid!).rssMiB);
         await sleep(1000);
       }
     };
-    await rssEnd();
+    await sampleRss();
     const s1 = sample(await operatorMetrics());
     const mem = procStatus(operator.proc.pid!);
     const windowS = (s1.atMs - s0.atMs) / 1000;
@@ -422,6 +433,8 @@ async function inner(config: z.infer<typeof InnerConfig>): Promise<void> {
       rss_peak_mib: rssPeak,
       rss_hwm_mib: mem.hwmMiB,
       heap_used_mib: s1.heapUsedMiB,
+      heap_total_mib: s1.heapTotalMiB,
+      operator_node_options: args['operator-node-options'] ?? null,
       external_mib: s1.externalMiB,
       steady_reconciles_per_s: Math.round(((s1.reconciles - s0.reconciles) / windowS) * 10) / 10,
       step_cores: r3((a1.cpuSeconds - a0.cpuSeconds) / stepWindowS),
@@ -458,7 +471,7 @@ async function inner(config: z.infer<typeof InnerConfig>): Promise<void> {
       ['read errors in the window', String(result.read_errors)],
       ['stale kept connections retried', String(result.stale_retries)],
       ['read latency p50 / p99', `${result.read_p50_ms} / ${result.read_p99_ms} ms`],
-      ['heap used / external at the end', `${result.heap_used_mib} / ${result.external_mib} MiB`],
+      ['heap used / heap total / external at the end', `${result.heap_used_mib} / ${result.heap_total_mib} / ${result.external_mib} MiB`],
       ['passes per second (steady)', String(result.steady_reconciles_per_s)],
       ['API writes per second (steady)', String(result.steady_api_writes_per_s)],
       ['after the step: CPU, passes/s, peak queue', `${result.step_cores} cores, ${result.step_reconciles_per_s}/s, ${result.step_queue_depth_peak} fleets waiting`],
@@ -580,6 +593,7 @@ if (argv[0] === '--runner') {
       workers: { type: 'string' },
       'timeout-s': { type: 'string' },
       'operator-log': { type: 'string' },
+      'operator-node-options': { type: 'string' },
     },
     strict: true,
   });
