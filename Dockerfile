@@ -20,7 +20,7 @@ FROM ${NODE_IMAGE}
 ENV NODE_ENV=production
 # A small young generation: V8 otherwise grows it to tens of MiB per semi-space under the steady
 # allocation of reads and passes; measured by bench:scale at 2,000 backends, RSS 453-516 MiB with
-# the default, 326 MiB with this, for about 0.02 core more in scavenges (docs/autoscaling.md#at-scale).
+# the default, 326-370 MiB with this, for at most 0.02 core more in scavenges (docs/autoscaling.md#at-scale).
 ENV NODE_OPTIONS=--max-semi-space-size=4
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
