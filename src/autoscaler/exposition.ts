@@ -26,6 +26,11 @@ export function parseSampleValue(token: string | undefined): SampleValue {
 export const MAX_SAMPLE_LINE_BYTES = 4096;
 
 const NEWLINE = 0x0a;
+/** Enough for an unlabelled sample line; a labelled one grows the buffer. */
+const INITIAL_LINE_BYTES = 128;
+// Stateless (decode without `stream`): one of each serves every scanner.
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
 
 /**
  * Collects the value tokens of one metric's samples from bytes fed in chunks. `one`: the metric
@@ -43,19 +48,20 @@ export class GaugeScanner {
   /** Where the current line stands: matching the name so far, kept (it is the metric's), or skipped. */
   #state: 'match' | 'keep' | 'skip' = 'match';
   #matched = 0;
-  readonly #line = new Uint8Array(MAX_SAMPLE_LINE_BYTES);
+  /** Grows as a kept line needs it, up to MAX_SAMPLE_LINE_BYTES: most reads keep one short line, and an operator reads thousands of pods per interval. */
+  #line = new Uint8Array(INITIAL_LINE_BYTES);
   #lineLength = 0;
   #tooLong = false;
 
   constructor(metric: string, series: 'one' | 'sum' = 'one', opts: { absentIsZero?: boolean | undefined } = {}) {
     this.#metric = metric;
-    this.#name = new TextEncoder().encode(metric);
+    this.#name = encoder.encode(metric);
     this.#series = series;
     this.#absentIsZero = opts.absentIsZero === true;
   }
 
   push(chunk: Uint8Array | string): void {
-    const bytes = typeof chunk === 'string' ? new TextEncoder().encode(chunk) : chunk;
+    const bytes = typeof chunk === 'string' ? encoder.encode(chunk) : chunk;
     let i = 0;
     while (i < bytes.length) {
       if (this.#state === 'skip') {
@@ -102,6 +108,11 @@ export class GaugeScanner {
   }
 
   #keep(b: number): void {
+    if (this.#lineLength === this.#line.length && this.#line.length < MAX_SAMPLE_LINE_BYTES) {
+      const grown = new Uint8Array(Math.min(MAX_SAMPLE_LINE_BYTES, this.#line.length * 4));
+      grown.set(this.#line);
+      this.#line = grown;
+    }
     if (this.#lineLength < this.#line.length) this.#line[this.#lineLength++] = b;
     else this.#tooLong = true;
   }
@@ -115,7 +126,7 @@ export class GaugeScanner {
 
   /** A whole line that starts with the metric's name: its value token, unless another metric shares the prefix. */
   #lineDone(): void {
-    let text = new TextDecoder().decode(this.#line.subarray(0, this.#lineLength));
+    let text = decoder.decode(this.#line.subarray(0, this.#lineLength));
     if (text.endsWith('\r')) text = text.slice(0, -1);
     let rest = text.slice(this.#metric.length);
     if (rest !== '' && rest[0] !== '{' && rest[0] !== ' ' && rest[0] !== '\t') return; // worker_active_sessions_total, ...

@@ -12,6 +12,7 @@ import { poolPods, type ComponentPod, type PoolDecision } from './pool.ts';
 import { planRollout, type RolloutPlan } from './rollout.ts';
 import { decide, pruneHistory, type FollowerDecision, type FollowerInput, type PolicyDecision, type Recommendation } from './policy.ts';
 import { acceptUntil, freeSlots, hotPods, rotationChanges, rotationOff, type RotationChanges } from './rotation.ts';
+import { nextPassDelayMs } from './schedule.ts';
 
 /** Sessions are refreshed this often in status when autoscaling is off. */
 export const STATUS_REFRESH_MS = 30_000;
@@ -175,7 +176,7 @@ export function planFleet(input: PlanInput): FleetPlan {
       draining: allDraining(),
       readErrors,
       memory: { history: undefined, samples: [] },
-      requeueAfterMs: rolling(rollout) ? Math.min(ROLLOUT_REFRESH_MS, refresh) : backendsSeen.pods.some((p) => p.phase === 'Running') ? refresh : undefined,
+      requeueAfterMs: rolling(rollout) ? Math.min(ROLLOUT_REFRESH_MS, refresh) : backendsSeen.pods.some((p) => p.phase === 'Running') ? (spec.backend.routing.loadAware ? nextPass(fleet, nowMs, refresh) : refresh) : undefined,
     };
   }
 
@@ -279,9 +280,12 @@ export function planFleet(input: PlanInput): FleetPlan {
     draining: allDraining(),
     readErrors,
     memory: { history: nextHistory, samples: [...input.memory.samples.filter((s) => s.atMs >= nowMs - keepMs), sample] },
-    requeueAfterMs: Math.min(spec.autoscaling.intervalSeconds * 1000, rolling(rollout) ? ROLLOUT_REFRESH_MS : Infinity),
+    requeueAfterMs: Math.min(nextPass(fleet, nowMs, spec.autoscaling.intervalSeconds * 1000), rolling(rollout) ? ROLLOUT_REFRESH_MS : Infinity),
   };
 }
+
+/** The fleet's next slot of its period (schedule.ts): fleets' reads spread over the interval. */
+const nextPass = (fleet: PlanInput['fleet'], nowMs: number, periodMs: number) => nextPassDelayMs(`${fleet.metadata.namespace}/${fleet.metadata.name}`, nowMs, periodMs);
 
 const rolling = (r: RolloutPlan) => Object.keys(r.components).length > 0 || r.gpus.gated > 0;
 

@@ -6,7 +6,7 @@ import { FleetAutoscaler } from '../autoscaler/fleet-autoscaler.ts';
 import type { LoadSource } from '../autoscaler/readings.ts';
 import { FleetMetrics } from '../monitoring/fleet-metrics.ts';
 import type { Logger } from '../observability/logger.ts';
-import type { RuntimeMetrics } from '../observability/metrics.ts';
+import { sessionReadMetrics, type RuntimeMetrics } from '../observability/metrics.ts';
 import { LABEL_APP_INSTANCE, LABEL_APP_MANAGED_BY, LABEL_FLEET, MANAGED_BY } from '../api/v1alpha1/labels.ts';
 import type { ClusterCapabilities } from '../render/types.ts';
 import type { Clock } from '../runtime/clock.ts';
@@ -149,7 +149,7 @@ export async function setupUnmuteDeploymentController(o: ControllerSetupOptions)
   const podSource = (timeoutSeconds: number) => {
     let source = podSources.get(timeoutSeconds);
     if (source === undefined) {
-      source = new PodLoadSource({ timeoutMs: timeoutSeconds * 1000, concurrency: o.scrapeConcurrency, now: () => o.clock.now() });
+      source = new PodLoadSource({ timeoutMs: timeoutSeconds * 1000, concurrency: o.scrapeConcurrency, now: () => o.clock.now(), metrics: sessionReadMetrics(o.registry) });
       podSources.set(timeoutSeconds, source);
     }
     return source;

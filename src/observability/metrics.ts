@@ -245,3 +245,44 @@ export function createRuntimeMetrics(registry: Registry): RuntimeMetrics {
     }),
   };
 }
+
+/** The autoscaler's reads of pods' /metrics (pod-load-source.ts). */
+export const sessionReadMetricNames = {
+  readDuration: 'unmute_operator_session_read_duration_seconds',
+  staleRetries: 'unmute_operator_session_read_stale_retries_total',
+} as const;
+
+export interface SessionReadMetrics {
+  /** One observation per pod read, from the start of its request (after waiting for a slot) to its reading; `result`: ok | error. */
+  readonly readDuration: Histogram<'result'>;
+  /** Reads retried once because the kept-alive connection had been closed by the pod. */
+  readonly staleRetries: Counter;
+}
+
+// Reads on a pod network take a millisecond or a few; the tail up to a timeout matters too.
+const readBuckets = [0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const sessionReadMetricsOf = new WeakMap<Registry, SessionReadMetrics>();
+
+/** The session read metrics of a registry, created on first use (every pod source of the operator shares them). */
+export function sessionReadMetrics(registry: Registry): SessionReadMetrics {
+  let m = sessionReadMetricsOf.get(registry);
+  if (m === undefined) {
+    const registers = [registry];
+    m = {
+      readDuration: new Histogram({
+        name: sessionReadMetricNames.readDuration,
+        help: 'Time to read one pod\'s load from its /metrics (request sent to value parsed), by result (ok, error).',
+        labelNames: ['result'],
+        buckets: readBuckets,
+        registers,
+      }),
+      staleRetries: new Counter({
+        name: sessionReadMetricNames.staleRetries,
+        help: 'Pod reads retried once on a new connection because the pod had closed the kept-alive one.',
+        registers,
+      }),
+    };
+    sessionReadMetricsOf.set(registry, m);
+  }
+  return m;
+}

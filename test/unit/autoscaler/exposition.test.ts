@@ -59,6 +59,13 @@ describe('the scanner on hostile bodies', () => {
     expect(r.ok).toBe(false);
   });
 
+  it('reads a labelled sample line of a few kilobytes, fed a byte at a time', () => {
+    const s = new GaugeScanner('vllm:num_requests_running', 'sum');
+    const line = new TextEncoder().encode(`vllm:num_requests_running{model_name="${'m'.repeat(3000)}"} 5\n`);
+    for (let i = 0; i < line.length; i++) s.push(line.subarray(i, i + 1));
+    expect(s.end()).toEqual({ ok: true, value: 5 });
+  });
+
   it('reads UTF-8 label values split across chunks', () => {
     const bytes = new TextEncoder().encode('vllm:num_requests_running{model_name="modèle"} 2\n');
     const s = new GaugeScanner('vllm:num_requests_running', 'sum');

@@ -4,6 +4,7 @@ import { componentLabels, LABEL_SERVING } from '../../../src/api/v1alpha1/labels
 import type { LoadObservation } from '../../../src/autoscaler/gather.ts';
 import { baselineReplicas, initialReplicas, planFleet, type PlanInput, STATUS_REFRESH_MS } from '../../../src/autoscaler/plan.ts';
 import type { ComponentPod } from '../../../src/autoscaler/pool.ts';
+import { nextPassDelayMs } from '../../../src/autoscaler/schedule.ts';
 import type { PodView } from '../../../src/runtime/views.ts';
 import { anUnmuteDeployment } from '../../support/factories.ts';
 
@@ -54,7 +55,8 @@ describe('planning without autoscaling', () => {
   it('reads the backends at the autoscaling interval while load-aware routing needs it, else at the status refresh', () => {
     const running = { pods: [podView('a', 'backend', 'Running')], observations: { backend: observed([backend('a', 2)]) } };
     // A backend that fills up between two passes must be noticed within the interval, not 30 s later.
-    expect(plan({ backend: { replicas: 1 }, autoscaling: { intervalSeconds: 2 } }, running).requeueAfterMs).toBe(2_000);
+    // At the fleet's own slot of the interval (schedule.ts): between a quarter and one and a quarter intervals away.
+    expect(plan({ backend: { replicas: 1 }, autoscaling: { intervalSeconds: 2 } }, running).requeueAfterMs).toBe(nextPassDelayMs('default/demo', NOW, 2_000));
     expect(plan({ backend: { replicas: 1, routing: { loadAware: false } }, autoscaling: { intervalSeconds: 2 } }, running).requeueAfterMs).toBe(STATUS_REFRESH_MS);
   });
 });

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PodLoadSource } from '../../../src/autoscaler/pod-load-source.ts';
 import type { LoadMetric } from '../../../src/autoscaler/readings.ts';
+import { createMetricsRegistry, sessionReadMetrics } from '../../../src/observability/metrics.ts';
 
 const SESSIONS: LoadMetric = { component: 'backend', name: 'worker_active_sessions', series: 'one' };
 
@@ -119,3 +120,76 @@ describe('reading sessions from the pods', () => {
   });
 });
 
+
+describe('reading many pods', () => {
+  it('keeps at most `concurrency` reads in flight over every pass that reads at once', async () => {
+    let inFlight = 0;
+    let most = 0;
+    const ports: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      ports.push(
+        await serve((_, res) => {
+          most = Math.max(most, ++inFlight);
+          setTimeout(() => {
+            inFlight--;
+            res.end('worker_active_sessions 1\n');
+          }, 40);
+        }),
+      );
+    }
+    const s = new PodLoadSource({ timeoutMs: 2000, concurrency: 3, now: () => 42 });
+    const pass = (fleet: string) => s.read(ports.map((port, i) => ({ pod: `${fleet}-${i}`, ip: '127.0.0.1', port, metric: SESSIONS })));
+    const [a, b] = await Promise.all([pass('a'), pass('b')]);
+    await s.close();
+    expect(a.readings.size + b.readings.size).toBe(12);
+    expect(most).toBe(3);
+  });
+
+  it('reads a pod again over the connection it kept', async () => {
+    let connections = 0;
+    const port = await serve((_, res) => res.end('worker_active_sessions 2\n'));
+    servers.at(-1)!.on('connection', () => connections++);
+    const s = new PodLoadSource({ timeoutMs: 2000, concurrency: 4, now: () => 42 });
+    for (let i = 0; i < 3; i++) expect((await s.read([{ pod: 'a', ip: '127.0.0.1', port, metric: SESSIONS }])).readings.get('a')?.load).toBe(2);
+    await s.close();
+    expect(connections).toBe(1);
+  });
+
+  it('retries once on a new connection when the pod closed the kept one as it was reused, and counts it', async () => {
+    const registry = createMetricsRegistry();
+    const metrics = sessionReadMetrics(registry);
+    // Each connection answers its first request and drops the second without a word (an idle timeout racing the reuse).
+    const port = await serve((req, res) => {
+      const socket = req.socket as typeof req.socket & { served?: number };
+      socket.served = (socket.served ?? 0) + 1;
+      if (socket.served > 1) socket.destroy();
+      else res.end('worker_active_sessions 1\n');
+    });
+    const s = new PodLoadSource({ timeoutMs: 2000, concurrency: 4, now: () => 42, metrics });
+    await s.read([{ pod: 'a', ip: '127.0.0.1', port, metric: SESSIONS }]);
+    const again = await s.read([{ pod: 'a', ip: '127.0.0.1', port, metric: SESSIONS }]);
+    await s.close();
+    expect(again.readings.get('a')?.load).toBe(1);
+    expect((await metrics.staleRetries.get()).values[0]?.value).toBe(1);
+    const counts = (await metrics.readDuration.get()).values.filter((v) => v.metricName?.endsWith('_count'));
+    expect(counts.map((v) => [v.labels['result'], v.value])).toEqual([['ok', 2]]);
+  });
+
+  it('leaves a pod that drops every connection unknown after one retry, and records the failure', async () => {
+    const registry = createMetricsRegistry();
+    const metrics = sessionReadMetrics(registry);
+    let requests = 0;
+    const port = await serve((req) => {
+      requests++;
+      req.socket.destroy();
+    });
+    const s = new PodLoadSource({ timeoutMs: 2000, concurrency: 4, now: () => 42, metrics });
+    const r = await s.read([{ pod: 'a', ip: '127.0.0.1', port, metric: SESSIONS }]);
+    await s.close();
+    expect(r.readings.has('a')).toBe(false);
+    expect(r.errors.get('a')).toBeTruthy();
+    expect(requests).toBe(2);
+    const counts = (await metrics.readDuration.get()).values.filter((v) => v.metricName?.endsWith('_count'));
+    expect(counts.map((v) => [v.labels['result'], v.value])).toEqual([['error', 1]]);
+  });
+});

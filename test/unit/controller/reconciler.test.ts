@@ -10,6 +10,7 @@ import {
   SERVING,
 } from '../../../src/api/v1alpha1/labels.ts';
 import { DELETION_COST_DRAINING, DELETION_COST_REMOVE } from '../../../src/autoscaler/drain.ts';
+import { nextPassDelayMs } from '../../../src/autoscaler/schedule.ts';
 import { ANNOTATION_SKIP_DRAIN, FINALIZER_DRAIN } from '../../../src/api/v1alpha1/labels.ts';
 import { ANNOTATION_ADOPT } from '../../../src/controller/ownership.ts';
 import { KubeApiError } from '../../../src/runtime/errors.ts';
@@ -195,9 +196,9 @@ describe('autoscaling a fleet', () => {
     expect(replicasOf(world, 'demo-tts')).toBe(2);
   });
 
-  it('requeues at the autoscaling interval', async () => {
+  it('requeues at the fleet slot of the autoscaling interval', async () => {
     const world = new FleetWorld().withFleet(autoscaled({ intervalSeconds: 7 })).withDeployment('backend', 1).withPod('backend', 'demo-backend-a', { load: 1 });
-    expect(await world.reconcile()).toEqual({ requeueAfterMs: 7000 });
+    expect(await world.reconcile()).toEqual({ requeueAfterMs: nextPassDelayMs('voice/demo', world.nowMs, 7000) });
   });
 
   it('records a Ready transition once, not on every pass', async () => {
