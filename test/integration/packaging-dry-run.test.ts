@@ -153,10 +153,12 @@ describe('install artifacts against the API server', () => {
       expect(denied).toEqual([]);
     });
 
-    it('may not read Secrets in bulk, touch nodes, or take any Lease but its own', async () => {
+    it('may read nodes but never change them, never read Secrets in bulk, nor take any Lease but its own', async () => {
       expect(await allowed({ group: '', resource: 'secrets', verb: 'list' })).toBe(false);
       expect(await allowed({ group: '', resource: 'secrets', verb: 'watch' })).toBe(false);
-      expect(await allowed({ group: '', resource: 'nodes', verb: 'get' })).toBe(false);
+      // Nodes: whether one is being drained (rbac.readNodes), nothing more.
+      for (const verb of ['get', 'list', 'watch']) expect(await allowed({ group: '', resource: 'nodes', verb })).toBe(true);
+      for (const verb of ['patch', 'update', 'delete']) expect(await allowed({ group: '', resource: 'nodes', verb })).toBe(false);
       expect(await allowed({ group: 'rbac.authorization.k8s.io', resource: 'clusterroles', verb: 'create' })).toBe(false);
       // The Lease is named after the release (--leader-election-id), like the ServiceAccount.
       const lease = user.slice(user.lastIndexOf(':') + 1);
