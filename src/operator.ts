@@ -102,7 +102,8 @@ export async function startOperator(config: OperatorConfig): Promise<RunningOper
       return;
     }
     const elector = new LeaderElector({
-      lock: new KubeLeaseLock(client, config.leaderElectionNamespace, config.leaderElectionId),
+      // Lease renewals bypass the flow control: a reconcile storm queued there must not cost the lead.
+      lock: new KubeLeaseLock(new KubeClient(transport, { metrics, clock }), config.leaderElectionNamespace, config.leaderElectionId),
       identity: config.identity,
       clock,
       logger,
