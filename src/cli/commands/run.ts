@@ -17,8 +17,8 @@ const USAGE = `usage: unmute-operator run [flags]
   --health-probe-bind-address HOST:PORT  /healthz, /readyz (default :8081)
   --log-level info|debug|warn|error (default info)
   --workers N                       concurrent reconciles of distinct fleets (default 8)
-  --kube-api-qps N                  sustained API requests per second, 0 for no limit (default 200)
-  --kube-api-burst N                API requests at once after a quiet spell (default 400)
+  --kube-api-qps N                  sustained API requests per second, 0 for no limit (default 1000)
+  --kube-api-burst N                API requests at once after a quiet spell (default 2000)
   --kube-api-max-in-flight N        API requests in flight at most, watches aside (default 32)
   --scrape-concurrency N            backend /metrics reads in flight (default 32)
   --identity ID                     leader election identity (default: $POD_NAME, else host_pid)`;
