@@ -86,6 +86,12 @@ export async function startPrometheusOperator(cluster: Cluster | ClusterRef, opt
     // test may rely on the kind Prometheus not being served).
     installed = (await client.getIfExists(CRD, PROMETHEUS_CRD_NAME)) === undefined;
     await installCrds(client, prometheusOperatorExtraCrds(), timeoutMs);
+    // prometheus-operator reads discovery once at start and gives up ("no controller can be
+    // started") on a kind it does not find there: an Established CRD reaches discovery a moment later.
+    await waitUntil('the Prometheus kind in discovery', [], timeoutMs, async () => {
+      const list = z.object({ resources: z.array(z.object({ name: z.string() })) }).parse(JSON.parse(await client.raw('GET', '/apis/monitoring.coreos.com/v1')));
+      return list.resources.some((r) => r.name === 'prometheuses') ? true : undefined;
+    });
   } finally {
     await client.close();
   }
