@@ -16,6 +16,7 @@ import { createInformer, type Informer } from '../runtime/informer.ts';
 import {
   composeTransforms,
   nodeDrainFields,
+  podReadFields,
   withForeignObjectsReduced,
   withSharedFieldSets,
   withoutManagedFields,
@@ -137,7 +138,7 @@ export async function setupUnmuteDeploymentController(o: ControllerSetupOptions)
     ...ownedRefs.map((ref) => [refKey(ref), { ref, informer: inform(ref, undefined, composeTransforms(foreignReduced, withoutSubresourceManagedFields, sharedFieldSets), true), complete: true }] as const),
   ]);
   // Never applied by the operator: their managedFields are read by nothing.
-  const pods = inform<PodView>(POD, MANAGED_SELECTOR, withoutManagedFields);
+  const pods = inform<PodView>(POD, MANAGED_SELECTOR, podReadFields);
   const endpointSlices = inform<EndpointSliceView>(ENDPOINT_SLICE, MANAGED_SELECTOR, withoutManagedFields);
   // Nodes are cluster-scoped and read for one thing: whether one is being drained.
   const nodes = capabilities.nodeDrains

@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from '../observability/logger.ts';
 import type { ApplyOptions } from './kube-client.ts';
-import { desiredFieldNotOwned, findApplyEntry, ownedFieldMissingFromDesired } from './managed-fields.ts';
+import { controllerUid, desiredFieldNotOwned, findApplyEntry, ownedFieldMissingFromDesired, withOwnerUidToken, withOwnerUidTokenized } from './managed-fields.ts';
 import type { KubeObject } from './object.ts';
 import { subsetDifference } from './subset.ts';
 
@@ -72,9 +72,13 @@ export function decideApply(desired: KubeObject, observed: KubeObject | undefine
     const value = subsetDifference(compared, observed);
     if (value !== undefined) return { changed: true, reason: `value ${value}` };
   }
-  const removed = ownedFieldMissingFromDesired(entry.fieldsV1, desired);
+  // The cache may share field sets with the owner's uid as a token (transform.ts): compare both sides so.
+  const owner = controllerUid(observed);
+  const fields = owner === undefined ? entry.fieldsV1 : withOwnerUidTokenized(entry.fieldsV1, owner);
+  const sent = owner === undefined ? desired : withOwnerUidToken(desired, owner);
+  const removed = ownedFieldMissingFromDesired(fields, sent);
   if (removed !== undefined) return { changed: true, reason: `removed ${removed}` };
-  const notOwned = desiredFieldNotOwned(subresource === 'status' ? { status: desired.status } : desired, entry.fieldsV1);
+  const notOwned = desiredFieldNotOwned(subresource === 'status' ? { status: sent.status } : sent, fields);
   if (notOwned !== undefined) return { changed: true, reason: `not-owned ${notOwned}` };
   return { changed: false, reason: 'unchanged' };
 }

@@ -19,6 +19,40 @@ const unrecordedMetadata = new Set([
   'selfLink',
 ]);
 
+/**
+ * Stands for the controller owner's uid in field sets the cache shares (transform.ts). A NUL
+ * starts it, which no uid holds.
+ */
+export const OWNER_UID_TOKEN = '\u0000controller-owner';
+
+/** The uid of `obj`'s controller owner reference, if any. */
+export function controllerUid(obj: KubeObject): string | undefined {
+  return obj.metadata.ownerReferences?.find((r) => r.controller === true)?.uid;
+}
+
+/**
+ * `fieldsV1` with the element key of owner reference `uid` written as OWNER_UID_TOKEN. The owner's
+ * uid is the one part of a child's field set that differs between fleets (ownerReferences is a list
+ * keyed by uid): with it replaced, the same child of a thousand fleets has one field set. Returns
+ * `fieldsV1` itself when it names no such element (already replaced, or owned by nobody).
+ */
+export function withOwnerUidTokenized(fieldsV1: Record<string, unknown>, uid: string): Record<string, unknown> {
+  const metadata = fieldsV1['f:metadata'];
+  if (!isPlainObject(metadata)) return fieldsV1;
+  const refs = metadata['f:ownerReferences'];
+  const key = `k:${JSON.stringify({ uid })}`;
+  if (!isPlainObject(refs) || !(key in refs)) return fieldsV1;
+  const renamed = Object.fromEntries(Object.entries(refs).map(([k, v]) => [k === key ? `k:${JSON.stringify({ uid: OWNER_UID_TOKEN })}` : k, v]));
+  return { ...fieldsV1, 'f:metadata': { ...metadata, 'f:ownerReferences': renamed } };
+}
+
+/** `desired` with owner reference `uid` written as OWNER_UID_TOKEN, to compare with a tokenized field set. */
+export function withOwnerUidToken(desired: KubeObject, uid: string): KubeObject {
+  const refs = desired.metadata.ownerReferences;
+  if (refs === undefined || !refs.some((r) => r.uid === uid)) return desired;
+  return { ...desired, metadata: { ...desired.metadata, ownerReferences: refs.map((r) => (r.uid === uid ? { ...r, uid: OWNER_UID_TOKEN } : r)) } };
+}
+
 /** Our Apply entry: same manager, operation Apply, same subresource ('' for the main resource). */
 export function findApplyEntry(observed: KubeObject, fieldManager: string, subresource = ''): ManagedFieldsEntry | undefined {
   return observed.metadata.managedFields?.find(

@@ -2,6 +2,7 @@
 // holds every pod and child of every fleet for its whole life, so what it never reads again should
 // not stay in memory.
 import { createHash } from 'node:crypto';
+import { controllerUid, withOwnerUidTokenized } from './managed-fields.ts';
 import type { KubeObject } from './object.ts';
 
 /** Turns an object from the API server into the copy the cache keeps. */
@@ -68,6 +69,29 @@ export function nodeDrainFields<T extends KubeObject & { spec?: { unschedulable?
 }
 
 /**
+ * What the cache keeps of a pod: its metadata without managedFields, where it runs (nodeName), its
+ * scheduling gates, and of its status the phase, conditions (type, status, reason, when) and IP.
+ * Containers, volumes, tolerations and container statuses are read by nothing and are most of a pod;
+ * a fleet of two thousand backends holds two thousand of them.
+ */
+export function podReadFields<T extends KubeObject>(obj: T): T {
+  const { managedFields: _dropped, ...metadata } = obj.metadata;
+  const raw = obj as KubeObject & { spec?: Record<string, unknown>; status?: Record<string, unknown> };
+  const spec = raw.spec === undefined ? undefined : pick(raw.spec, ['nodeName', 'schedulingGates']);
+  const status = raw.status === undefined ? undefined : pick(raw.status, ['phase', 'podIP', 'conditions']);
+  if (status?.['conditions'] !== undefined) {
+    status['conditions'] = (status['conditions'] as Array<Record<string, unknown>>).map((c) => pick(c, ['type', 'status', 'reason', 'lastTransitionTime']));
+  }
+  return { apiVersion: obj.apiVersion, kind: obj.kind, metadata, ...(spec === undefined ? {} : { spec }), ...(status === undefined ? {} : { status }) } as T;
+}
+
+function pick(obj: Record<string, unknown>, keys: readonly string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of keys) if (obj[k] !== undefined) out[k] = obj[k];
+  return out;
+}
+
+/**
  * For objects `isOurs` rejects, keeps only what says whose they are: name, uid, resourceVersion,
  * labels, owner references and the annotations named in `keepAnnotations`. A cache that watches a
  * kind without a label filter (so that a miss means "no object of that name") holds every such
@@ -121,9 +145,10 @@ const SHARED_FIELD_SETS_MAX = 20_000;
 /**
  * Shares equal `managedFields[].fieldsV1` trees between cached objects. A field set names every field
  * a manager owns, so it is often the largest part of a child's metadata, and it is the same for the
- * same child of every fleet (the Services of a thousand fleets own the same fields). Kept once per
- * distinct set, a thousand fleets' caches hold a few dozen trees instead of tens of thousands.
- * Cached objects are never mutated, so sharing is safe.
+ * same child of every fleet (the Services of a thousand fleets own the same fields) once the owner's
+ * uid, the one fleet-specific key in it, is written as a token (withOwnerUidTokenized; apply.ts
+ * compares so). Kept once per distinct set, a thousand fleets' caches hold a few dozen trees instead
+ * of tens of thousands. Cached objects are never mutated, so sharing is safe.
  */
 export function withSharedFieldSets(): CacheTransform<KubeObject> {
   const shared = new Map<string, Record<string, unknown>>();
@@ -138,7 +163,8 @@ export function withSharedFieldSets(): CacheTransform<KubeObject> {
   return (obj) => {
     const entries = obj.metadata.managedFields;
     if (entries === undefined || entries.length === 0) return obj;
-    const managedFields = entries.map((e) => (e.fieldsV1 === undefined ? e : { ...e, fieldsV1: share(e.fieldsV1) }));
+    const owner = controllerUid(obj);
+    const managedFields = entries.map((e) => (e.fieldsV1 === undefined ? e : { ...e, fieldsV1: share(owner === undefined ? e.fieldsV1 : withOwnerUidTokenized(e.fieldsV1, owner)) }));
     return { ...obj, metadata: { ...obj.metadata, managedFields } };
   };
 }

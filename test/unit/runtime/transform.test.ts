@@ -12,6 +12,7 @@ import {
   withForeignObjectsReduced,
   withSharedFieldSets,
   withLargeStringsDigested,
+  podReadFields,
   withoutManagedFields,
   withoutPodTemplateSpec,
   withoutSubresourceManagedFields,
@@ -142,5 +143,56 @@ describe('cache transforms', () => {
     expect(b).toEqual(service('b', 'selector'));
     const bare: KubeObject = { apiVersion: 'v1', kind: 'Service', metadata: { name: 'd' } };
     expect(share(bare)).toBe(bare);
+  });
+
+  it('shares the same child of different fleets: the owner uid in a field set is a token, and no-op detection reads it so', () => {
+    const share = withSharedFieldSets();
+    const ownerRef = (uid: string) => ({ apiVersion: 'unmute.sh/v1alpha1', kind: 'UnmuteDeployment', name: 'f', uid, controller: true, blockOwnerDeletion: true });
+    const desired = (uid: string): KubeObject => ({
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'f-stt', namespace: 'n', ownerReferences: [ownerRef(uid)] },
+      spec: { selector: { app: 'stt' } },
+    });
+    const fieldsOf = (uid: string) => ({ 'f:metadata': { 'f:ownerReferences': { [`k:{"uid":"${uid}"}`]: {} } }, 'f:spec': { 'f:selector': {} } });
+    const observed = (uid: string, fieldsV1: Record<string, unknown> = fieldsOf(uid)): KubeObject => ({
+      ...desired(uid),
+      metadata: { ...desired(uid).metadata, uid: `child-${uid}`, managedFields: [{ manager, operation: 'Apply', apiVersion: 'v1', fieldsType: 'FieldsV1', fieldsV1 }] },
+    });
+    const [a, b] = [share(observed('uid-a')), share(observed('uid-b'))];
+    expect(a.metadata.managedFields![0]!.fieldsV1).toBe(b.metadata.managedFields![0]!.fieldsV1);
+    expect(JSON.stringify(a.metadata.managedFields![0]!.fieldsV1)).not.toContain('uid-a');
+    // The shared tree still reads as "we own exactly what we send", for either fleet, and the same
+    // answer comes from the untransformed object.
+    expect(decideApply(desired('uid-a'), a, manager)).toEqual({ changed: false, reason: 'unchanged' });
+    expect(decideApply(desired('uid-b'), b, manager)).toEqual({ changed: false, reason: 'unchanged' });
+    expect(decideApply(desired('uid-b'), observed('uid-b'), manager)).toEqual({ changed: false, reason: 'unchanged' });
+    // An owner reference we send but no longer own (someone took it) is still seen.
+    const taken = share(observed('uid-c', { 'f:spec': { 'f:selector': {} } }));
+    expect(decideApply(desired('uid-c'), taken, manager).changed).toBe(true);
+  });
+
+  it('keeps of a pod what the operator reads: metadata, node, gates, phase, conditions, IP', () => {
+    const pod: KubeObject = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'p', namespace: 'n', uid: 'u', labels: { a: 'b' }, annotations: { c: 'd' }, ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'rs', uid: 'r', controller: true }], managedFields: [{ manager: 'kubelet', operation: 'Update' }] },
+      spec: { nodeName: 'gpu-1', schedulingGates: [{ name: 'g' }], containers: [{ name: 'stt', image: 'x', env: [{ name: 'A', value: 'B' }] }], tolerations: [{ key: 't' }] },
+      status: {
+        phase: 'Running',
+        podIP: '10.0.0.1',
+        conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: '2026-01-01T00:00:00Z', lastProbeTime: null, message: 'm' }],
+        containerStatuses: [{ name: 'stt', ready: true }],
+      },
+    };
+    expect(podReadFields(pod)).toEqual({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'p', namespace: 'n', uid: 'u', labels: { a: 'b' }, annotations: { c: 'd' }, ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'rs', uid: 'r', controller: true }] },
+      spec: { nodeName: 'gpu-1', schedulingGates: [{ name: 'g' }] },
+      status: { phase: 'Running', podIP: '10.0.0.1', conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: '2026-01-01T00:00:00Z' }] },
+    });
+    // A pod just created has neither status nor node.
+    expect(podReadFields({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'q' }, spec: { containers: [] } })).toEqual({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'q' }, spec: {} });
   });
 });
