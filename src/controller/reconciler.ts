@@ -133,6 +133,13 @@ export class UnmuteDeploymentReconciler {
     versions.add(over.metadata.resourceVersion ?? '');
     if (previous !== undefined) versions.add(previous.object.metadata.resourceVersion ?? '');
     versions.delete(answer.metadata.resourceVersion ?? '');
+    // The watch may deliver our write before its answer comes back: then the cache is not behind,
+    // and nothing would ever remove the entry (the fleet stays idle), a whole object per fleet.
+    const cached = this.#d.fleets.get(key);
+    if (cached !== undefined && !versions.has(cached.metadata.resourceVersion ?? '')) {
+      this.#ownWrites.delete(key);
+      return;
+    }
     this.#ownWrites.set(key, { over: versions, object: answer });
   }
 
