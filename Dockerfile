@@ -29,5 +29,5 @@ USER 65532:65532
 # 8080: /metrics, 8081: /healthz and /readyz (the chart's defaults).
 EXPOSE 8080 8081
 # Node flags: src/cli/node-flags.ts says why (a unit test keeps the two equal).
-ENTRYPOINT ["node", "--max-semi-space-size=16", "src/cli/main.ts"]
+ENTRYPOINT ["node", "--max-semi-space-size=16", "--heap-growing-percent=25", "src/cli/main.ts"]
 CMD ["run"]

@@ -47,6 +47,7 @@ import { drainNode, podsOnNode } from '../src/sim/fleet/node-drain.ts';
 import type { PodRunnerEvent } from '../src/sim/fleet/pod-runner.ts';
 import { watchWrites } from '../src/sim/fleet/watch-writes.ts';
 import { stepSeries } from './peers-report.ts';
+import { OPERATOR_NODE_FLAGS } from '../src/cli/node-flags.ts';
 
 const self = fileURLToPath(import.meta.url);
 
@@ -412,7 +413,7 @@ async function outer(argv: string[]): Promise<number> {
 
     const operator = spawnInNetns(
       cluster,
-      ['src/cli/main.ts', 'run', '--kubeconfig', cluster.kubeconfigInNetnsPath!, '--no-leader-elect', '--namespace', NS_OP, '--metrics-bind-address', OPERATOR_METRICS, '--health-probe-bind-address', '127.0.0.1:0', '--log-level', argv.some((a) => a.startsWith('--operator-log=')) ? 'info' : 'warn'],
+      [...OPERATOR_NODE_FLAGS, 'src/cli/main.ts', 'run', '--kubeconfig', cluster.kubeconfigInNetnsPath!, '--no-leader-elect', '--namespace', NS_OP, '--metrics-bind-address', OPERATOR_METRICS, '--health-probe-bind-address', '127.0.0.1:0', '--log-level', argv.some((a) => a.startsWith('--operator-log=')) ? 'info' : 'warn'],
       'operator-process',
     );
     const innerRun = (label: string, config: Omit<InnerConfig, 'kubeconfig' | 'trace' | 'label' | 'windowS'>) =>

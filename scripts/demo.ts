@@ -20,6 +20,7 @@ import { CHEAP_SESSION, CHEAP_WORKER, runFleetScenario } from '../src/sim/fleet/
 import { planTrace, type FleetTrace } from '../src/sim/fleet/trace.ts';
 import { seededRng } from '../src/sim/random.ts';
 import { LABEL_APP_COMPONENT, LABEL_SERVING } from '../src/api/v1alpha1/labels.ts';
+import { OPERATOR_NODE_FLAGS } from '../src/cli/node-flags.ts';
 
 const self = fileURLToPath(import.meta.url);
 const NAMESPACE = 'unmute-demo';
@@ -162,7 +163,7 @@ async function outer(argv: string[]): Promise<number> {
     log(`cluster up; KUBECONFIG=${cluster.kubeconfigPath}`);
 
     const operator = processes.spawn(cluster, [
-      'src/cli/main.ts', 'run', '--kubeconfig', cluster.kubeconfigInNetnsPath!, '--no-leader-elect',
+      ...OPERATOR_NODE_FLAGS, 'src/cli/main.ts', 'run', '--kubeconfig', cluster.kubeconfigInNetnsPath!, '--no-leader-elect',
       '--metrics-bind-address', '127.0.0.1:0', '--health-probe-bind-address', '127.0.0.1:0', '--log-level', 'warn',
     ]);
     log('operator started (inside the cluster network namespace, so it can read each backend pod\'s /metrics)');

@@ -6,5 +6,12 @@
 // and answer across several scavenges): 128 MiB of resident memory for objects that die within a
 // second. At 16 MiB the young generation stays at 32 MiB for some more (short) scavenges. It does
 // not bound the work: that is bounded by the caches (metadata only, shared field sets), the flow
-// control and the worker count; the old generation has no limit set.
-export const OPERATOR_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=16'];
+// control and the worker count.
+//
+// --heap-growing-percent=25: after each full collection V8 lets the old generation grow to 1.25 times
+// what survived, instead of its own factor (up to 4 times when collections look cheap). A reconcile
+// storm promotes much short-lived garbage, and with V8's factor a thousand fleets' first reconcile
+// peaked at 551 MiB for 115 MiB of live heap; with 25 % it peaks at 358 MiB, for more frequent full
+// collections and no measurable loss of throughput (bench:reconcile). It is a growth rate, not a
+// limit: the heap still grows as far as the caches need.
+export const OPERATOR_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=16', '--heap-growing-percent=25'];
