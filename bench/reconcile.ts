@@ -86,6 +86,9 @@ interface Result {
   resyncReadsPerCr: number;
   resyncWritesPerCr: number;
   peakRssMiB: number;
+  /** RSS and V8 heap in use once idle after the first run (the operator's own process metrics). */
+  idleRssMiB: number;
+  idleHeapUsedMiB: number;
   resyncPeakRssMiB: number;
 }
 
@@ -102,6 +105,8 @@ async function requestTotals(p: OperatorProcess): Promise<Record<string, number>
   out['reconciles'] = metricSum(text, 'controller_runtime_reconcile_total');
   out['depth'] = metricSum(text, 'workqueue_depth');
   out['active'] = metricSum(text, 'controller_runtime_active_workers');
+  out['rss'] = metricSum(text, 'process_resident_memory_bytes');
+  out['heapUsed'] = metricSum(text, 'nodejs_heap_size_used_bytes');
   return out;
 }
 
@@ -252,6 +257,8 @@ async function benchSize(n: number): Promise<Result> {
       writesPerCr: round(writesOf(after, base) / n),
       writesByMethod,
       peakRssMiB: peak,
+      idleRssMiB: Math.round(after['rss']! / 1048576),
+      idleHeapUsedMiB: Math.round(after['heapUsed']! / 1048576),
     };
     await first.stop();
 
@@ -300,6 +307,7 @@ function table(results: Result[]): string {
     ['resync reads per CR', (r) => String(r.resyncReadsPerCr)],
     ['resync writes per CR (goal 0)', (r) => String(r.resyncWritesPerCr)],
     ['peak RSS (VmHWM), first run', (r) => `${r.peakRssMiB} MiB`],
+    ['idle after it: RSS, V8 heap used', (r) => `${r.idleRssMiB}, ${r.idleHeapUsedMiB} MiB`],
     ['peak RSS (VmHWM), resync run', (r) => `${r.resyncPeakRssMiB} MiB`],
   ];
   const width = Math.max(...rows.map(([h]) => h.length));

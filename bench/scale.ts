@@ -1,5 +1,5 @@
 // npm run bench:scale [-- --backends 2000 --fleets 100 --steady-s 30 --step-sessions 4 --step-fleets N
-//                        --pad-kb 0 --runners 2 --workers 2 --timeout-s S --operator-log PATH
+//                        --pad-kb 0 --runners 2 --workers N --timeout-s S --operator-log PATH
 //                        --operator-node-options '--max-semi-space-size=4']
 //
 // What reading every backend's /metrics at the default 5 s interval costs the operator, at the
@@ -38,6 +38,7 @@ import { z } from 'zod';
 import { NetnsProcesses } from '../scripts/cluster/netns-node.ts';
 import { startCluster, stopCluster, type Cluster } from '../scripts/cluster/harness.ts';
 import { autoscaling } from '../src/api/v1alpha1/autoscaling.ts';
+import { OPERATOR_NODE_FLAGS } from '../src/cli/node-flags.ts';
 import { LABEL_APP_COMPONENT, LABEL_APP_INSTANCE, LABEL_APP_MANAGED_BY, MANAGED_BY } from '../src/api/v1alpha1/labels.ts';
 import { silentLogger } from '../src/observability/logger.ts';
 import { sessionReadMetricNames } from '../src/observability/metrics.ts';
@@ -76,7 +77,8 @@ const Args = z
     /** How many fleets get the load step (the first ones); default all: the worst case, every fleet deciding at once. */
     'step-fleets': z.coerce.number().int().min(1).max(1000).optional(),
     runners: z.coerce.number().int().min(1).max(16).default(2),
-    workers: z.coerce.number().int().min(1).max(64).default(2),
+    /** The operator's --workers; default its own default. */
+    workers: z.coerce.number().int().min(1).max(64).optional(),
     'timeout-s': z.coerce.number().int().min(60).max(7200).optional(),
     /** NODE_OPTIONS of the operator process only (V8 heap flags, for example). */
     'operator-node-options': z.string().max(500).optional(),
@@ -313,10 +315,12 @@ async function inner(config: z.infer<typeof InnerConfig>): Promise<void> {
       child(`runner ${r}`, [self, '--runner', JSON.stringify({ kubeconfig: config.kubeconfig, namespaces: namespaces.filter((_, i) => i % args.runners === r), stepSessions: args['step-sessions'], paddingBytes: Math.round(args['pad-kb'] * 1024), stepFleets })]),
     );
     children.push(...runners);
+    // With the Node flags the image runs it with (src/cli/node-flags.ts): what is measured is what ships.
     const operator = child('operator', [
-      'src/cli/main.ts', 'run', '--kubeconfig', config.kubeconfig, '--no-leader-elect',
+      ...OPERATOR_NODE_FLAGS, 'src/cli/main.ts', 'run', '--kubeconfig', config.kubeconfig, '--no-leader-elect',
       '--metrics-bind-address', OPERATOR_METRICS, '--health-probe-bind-address', OPERATOR_HEALTH,
-      '--log-level', args['operator-log'] === undefined ? 'warn' : 'debug', '--workers', String(args.workers),
+      '--log-level', args['operator-log'] === undefined ? 'warn' : 'debug',
+      ...(args.workers === undefined ? [] : ['--workers', String(args.workers)]),
     ], args['operator-node-options'] === undefined ? {} : { NODE_OPTIONS: args['operator-node-options'] });
     children.push(operator);
     await until('the operator to be ready', async () => (await fetch(`http://${OPERATOR_HEALTH}/readyz`).catch(() => undefined))?.status === 200);
@@ -425,7 +429,7 @@ async function inner(config: z.infer<typeof InnerConfig>): Promise<void> {
       backends: args.backends,
       fleets: args.fleets,
       interval_s: INTERVAL_S,
-      workers: args.workers,
+      workers: args.workers ?? 'operator default',
       pad_kb: args['pad-kb'],
       window_s: Math.round(windowS * 10) / 10,
       cores: r3(cores),
