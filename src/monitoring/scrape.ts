@@ -1,12 +1,13 @@
 // How Prometheus finds the fleet's metrics: ServiceMonitors or PodMonitors for the
 // prometheus-operator, or prometheus.io/* pod annotations for a Prometheus without it.
-// Every target gets the same labels either way: namespace, pod, job=<fleet>-<component>,
-// unmute_sh_fleet and unmute_sh_component, so every query can be scoped to one fleet and component.
+// One monitor per fleet, an endpoint per component. Every target gets the same labels either way:
+// namespace, pod, job=<fleet>-<component>, unmute_sh_fleet and unmute_sh_component, so every query
+// can be scoped to one fleet and component.
 import { PodMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PodMonitor';
 import { ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor';
 import type { IService } from 'kubernetes-models/v1/Service';
 import { describeComponent, fleetComponents, type AnyComponent, type ComponentName } from '../api/v1alpha1/components.ts';
-import { LABEL_COMPONENT, LABEL_FLEET, LABEL_METRICS_SERVICE, childName, componentLabels, selectorLabels } from '../api/v1alpha1/labels.ts';
+import { LABEL_APP_COMPONENT, LABEL_COMPONENT, LABEL_FLEET, LABEL_METRICS_SERVICE, childName, fleetLabels, selectorLabels } from '../api/v1alpha1/labels.ts';
 import type { UnmuteDeployment } from '../api/v1alpha1/unmute-deployment.ts';
 import type { Desired, DesiredObject } from '../render/types.ts';
 
@@ -40,10 +41,15 @@ export function monitoringObjectLabels(fleet: UnmuteDeployment, base: Record<str
   return { ...fleet.spec.monitoring.labels, ...base };
 }
 
-/** Relabelings shared by ServiceMonitor and PodMonitor endpoints: the job name and the user's constant labels. */
+/**
+ * Relabelings of one component's endpoint, shared by ServiceMonitor and PodMonitor: keep that
+ * component's pods (one monitor covers the fleet, every component on the same port name), the job
+ * name, and the user's constant labels.
+ */
 function relabelings(fleet: UnmuteDeployment, component: ComponentName) {
   const extra = Object.entries(fleet.spec.monitoring.targetLabels ?? {}).sort(([a], [b]) => a.localeCompare(b));
   return [
+    { action: 'keep' as const, sourceLabels: [POD_COMPONENT_META_LABEL], regex: component },
     // Without this the job would be the Service name (ServiceMonitor) or <namespace>/<PodMonitor>
     // (PodMonitor): switching scrapeKind would then break every saved query.
     { action: 'replace' as const, targetLabel: 'job', replacement: jobName(fleet, component) },
@@ -52,71 +58,98 @@ function relabelings(fleet: UnmuteDeployment, component: ComponentName) {
   ];
 }
 
+/** The pod's component label as Kubernetes service discovery names it (`.` and `/` become `_`). */
+const POD_COMPONENT_META_LABEL = `__meta_kubernetes_pod_label_${LABEL_APP_COMPONENT.replace(/[^a-zA-Z0-9_]/g, '_')}`;
+
 function endpointTiming(fleet: UnmuteDeployment) {
   const m = fleet.spec.monitoring;
   return m.scrapeTimeout === undefined ? { interval: m.interval } : { interval: m.interval, scrapeTimeout: m.scrapeTimeout };
 }
 
-/** Series labels copied from the Service (ServiceMonitor) or pod (PodMonitor) labels. */
+/** Series labels copied from the pod: every component's pods carry the fleet and component. */
 const COPIED_LABELS = [LABEL_FLEET, LABEL_COMPONENT];
 
-function serviceMonitor(fleet: UnmuteDeployment, c: AnyComponent): DesiredObject {
+/** Name of the fleet's monitor and of the metrics Service its ServiceMonitor reads. */
+export function metricsObjectName(fleet: UnmuteDeployment): string {
+  return `${fleet.metadata.name}-metrics`;
+}
+
+function endpoints(fleet: UnmuteDeployment, targets: AnyComponent[]) {
+  return targets.map((c) => ({ port: c.portName, path: c.metricsPath, ...endpointTiming(fleet), relabelings: relabelings(fleet, c.name) }));
+}
+
+function serviceMonitor(fleet: UnmuteDeployment, targets: AnyComponent[]): DesiredObject {
   const name = fleet.metadata.name;
-  // The sessions component's own Service selects serving pods only: its monitor reads the metrics Service.
-  const matchLabels: Record<string, string> = { [LABEL_FLEET]: name, [LABEL_COMPONENT]: c.name };
-  if (c.service.selectsServing) matchLabels[LABEL_METRICS_SERVICE] = 'true';
   const sm = new ServiceMonitor({
-    metadata: { name: childName(name, c.name), namespace: fleet.metadata.namespace, labels: monitoringObjectLabels(fleet, componentLabels(name, c.name)) },
+    metadata: { name: metricsObjectName(fleet), namespace: fleet.metadata.namespace, labels: monitoringObjectLabels(fleet, fleetLabels(name)) },
     spec: {
-      selector: { matchLabels },
-      targetLabels: COPIED_LABELS,
-      endpoints: [{ port: c.portName, path: c.metricsPath, ...endpointTiming(fleet), relabelings: relabelings(fleet, c.name) }],
+      selector: { matchLabels: { [LABEL_FLEET]: name, [LABEL_METRICS_SERVICE]: 'true' } },
+      podTargetLabels: COPIED_LABELS,
+      endpoints: endpoints(fleet, targets),
     },
   });
   return sm.toJSON() as DesiredObject;
 }
 
-function podMonitor(fleet: UnmuteDeployment, c: AnyComponent): DesiredObject {
+function podMonitor(fleet: UnmuteDeployment, targets: AnyComponent[]): DesiredObject {
   const name = fleet.metadata.name;
   const pm = new PodMonitor({
-    metadata: { name: childName(name, c.name), namespace: fleet.metadata.namespace, labels: monitoringObjectLabels(fleet, componentLabels(name, c.name)) },
+    metadata: { name: metricsObjectName(fleet), namespace: fleet.metadata.namespace, labels: monitoringObjectLabels(fleet, fleetLabels(name)) },
     spec: {
       // Not on unmute.sh/serving: a draining pod must still be scraped.
-      selector: { matchLabels: selectorLabels(name, c.name) },
+      selector: { matchLabels: instanceSelector(name) },
       podTargetLabels: COPIED_LABELS,
-      podMetricsEndpoints: [{ port: c.portName, path: c.metricsPath, ...endpointTiming(fleet), relabelings: relabelings(fleet, c.name) }],
+      podMetricsEndpoints: endpoints(fleet, targets),
     },
   });
   return pm.toJSON() as DesiredObject;
 }
 
 /**
- * A headless Service over every pod of a component whose own Service selects serving pods only,
- * for its ServiceMonitor: a drained pod leaves rotation exactly when its sessions and its drain
- * matter most, and must stay scraped. Headless because nothing connects through it.
+ * A headless Service over every pod of the fleet, for its ServiceMonitor: the components' own
+ * Services select serving pods only, and a drained pod leaves rotation exactly when its sessions and
+ * its drain matter most, so it must stay scraped. One per fleet, not one per component: every
+ * component serves its metrics on a port of the same name, and the monitor's endpoints keep each
+ * component's pods. Headless because nothing connects through it.
  */
-function metricsService(fleet: UnmuteDeployment, c: AnyComponent): Desired<IService> {
+function metricsService(fleet: UnmuteDeployment, targets: AnyComponent[]): Desired<IService> {
   const name = fleet.metadata.name;
+  // One port per port name: the first such component's number (numbers only label a headless Service's ports).
+  const ports = new Map<string, number>();
+  const taken = (n: number) => [...ports.values()].includes(n);
+  for (const c of targets) {
+    if (ports.has(c.portName)) continue;
+    let port = c.port;
+    while (taken(port)) port++;
+    ports.set(c.portName, port);
+  }
   return {
     apiVersion: 'v1',
     kind: 'Service',
-    metadata: {
-      name: `${childName(name, c.name)}-metrics`,
-      namespace: fleet.metadata.namespace,
-      labels: { ...componentLabels(name, c.name), [LABEL_METRICS_SERVICE]: 'true' },
-    },
+    metadata: { name: metricsObjectName(fleet), namespace: fleet.metadata.namespace, labels: { ...fleetLabels(name), [LABEL_METRICS_SERVICE]: 'true' } },
     spec: {
       clusterIP: 'None',
-      selector: selectorLabels(name, c.name),
-      ports: [{ name: c.portName, port: c.port, targetPort: c.portName, protocol: 'TCP' }],
+      selector: instanceSelector(name),
+      // Each pod's targetPort resolves by name: backend and STT pods answer on their own numbers.
+      ports: [...ports].map(([portName, port]) => ({ name: portName, port, targetPort: portName, protocol: 'TCP' as const })),
     },
   };
 }
 
-/** ServiceMonitors (plus the metrics Services they need) or PodMonitors, one per component with metrics. */
-export function renderScrapeObjects(fleet: UnmuteDeployment): DesiredObject[] {
-  const targets = scrapeTargets(fleet);
-  if (fleet.spec.monitoring.scrapeKind === 'PodMonitor') return targets.map((c) => podMonitor(fleet, c));
-  return [...targets.filter((c) => c.service.selectsServing).map((c) => metricsService(fleet, c)), ...targets.map((c) => serviceMonitor(fleet, c))];
+/** Every pod of the fleet (the app name and instance labels every component's pods carry). */
+function instanceSelector(fleet: string): Record<string, string> {
+  const { [LABEL_APP_COMPONENT]: _component, ...rest } = selectorLabels(fleet, 'backend');
+  return rest;
 }
 
+/**
+ * One monitor per fleet with an endpoint per component with metrics: a ServiceMonitor and the
+ * metrics Service it reads, or a PodMonitor. (Earlier versions rendered one of each per component;
+ * the reconciler prunes those on upgrade.)
+ */
+export function renderScrapeObjects(fleet: UnmuteDeployment): DesiredObject[] {
+  const targets = scrapeTargets(fleet);
+  if (targets.length === 0) return [];
+  if (fleet.spec.monitoring.scrapeKind === 'PodMonitor') return [podMonitor(fleet, targets)];
+  return [metricsService(fleet, targets), serviceMonitor(fleet, targets)];
+}

@@ -106,7 +106,7 @@ describe('the UnmuteDeployment controller on a real API server', () => {
     if (operator.setup.capabilities.gatewayApi) expect(prod).toContain('HTTPRoute/prod');
     // The run's Gateway API (v1.4.1) HTTPRoute has rules[].timeouts; the operator found it.
     expect(operator.setup.capabilities.httpRouteTimeouts).toBe(operator.setup.capabilities.gatewayApi);
-    if (operator.setup.capabilities.prometheusOperator) expect(prod).toEqual(expect.arrayContaining(['ServiceMonitor/prod-backend', 'PrometheusRule/prod-rules']));
+    if (operator.setup.capabilities.prometheusOperator) expect(prod).toEqual(expect.arrayContaining(['ServiceMonitor/prod-metrics', 'Service/prod-metrics', 'PrometheusRule/prod-rules']));
   });
 
   it('records the observed generation and the not-yet-ready components in status', async () => {

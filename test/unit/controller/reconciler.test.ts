@@ -318,11 +318,24 @@ describe('the fleet\'s finalizer and its deletion', () => {
 describe('monitoring objects', () => {
   it('keeps the fleet Ready when a monitoring object is refused, and says so in MonitoringConfigured', async () => {
     const world = new FleetWorld({ prometheusOperator: true, gatewayApi: false, httpRouteTimeouts: false, grafanaOperator: false, nodeDrains: true }).withFleet().withDeployment('backend', 1).withDeployment('stt', 1).withDeployment('tts', 1);
-    world.client.failApply.set('ServiceMonitor/demo-backend', new KubeApiError({ code: 403, reason: 'Forbidden', message: 'servicemonitors is forbidden' }));
-    await expect(world.reconcile()).rejects.toThrow(/ServiceMonitor demo-backend/);
+    world.client.failApply.set('ServiceMonitor/demo-metrics', new KubeApiError({ code: 403, reason: 'Forbidden', message: 'servicemonitors is forbidden' }));
+    await expect(world.reconcile()).rejects.toThrow(/ServiceMonitor demo-metrics/);
     expect(world.condition('Ready')).toMatchObject({ status: 'True' });
     expect(world.condition('MonitoringConfigured')).toMatchObject({ status: 'False', reason: 'ApplyFailed' });
     expect(world.client.applied('PrometheusRule')).toHaveLength(1);
+  });
+
+  it('replaces the per-component monitors and metrics Services of the previous version with one of each', async () => {
+    const world = new FleetWorld({ prometheusOperator: true, gatewayApi: false, httpRouteTimeouts: false, grafanaOperator: false, nodeDrains: true })
+      .withFleet()
+      .withOwned({ apiVersion: 'monitoring.coreos.com/v1', kind: 'ServiceMonitor', name: 'demo-backend' })
+      .withOwned({ apiVersion: 'monitoring.coreos.com/v1', kind: 'ServiceMonitor', name: 'demo-stt' })
+      .withOwned({ apiVersion: 'v1', kind: 'Service', name: 'demo-backend-metrics' })
+      .withOwned({ apiVersion: 'v1', kind: 'Service', name: 'demo-stt-metrics' });
+    await world.reconcile();
+    expect(world.client.applied('ServiceMonitor').map((o) => o.metadata.name)).toEqual(['demo-metrics']);
+    expect(world.client.applied('Service').map((o) => o.metadata.name)).toContain('demo-metrics');
+    expect(world.client.writes.filter((w) => w.verb === 'delete').map((w) => w.name).sort()).toEqual(['demo-backend', 'demo-backend-metrics', 'demo-stt', 'demo-stt-metrics']);
   });
 });
 

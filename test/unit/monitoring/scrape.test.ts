@@ -6,19 +6,25 @@ import { describe, expect, it } from 'vitest';
 import { renderMonitoring, scrapeAnnotations } from '../../../src/monitoring/index.ts';
 import { LABEL_METRICS_SERVICE } from '../../../src/api/v1alpha1/labels.ts';
 import { renderScrapeObjects } from '../../../src/monitoring/scrape.ts';
+import { renderFleet } from '../../../src/render/index.ts';
 import type { KubeObject } from '../../../src/runtime/object.ts';
 import { anUnmuteDeployment } from '../../support/factories.ts';
 import { everything, podMonitorSample, sample } from '../../support/monitoring.ts';
 
-type Endpoint = { port: string; path: string; interval: string; scrapeTimeout?: string; relabelings: Array<Record<string, string>> };
+type Endpoint = { port: string; path: string; interval: string; scrapeTimeout?: string; relabelings: Array<Record<string, unknown>> };
 const monitors = (objs: KubeObject[]) => objs.filter((o) => o.kind === 'ServiceMonitor' || o.kind === 'PodMonitor');
 const spec = (o: KubeObject) => o['spec'] as Record<string, unknown> & { selector: { matchLabels: Record<string, string> } };
-const endpoint = (o: KubeObject): Endpoint => {
+const endpointsOf = (o: KubeObject): Endpoint[] => {
   const s = spec(o) as { endpoints?: Endpoint[]; podMetricsEndpoints?: Endpoint[] };
-  const e = (s.endpoints ?? s.podMetricsEndpoints)?.[0];
+  return s.endpoints ?? s.podMetricsEndpoints ?? [];
+};
+const endpoint = (o: KubeObject): Endpoint => {
+  const e = endpointsOf(o)[0];
   if (e === undefined) throw new Error('no endpoint');
   return e;
 };
+/** The component an endpoint keeps (its `keep` relabeling on the pod's component label). */
+const keptComponent = (e: Endpoint) => e.relabelings.find((r) => r['action'] === 'keep' && (r['sourceLabels'] as string[])[0] === '__meta_kubernetes_pod_label_app_kubernetes_io_component')?.['regex'];
 
 describe('scrape objects', () => {
   it.each([
@@ -27,9 +33,12 @@ describe('scrape objects', () => {
     ['voice cloning', { voiceCloning: { image: 'moshi' } }, ['backend', 'stt', 'tts', 'voice-cloning']],
     ['voice cloning disabled', { voiceCloning: { image: 'moshi', enabled: false } }, ['backend', 'stt', 'tts']],
     ['a frontend and Redis (no metrics)', { frontend: { image: 'f' }, redis: { inCluster: {} } }, ['backend', 'stt', 'tts']],
-  ])('a fleet with %s gets monitors for %j', (_label, extra, components) => {
-    const objs = renderScrapeObjects(anUnmuteDeployment(extra));
-    expect(monitors(objs).map((o) => spec(o).selector.matchLabels['unmute.sh/component'])).toEqual(components);
+  ])('a fleet with %s gets one monitor, with an endpoint for each of %j', (_label, extra, components) => {
+    for (const scrapeKind of ['ServiceMonitor', 'PodMonitor'] as const) {
+      const objs = monitors(renderScrapeObjects(anUnmuteDeployment({ ...extra, monitoring: { scrapeKind } })));
+      expect(objs.map((o) => o.kind)).toEqual([scrapeKind]);
+      expect(endpointsOf(objs[0]!).map(keptComponent)).toEqual(components);
+    }
   });
 
   it('validates every ServiceMonitor and PodMonitor against the prometheus-operator schema', () => {
@@ -38,18 +47,20 @@ describe('scrape objects', () => {
   });
 
   it('scrapes /metrics on the http port every 5 s by default, with job <name>-<component>', () => {
-    const objs = monitors(renderScrapeObjects(anUnmuteDeployment({}, { name: 'demo' })));
-    for (const o of objs) {
-      const e = endpoint(o);
-      const component = spec(o).selector.matchLabels['unmute.sh/component'];
+    const [monitor] = monitors(renderScrapeObjects(anUnmuteDeployment({}, { name: 'demo' })));
+    for (const e of endpointsOf(monitor!)) {
       expect(e).toMatchObject({ port: 'http', path: '/metrics', interval: '5s' });
-      expect(e.relabelings).toContainEqual({ action: 'replace', targetLabel: 'job', replacement: `demo-${component}` });
+      // The component is kept before the job is named after it.
+      expect(e.relabelings.slice(0, 2)).toEqual([
+        { action: 'keep', sourceLabels: ['__meta_kubernetes_pod_label_app_kubernetes_io_component'], regex: keptComponent(e) },
+        { action: 'replace', targetLabel: 'job', replacement: `demo-${String(keptComponent(e))}` },
+      ]);
     }
   });
 
-  it('attaches the fleet and tier to every series through targetLabels or podTargetLabels', () => {
+  it('attaches the fleet and tier to every series from the pod labels', () => {
     const sm = monitors(renderScrapeObjects(sample()))[0]!;
-    expect(spec(sm)['targetLabels']).toEqual(['unmute.sh/fleet', 'unmute.sh/component']);
+    expect(spec(sm)['podTargetLabels']).toEqual(['unmute.sh/fleet', 'unmute.sh/component']);
     const pm = monitors(renderScrapeObjects(podMonitorSample()))[0]!;
     expect(spec(pm)['podTargetLabels']).toEqual(['unmute.sh/fleet', 'unmute.sh/component']);
   });
@@ -72,16 +83,23 @@ describe('scrape objects', () => {
     for (const o of monitors(renderScrapeObjects(labelled))) expect(o.metadata.labels?.['release']).toBe('kube-prometheus-stack');
   });
 
-  it('scrapes draining backends: the ServiceMonitor selects a metrics Service over every backend pod', () => {
-    const objs = renderScrapeObjects(anUnmuteDeployment({}, { name: 'demo' }));
-    const svc = objs.find((o) => o.kind === 'Service')!;
-    expect(svc.metadata.name).toBe('demo-backend-metrics');
+  it('scrapes draining pods: the ServiceMonitor reads one headless metrics Service over every pod of the fleet', () => {
+    const objs = renderScrapeObjects(anUnmuteDeployment({ llm: { external: undefined, inCluster: { image: 'vllm', model: 'm' } } }, { name: 'demo' }));
+    const services = objs.filter((o) => o.kind === 'Service');
+    expect(services.map((o) => o.metadata.name)).toEqual(['demo-metrics']);
+    const svc = services[0]!;
     expect(svc.metadata.labels?.[LABEL_METRICS_SERVICE]).toBe('true');
-    const selector = (svc['spec'] as { selector: Record<string, string> }).selector;
-    expect(selector).not.toHaveProperty('unmute.sh/serving');
-    const backendMonitor = monitors(objs).find((o) => spec(o).selector.matchLabels['unmute.sh/component'] === 'backend')!;
-    expect(spec(backendMonitor).selector.matchLabels[LABEL_METRICS_SERVICE]).toBe('true');
-    for (const [k, v] of Object.entries(spec(backendMonitor).selector.matchLabels)) expect(svc.metadata.labels?.[k]).toBe(v);
+    const svcSpec = svc['spec'] as { clusterIP: string; selector: Record<string, string>; ports: Array<{ name: string; targetPort: string }> };
+    expect(svcSpec.clusterIP).toBe('None');
+    expect(svcSpec.selector).toEqual({ 'app.kubernetes.io/name': 'unmute', 'app.kubernetes.io/instance': 'demo' });
+    expect(svcSpec.ports.map((p) => [p.name, p.targetPort])).toEqual([['http', 'http']]);
+    // The monitor selects this Service and no component's own Service (which select serving pods only).
+    const monitor = monitors(objs)[0]!;
+    for (const [k, v] of Object.entries(spec(monitor).selector.matchLabels)) expect(svc.metadata.labels?.[k]).toBe(v);
+    const fleet = anUnmuteDeployment({ llm: { external: undefined, inCluster: { image: 'vllm', model: 'm' } } }, { name: 'demo' });
+    for (const o of renderFleet(fleet, { capabilities: everything, replicas: {} }).filter((x) => x.kind === 'Service' && x.metadata.name !== 'demo-metrics')) {
+      expect(Object.entries(spec(monitor).selector.matchLabels).every(([k, v]) => o.metadata.labels?.[k] === v)).toBe(false);
+    }
   });
 
   it('never selects on unmute.sh/serving', () => {
