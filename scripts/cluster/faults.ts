@@ -5,6 +5,7 @@
 // here is used by a cluster's normal start or stop.
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -86,17 +87,28 @@ async function adminClient(cluster: string): Promise<KubeClient> {
   return KubeClient.fromKubeConfig(kc);
 }
 
-/** Polls the API server's /readyz until it answers 200. Returns when it did. */
-export async function waitApiServerReady(cluster: string, timeoutMs = 60_000): Promise<number> {
+/**
+ * Polls the API server's /readyz until it answers 200. Returns when it did. With `pid` (a restarted
+ * API server), fails at once if that process exited, and either failure quotes the end of its log.
+ */
+export async function waitApiServerReady(cluster: string, timeoutMs = 60_000, pid?: number): Promise<number> {
   const client = await adminClient(cluster);
   const deadline = Date.now() + timeoutMs;
+  const logTail = () => {
+    try {
+      return readFileSync(join(stateDirOf(ClusterNameSchema.parse(cluster)), 'logs', 'kube-apiserver.log'), 'utf8').slice(-3000);
+    } catch {
+      return '(no log)';
+    }
+  };
   try {
     for (;;) {
       try {
         await client.raw('GET', '/readyz', { timeoutMs: 1_000 });
         return Date.now();
       } catch (err) {
-        if (Date.now() > deadline) throw new Error(`kube-apiserver of ${cluster} not ready after ${timeoutMs} ms: ${(err as Error).message}`);
+        if (pid !== undefined && !isAlive(pid)) throw new Error(`kube-apiserver of ${cluster} (pid ${pid}) exited before it was ready; its log ends:\n${logTail()}`);
+        if (Date.now() > deadline) throw new Error(`kube-apiserver of ${cluster} not ready after ${timeoutMs} ms: ${(err as Error).message}; its log ends:\n${logTail()}`);
       }
       await sleep(50);
     }
@@ -111,7 +123,9 @@ export const resumeApiServer = (cluster: string): number => resumeComponent(clus
 /** Kills the API server and starts it again (same flags and ports); resolves at its first 200 /readyz with that time. */
 export async function restartApiServer(cluster: string, o: RestartOptions = {}): Promise<{ pid: number; readyAtMs: number }> {
   const pid = await restartComponent(cluster, 'kube-apiserver', o);
-  return { pid, readyAtMs: await waitApiServerReady(cluster) };
+  // A fresh API server lists every resource into its watch cache before it is ready; on a loaded
+  // 2-core machine that has taken most of a minute.
+  return { pid, readyAtMs: await waitApiServerReady(cluster, 120_000, pid) };
 }
 
 /** etcd's JSON gateway (v3), from inside the cluster's netns (etcd listens on the netns' loopback). */
