@@ -3,7 +3,7 @@
 // How the operator copes with many UnmuteDeployments on a local control plane (api mode: etcd +
 // kube-apiserver, started and stopped here through scripts/cluster/harness.ts; a fresh cluster per
 // size so sizes do not see each other's objects). For each size N:
-//   1. N copies of examples/single-gpu-dev.yaml (autoscaling off, monitoring on: 17 children each; dashboards are shared, not per fleet)
+//   1. N copies of examples/single-gpu-dev.yaml (autoscaling off, monitoring on: 22 children each with the prometheus-operator CRDs; dashboards are shared, not per fleet)
 //      spread over a few namespaces, with the hf-token Secret each namespace needs;
 //   2. the operator runs as a child process (`unmute-operator run --no-leader-elect`), caches synced;
 //   3. all N CRs are created at once (bounded client concurrency) and the clock runs until every CR
