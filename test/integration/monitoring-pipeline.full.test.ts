@@ -46,6 +46,8 @@ import { instantQuery, labelValues, labelValuesQuery, panelQueries, readDashboar
 
 const POD = { apiVersion: 'v1', kind: 'Pod' } as const;
 const CONFIG_MAP = { apiVersion: 'v1', kind: 'ConfigMap' } as const;
+const SERVICE = { apiVersion: 'v1', kind: 'Service' } as const;
+const SERVICE_MONITOR = { apiVersion: 'monitoring.coreos.com/v1', kind: 'ServiceMonitor' } as const;
 const UMD = { apiVersion: API_VERSION, kind: KIND } as const;
 const FLEET = 'voice';
 /** Created after the upgrade, with its own dashboard copies (dashboards.perFleet); backends: fixture exporters. */
@@ -99,6 +101,33 @@ const previousVersionDashboard = (fleet: KubeObject, key: string, json: string) 
   },
   data: { [`unmute-${fleet.metadata.namespace}-${fleet.metadata.name}-${key}.json`]: json },
 });
+
+/**
+ * The per-component scrape objects of versions before one monitor per fleet: a ServiceMonitor
+ * `<fleet>-<component>` and the headless Service `<fleet>-<component>-metrics` it read, owned by the
+ * fleet, applied with the operator's field manager.
+ */
+const previousVersionScrapeObjects = (fleet: KubeObject, component: string): KubeObject[] => {
+  const name = fleet.metadata.name!;
+  const labels = { ...fleetLabels(name), ...selectorLabels(name, component as 'backend'), 'unmute.sh/component': component };
+  const ownerReferences = [{ apiVersion: API_VERSION, kind: KIND, name, uid: fleet.metadata.uid!, controller: true, blockOwnerDeletion: true }];
+  return [
+    {
+      ...SERVICE,
+      metadata: { name: `${name}-${component}-metrics`, namespace: fleet.metadata.namespace, labels: { ...labels, 'unmute.sh/metrics': 'true' }, ownerReferences },
+      spec: { clusterIP: 'None', selector: selectorLabels(name, component as 'backend'), ports: [{ name: 'http', port: 8080, targetPort: 'http', protocol: 'TCP' }] },
+    },
+    {
+      ...SERVICE_MONITOR,
+      metadata: { name: `${name}-${component}`, namespace: fleet.metadata.namespace, labels: { ...SELECT, ...labels }, ownerReferences },
+      spec: {
+        selector: { matchLabels: { 'unmute.sh/fleet': name, 'unmute.sh/component': component, 'unmute.sh/metrics': 'true' } },
+        targetLabels: ['unmute.sh/fleet', 'unmute.sh/component'],
+        endpoints: [{ port: 'http', path: '/metrics', relabelings: [{ action: 'replace', targetLabel: 'job', replacement: `${name}-${component}` }] }],
+      },
+    },
+  ];
+};
 
 /**
  * Panels of the shared dashboards whose series the simulated pods feed (sim-workers and fixture
@@ -159,6 +188,8 @@ describe('the real monitoring pipeline: prometheus-operator, its generated confi
       await client.apply(previousVersionDashboard(previous, spec.key, JSON.stringify(fleetDashboard(spec, namespace, FLEET))), { fieldManager: FIELD_MANAGER, force: true });
     }
     previousDashboards = (await client.list(CONFIG_MAP, { namespace, labelSelector: fleetSelector(FLEET) })).items.map((c) => c.metadata.name!).sort();
+    // ... and its per-component ServiceMonitors and metrics Services.
+    for (const c of COMPONENTS) for (const o of previousVersionScrapeObjects(previous, c)) await client.apply(o, { fieldManager: FIELD_MANAGER, force: true });
     // The upgrade: the new operator starts; the second fleet is created after it.
     operator = await startInProcessController({ kubeConfig: kubeConfig(), namespace });
     await client.create(fleetResource(FLEET_B, namespace, 1, { perFleet: true }));
@@ -258,13 +289,20 @@ describe('the real monitoring pipeline: prometheus-operator, its generated confi
     expect(await prom!.query(`py_open_channels{${scope},unmute_sh_component="tts"}`)).toHaveLength(1);
   });
 
-  it("upgrade: the previous version's per-fleet dashboard ConfigMaps are gone, only a perFleet fleet has copies, both statuses link their dashboards", async () => {
+  it("upgrade: the previous version's per-fleet dashboard ConfigMaps and per-component monitors are gone, only a perFleet fleet has copies, both statuses link their dashboards", async () => {
     // What the previous version left: six dashboard ConfigMaps for the first fleet.
     expect(previousDashboards).toEqual(FLEET_DASHBOARDS.map((d) => `${FLEET}-dashboard-${d.key}`).sort());
     const configMaps = async (labelSelector: string) => (await client.list<ConfigMapObject>(CONFIG_MAP, { namespace, labelSelector })).items;
     const t0 = Date.now();
     await waitFor("the previous version's dashboard ConfigMaps pruned", async () => (await configMaps(fleetSelector(FLEET))).length === 0, { timeoutMs: 60_000, intervalMs: 250 });
     timings['previousDashboardsPrunedMs'] = Date.now() - t0;
+    // The previous version's per-component monitors and metrics Services are gone too: one of each per fleet.
+    const names = async (ref: { apiVersion: string; kind: string }) => (await client.list(ref, { namespace, labelSelector: fleetSelector(FLEET) })).items.map((o) => o.metadata.name!);
+    expect(await waitFor('the per-component ServiceMonitors pruned', async () => {
+      const monitors = await names(SERVICE_MONITOR);
+      return monitors.length === 1 ? monitors : undefined;
+    }, { timeoutMs: 60_000, intervalMs: 250 })).toEqual([`${FLEET}-metrics`]);
+    expect((await names(SERVICE)).filter((n) => n.endsWith('-metrics'))).toEqual([`${FLEET}-metrics`]);
     const copies = await waitFor("the second fleet's six copies", async () => {
       const items = await configMaps(fleetSelector(FLEET_B));
       return items.length === FLEET_DASHBOARDS.length ? items : undefined;
