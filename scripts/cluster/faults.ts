@@ -124,7 +124,7 @@ export const resumeApiServer = (cluster: string): number => resumeComponent(clus
 export async function restartApiServer(cluster: string, o: RestartOptions = {}): Promise<{ pid: number; readyAtMs: number }> {
   const pid = await restartComponent(cluster, 'kube-apiserver', o);
   // A fresh API server lists every resource into its watch cache before it is ready; on a loaded
-  // 2-core machine that has taken most of a minute.
+  // 2-core machine that once took more than a minute.
   return { pid, readyAtMs: await waitApiServerReady(cluster, 120_000, pid) };
 }
 
