@@ -7,7 +7,7 @@ import { PodMonitor } from '@kubernetes-models/prometheus-operator/monitoring.co
 import { ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor';
 import type { IService } from 'kubernetes-models/v1/Service';
 import { describeComponent, fleetComponents, type AnyComponent, type ComponentName } from '../api/v1alpha1/components.ts';
-import { LABEL_APP_COMPONENT, LABEL_COMPONENT, LABEL_FLEET, LABEL_METRICS_SERVICE, childName, fleetLabels, selectorLabels } from '../api/v1alpha1/labels.ts';
+import { LABEL_APP_COMPONENT, LABEL_COMPONENT, LABEL_FLEET, LABEL_METRICS_SERVICE, childName, fleetLabels, fleetPodSelectorLabels } from '../api/v1alpha1/labels.ts';
 import type { UnmuteDeployment } from '../api/v1alpha1/unmute-deployment.ts';
 import type { Desired, DesiredObject } from '../render/types.ts';
 
@@ -70,7 +70,7 @@ function endpointTiming(fleet: UnmuteDeployment) {
 const COPIED_LABELS = [LABEL_FLEET, LABEL_COMPONENT];
 
 /** Name of the fleet's monitor and of the metrics Service its ServiceMonitor reads. */
-export function metricsObjectName(fleet: UnmuteDeployment): string {
+function metricsObjectName(fleet: UnmuteDeployment): string {
   return `${fleet.metadata.name}-metrics`;
 }
 
@@ -97,7 +97,7 @@ function podMonitor(fleet: UnmuteDeployment, targets: AnyComponent[]): DesiredOb
     metadata: { name: metricsObjectName(fleet), namespace: fleet.metadata.namespace, labels: monitoringObjectLabels(fleet, fleetLabels(name)) },
     spec: {
       // Not on unmute.sh/serving: a draining pod must still be scraped.
-      selector: { matchLabels: instanceSelector(name) },
+      selector: { matchLabels: fleetPodSelectorLabels(name) },
       podTargetLabels: COPIED_LABELS,
       podMetricsEndpoints: endpoints(fleet, targets),
     },
@@ -129,17 +129,11 @@ function metricsService(fleet: UnmuteDeployment, targets: AnyComponent[]): Desir
     metadata: { name: metricsObjectName(fleet), namespace: fleet.metadata.namespace, labels: { ...fleetLabels(name), [LABEL_METRICS_SERVICE]: 'true' } },
     spec: {
       clusterIP: 'None',
-      selector: instanceSelector(name),
+      selector: fleetPodSelectorLabels(name),
       // Each pod's targetPort resolves by name: backend and STT pods answer on their own numbers.
       ports: [...ports].map(([portName, port]) => ({ name: portName, port, targetPort: portName, protocol: 'TCP' as const })),
     },
   };
-}
-
-/** Every pod of the fleet (the app name and instance labels every component's pods carry). */
-function instanceSelector(fleet: string): Record<string, string> {
-  const { [LABEL_APP_COMPONENT]: _component, ...rest } = selectorLabels(fleet, 'backend');
-  return rest;
 }
 
 /**

@@ -62,9 +62,14 @@ export function childName(fleet: string, component: ComponentName): string {
   return `${fleet}-${component}`;
 }
 
+/** Labels that select every pod of a fleet, whatever its component. */
+export function fleetPodSelectorLabels(fleet: string): Record<string, string> {
+  return { [LABEL_APP_NAME]: APP_NAME, [LABEL_APP_INSTANCE]: fleet };
+}
+
 /** Labels that select a component's pods; stable for the life of the Deployment (selectors are immutable). */
 export function selectorLabels(fleet: string, component: ComponentName): Record<string, string> {
-  return { [LABEL_APP_NAME]: APP_NAME, [LABEL_APP_INSTANCE]: fleet, [LABEL_APP_COMPONENT]: component };
+  return { ...fleetPodSelectorLabels(fleet), [LABEL_APP_COMPONENT]: component };
 }
 
 /** Labels on every object the operator creates for a component. */
