@@ -47,7 +47,7 @@ import { drainNode, podsOnNode } from '../src/sim/fleet/node-drain.ts';
 import type { PodRunnerEvent } from '../src/sim/fleet/pod-runner.ts';
 import { watchWrites } from '../src/sim/fleet/watch-writes.ts';
 import { stepSeries } from './peers-report.ts';
-import { OPERATOR_NODE_FLAGS } from '../src/cli/node-flags.ts';
+import { OPERATOR_ENV, operatorNodeArgs } from '../src/cli/node-flags.ts';
 
 const self = fileURLToPath(import.meta.url);
 
@@ -188,7 +188,8 @@ const processes = new NetnsProcesses();
 const killAll = () => processes.killAll();
 
 /** The operator's stderr is kept (it goes to --operator-log); the fleets' progress is shown. */
-const spawnInNetns = (cluster: Cluster, args: string[], label: string) => processes.spawn(cluster, args, { passStderr: label !== 'operator-process' });
+const spawnInNetns = (cluster: Cluster, args: string[], label: string) =>
+  processes.spawn(cluster, args, label === 'operator-process' ? { env: OPERATOR_ENV } : { passStderr: true });
 
 async function createAll(client: KubeClient, objects: KubeObject[]): Promise<void> {
   for (const o of objects) await client.create(o);
@@ -413,7 +414,7 @@ async function outer(argv: string[]): Promise<number> {
 
     const operator = spawnInNetns(
       cluster,
-      [...OPERATOR_NODE_FLAGS, 'src/cli/main.ts', 'run', '--kubeconfig', cluster.kubeconfigInNetnsPath!, '--no-leader-elect', '--namespace', NS_OP, '--metrics-bind-address', OPERATOR_METRICS, '--health-probe-bind-address', '127.0.0.1:0', '--log-level', argv.some((a) => a.startsWith('--operator-log=')) ? 'info' : 'warn'],
+      operatorNodeArgs(['run', '--kubeconfig', cluster.kubeconfigInNetnsPath!, '--no-leader-elect', '--namespace', NS_OP, '--metrics-bind-address', OPERATOR_METRICS, '--health-probe-bind-address', '127.0.0.1:0', '--log-level', argv.some((a) => a.startsWith('--operator-log=')) ? 'info' : 'warn']),
       'operator-process',
     );
     const innerRun = (label: string, config: Omit<InnerConfig, 'kubeconfig' | 'trace' | 'label' | 'windowS'>) =>

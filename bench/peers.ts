@@ -32,7 +32,7 @@ import { seededRng } from '../src/sim/random.ts';
 import { KEDA_DEFAULTS_S, kedaFleet, PEER_SIDES, type PeerSide } from './peers-fleets.ts';
 import { peersGoals, peersJson, peersMarkdown, peersSummary, peersTable, type PeerRun } from './peers-report.ts';
 import { plotRows, writePlot } from './plot.ts';
-import { OPERATOR_NODE_FLAGS } from '../src/cli/node-flags.ts';
+import { OPERATOR_ENV, operatorNodeArgs } from '../src/cli/node-flags.ts';
 
 export interface PeersContext {
   /** bench/fleet.ts, whose --inner mode runs one fleet. */
@@ -201,8 +201,8 @@ export async function runPeers(argv: string[], ctx: PeersContext): Promise<numbe
     const operators = (['operator_prom', 'operator_pods'] as const).map((side) =>
       processes.spawn(
         cluster!,
-        [...OPERATOR_NODE_FLAGS, 'src/cli/main.ts', 'run', '--kubeconfig', cluster!.kubeconfigInNetnsPath!, '--no-leader-elect', '--namespace', NAMESPACES[side], '--metrics-bind-address', OPERATOR_METRICS[side], '--health-probe-bind-address', '127.0.0.1:0', '--log-level', flags.operatorLog ? 'info' : 'warn'],
-        {},
+        operatorNodeArgs(['run', '--kubeconfig', cluster!.kubeconfigInNetnsPath!, '--no-leader-elect', '--namespace', NAMESPACES[side], '--metrics-bind-address', OPERATOR_METRICS[side], '--health-probe-bind-address', '127.0.0.1:0', '--log-level', flags.operatorLog ? 'info' : 'warn']),
+        { env: OPERATOR_ENV },
       ),
     );
     const opTargets = operatorFleetTargets('fleet');

@@ -38,7 +38,7 @@ import { z } from 'zod';
 import { NetnsProcesses } from '../scripts/cluster/netns-node.ts';
 import { startCluster, stopCluster, type Cluster } from '../scripts/cluster/harness.ts';
 import { autoscaling } from '../src/api/v1alpha1/autoscaling.ts';
-import { OPERATOR_NODE_FLAGS } from '../src/cli/node-flags.ts';
+import { OPERATOR_ENV, operatorNodeArgs } from '../src/cli/node-flags.ts';
 import { LABEL_APP_COMPONENT, LABEL_APP_INSTANCE, LABEL_APP_MANAGED_BY, MANAGED_BY } from '../src/api/v1alpha1/labels.ts';
 import { silentLogger } from '../src/observability/logger.ts';
 import { sessionReadMetricNames } from '../src/observability/metrics.ts';
@@ -316,12 +316,12 @@ async function inner(config: z.infer<typeof InnerConfig>): Promise<void> {
     );
     children.push(...runners);
     // With the Node flags the image runs it with (src/cli/node-flags.ts): what is measured is what ships.
-    const operator = child('operator', [
-      ...OPERATOR_NODE_FLAGS, 'src/cli/main.ts', 'run', '--kubeconfig', config.kubeconfig, '--no-leader-elect',
+    const operator = child('operator', operatorNodeArgs([
+      'run', '--kubeconfig', config.kubeconfig, '--no-leader-elect',
       '--metrics-bind-address', OPERATOR_METRICS, '--health-probe-bind-address', OPERATOR_HEALTH,
       '--log-level', args['operator-log'] === undefined ? 'warn' : 'debug',
       ...(args.workers === undefined ? [] : ['--workers', String(args.workers)]),
-    ], args['operator-node-options'] === undefined ? {} : { NODE_OPTIONS: args['operator-node-options'] });
+    ]), { ...OPERATOR_ENV, ...(args['operator-node-options'] === undefined ? {} : { NODE_OPTIONS: args['operator-node-options'] }) });
     children.push(operator);
     await until('the operator to be ready', async () => (await fetch(`http://${OPERATOR_HEALTH}/readyz`).catch(() => undefined))?.status === 200);
 

@@ -20,7 +20,7 @@ import { CHEAP_SESSION, CHEAP_WORKER, runFleetScenario } from '../src/sim/fleet/
 import { planTrace, type FleetTrace } from '../src/sim/fleet/trace.ts';
 import { seededRng } from '../src/sim/random.ts';
 import { LABEL_APP_COMPONENT, LABEL_SERVING } from '../src/api/v1alpha1/labels.ts';
-import { OPERATOR_NODE_FLAGS } from '../src/cli/node-flags.ts';
+import { OPERATOR_ENV, operatorNodeArgs } from '../src/cli/node-flags.ts';
 
 const self = fileURLToPath(import.meta.url);
 const NAMESPACE = 'unmute-demo';
@@ -163,9 +163,9 @@ async function outer(argv: string[]): Promise<number> {
     log(`cluster up; KUBECONFIG=${cluster.kubeconfigPath}`);
 
     const operator = processes.spawn(cluster, [
-      ...OPERATOR_NODE_FLAGS, 'src/cli/main.ts', 'run', '--kubeconfig', cluster.kubeconfigInNetnsPath!, '--no-leader-elect',
-      '--metrics-bind-address', '127.0.0.1:0', '--health-probe-bind-address', '127.0.0.1:0', '--log-level', 'warn',
-    ]);
+      ...operatorNodeArgs(['run', '--kubeconfig', cluster.kubeconfigInNetnsPath!, '--no-leader-elect',
+      '--metrics-bind-address', '127.0.0.1:0', '--health-probe-bind-address', '127.0.0.1:0', '--log-level', 'warn']),
+    ], { env: OPERATOR_ENV });
     log('operator started (inside the cluster network namespace, so it can read each backend pod\'s /metrics)');
     await client.create(operatorFleet(NAME, NAMESPACE, SHAPE, TIMING) as KubeObject);
     log(`applied UnmuteDeployment ${NAMESPACE}/${NAME}: autoscaling ${SHAPE.minReplicas}-${SHAPE.maxReplicas} backends at ${SHAPE.targetSessionsPerPod} sessions each; time compressed x${TIME_SCALE}`);

@@ -18,13 +18,13 @@ export class NetnsProcesses {
   readonly #children = new Set<ChildProcess>();
 
   /** `node <args>` inside the cluster's netns, with a KUBECONFIG valid there and the cluster marker. */
-  spawn(cluster: Cluster, args: string[], opts: { passStderr?: boolean } = {}): NetnsProcess {
+  spawn(cluster: Cluster, args: string[], opts: { passStderr?: boolean; env?: Readonly<Record<string, string>> } = {}): NetnsProcess {
     if (cluster.netns === undefined) throw new Error(`cluster ${cluster.name} has no network namespace (api mode)`);
     const child = spawn('ip', ['netns', 'exec', cluster.netns, process.execPath, ...args], {
       cwd: repo,
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, KUBECONFIG: cluster.kubeconfigInNetnsPath!, [MARKER_ENV]: cluster.name },
+      env: { ...process.env, ...opts.env, KUBECONFIG: cluster.kubeconfigInNetnsPath!, [MARKER_ENV]: cluster.name },
     });
     this.#children.add(child);
     let out = '';

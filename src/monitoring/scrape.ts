@@ -3,8 +3,10 @@
 // One monitor per fleet, an endpoint per component. Every target gets the same labels either way:
 // namespace, pod, job=<fleet>-<component>, unmute_sh_fleet and unmute_sh_component, so every query
 // can be scoped to one fleet and component.
-import { PodMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PodMonitor';
-import { ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor';
+// Types only: the models' runtime pulls a WebAssembly RE2 for their validators (16 MiB the operator
+// would hold for good); the unit tests validate what is rendered against them.
+import type { IPodMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PodMonitor';
+import type { IServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor';
 import type { IService } from 'kubernetes-models/v1/Service';
 import { describeComponent, fleetComponents, type AnyComponent, type ComponentName } from '../api/v1alpha1/components.ts';
 import { LABEL_APP_COMPONENT, LABEL_COMPONENT, LABEL_FLEET, LABEL_METRICS_SERVICE, childName, fleetLabels, fleetPodSelectorLabels } from '../api/v1alpha1/labels.ts';
@@ -80,20 +82,24 @@ function endpoints(fleet: UnmuteDeployment, targets: AnyComponent[]) {
 
 function serviceMonitor(fleet: UnmuteDeployment, targets: AnyComponent[]): DesiredObject {
   const name = fleet.metadata.name;
-  const sm = new ServiceMonitor({
+  const sm: Desired<IServiceMonitor> = {
+    apiVersion: 'monitoring.coreos.com/v1',
+    kind: 'ServiceMonitor',
     metadata: { name: metricsObjectName(fleet), namespace: fleet.metadata.namespace, labels: monitoringObjectLabels(fleet, fleetLabels(name)) },
     spec: {
       selector: { matchLabels: { [LABEL_FLEET]: name, [LABEL_METRICS_SERVICE]: 'true' } },
       podTargetLabels: COPIED_LABELS,
       endpoints: endpoints(fleet, targets),
     },
-  });
-  return sm.toJSON() as DesiredObject;
+  };
+  return sm;
 }
 
 function podMonitor(fleet: UnmuteDeployment, targets: AnyComponent[]): DesiredObject {
   const name = fleet.metadata.name;
-  const pm = new PodMonitor({
+  const pm: Desired<IPodMonitor> = {
+    apiVersion: 'monitoring.coreos.com/v1',
+    kind: 'PodMonitor',
     metadata: { name: metricsObjectName(fleet), namespace: fleet.metadata.namespace, labels: monitoringObjectLabels(fleet, fleetLabels(name)) },
     spec: {
       // Not on unmute.sh/serving: a draining pod must still be scraped.
@@ -101,8 +107,8 @@ function podMonitor(fleet: UnmuteDeployment, targets: AnyComponent[]): DesiredOb
       podTargetLabels: COPIED_LABELS,
       podMetricsEndpoints: endpoints(fleet, targets),
     },
-  });
-  return pm.toJSON() as DesiredObject;
+  };
+  return pm;
 }
 
 /**

@@ -402,16 +402,20 @@ export class KubeClient {
   /** Sends a buffered request: counts it, times it, applies the deadline, turns non-2xx into KubeApiError. */
   async #call(verb: RequestVerb, kind: string, req: TransportRequest, options: RequestOptions): Promise<string> {
     this.requests.record(verb, kind);
-    const timeout = AbortSignal.timeout(options.timeoutMs ?? this.#timeoutMs);
-    const signal = options.signal === undefined ? timeout : AbortSignal.any([options.signal, timeout]);
+    const deadline = requestDeadline(options.signal, options.timeoutMs ?? this.#timeoutMs);
+    const signal = deadline.signal;
     const label = `${req.method} ${req.path}`;
     let res;
-    for (let attempt = 0; ; attempt++) {
-      res = await this.#send(req, signal, label);
-      // Priority and fairness turned it away before handling it: safe to send again, when it says.
-      const retryable = (res.status === 429 || res.status === 503) && res.retryAfterSeconds !== undefined;
-      if (!retryable || attempt >= MAX_RETRY_AFTER_RETRIES) break;
-      if (!(await sleep(this.#clock, Math.min(MAX_RETRY_AFTER_MS, res.retryAfterSeconds! * 1000), signal))) break;
+    try {
+      for (let attempt = 0; ; attempt++) {
+        res = await this.#send(req, signal, label);
+        // Priority and fairness turned it away before handling it: safe to send again, when it says.
+        const retryable = (res.status === 429 || res.status === 503) && res.retryAfterSeconds !== undefined;
+        if (!retryable || attempt >= MAX_RETRY_AFTER_RETRIES) break;
+        if (!(await sleep(this.#clock, Math.min(MAX_RETRY_AFTER_MS, res.retryAfterSeconds! * 1000), signal))) break;
+      }
+    } finally {
+      deadline.dispose();
     }
     if (options.onWarning !== undefined) for (const warning of res.warnings ?? []) options.onWarning(warningText(warning));
     if (res.status >= 300) throw KubeApiError.fromResponse(res.status, res.body, label);
@@ -445,6 +449,28 @@ export class KubeClient {
     this.#metrics.restClientRequests.inc({ code, method, host });
     this.#metrics.restClientRequestDuration.observe({ verb: method, host }, (performance.now() - startedAt) / 1000);
   }
+}
+
+/**
+ * The signal of one request: aborted by `parent` or, with a TimeoutError, after `ms`. Unlike
+ * AbortSignal.timeout and AbortSignal.any, it lets go of its timer and of the parent the moment the
+ * request ends (`dispose`): at a thousand fleets a reconcile storm sends some 25,000 requests in a
+ * minute and a half, and each left-over timer held its signals until it fired, 30 s later.
+ */
+export function requestDeadline(parent: AbortSignal | undefined, ms: number): { signal: AbortSignal; dispose: () => void } {
+  const controller = new AbortController();
+  const onParentAbort = () => controller.abort(parent!.reason);
+  if (parent?.aborted) controller.abort(parent.reason);
+  else parent?.addEventListener('abort', onParentAbort, { once: true });
+  const timer = setTimeout(() => controller.abort(new DOMException(`request timed out after ${ms} ms`, 'TimeoutError')), ms);
+  timer.unref();
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      clearTimeout(timer);
+      parent?.removeEventListener('abort', onParentAbort);
+    },
+  };
 }
 
 /** The text of a `Warning: 299 - "text"` header (RFC 7234 quoted string); the whole value if it has another shape. */

@@ -1,8 +1,10 @@
 // The PrometheusRule of one fleet: its recording rules and alerts, scoped to its namespace and name.
-import { PrometheusRule } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule';
+// Types only: the models' runtime pulls a WebAssembly RE2 for their validators (16 MiB the operator
+// would hold for good); the unit tests validate what is rendered against them.
+import type { IPrometheusRule } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule';
 import type { UnmuteDeployment } from '../../api/v1alpha1/unmute-deployment.ts';
 import { fleetLabels } from '../../api/v1alpha1/labels.ts';
-import type { DesiredObject } from '../../render/types.ts';
+import type { Desired, DesiredObject } from '../../render/types.ts';
 import { monitoringObjectLabels } from '../scrape.ts';
 import { alertRules } from './alerts.ts';
 import { recordingRules } from './recording.ts';
@@ -27,13 +29,15 @@ export function fleetRuleGroups(cr: UnmuteDeployment): RuleGroup[] {
 }
 
 export function renderPrometheusRule(cr: UnmuteDeployment): DesiredObject {
-  const rule = new PrometheusRule({
+  const rule: Desired<IPrometheusRule> = {
+    apiVersion: 'monitoring.coreos.com/v1',
+    kind: 'PrometheusRule',
     metadata: {
       name: prometheusRuleName(cr),
       namespace: cr.metadata.namespace,
       labels: monitoringObjectLabels(cr, fleetLabels(cr.metadata.name)),
     },
     spec: { groups: fleetRuleGroups(cr) },
-  });
-  return rule.toJSON() as DesiredObject;
+  };
+  return rule;
 }

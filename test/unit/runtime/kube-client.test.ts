@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createMetricsRegistry, createRuntimeMetrics } from '../../../src/observability/metrics.ts';
 import { KubeApiError, isConflict, isInvalid, isNotFound, isResourceExpired, wrapError } from '../../../src/runtime/errors.ts';
 import { FlowControl } from '../../../src/runtime/flow-control.ts';
-import { KubeClient, parseWatchLine, warningText } from '../../../src/runtime/kube-client.ts';
+import { KubeClient, parseWatchLine, requestDeadline, warningText } from '../../../src/runtime/kube-client.ts';
 import type { TransportResponse } from '../../../src/runtime/kube-transport.ts';
 import { FakeClock } from './support/fake-clock.ts';
 import { json, RecordingTransport, type Handler } from './support/recording-transport.ts';
@@ -288,5 +288,34 @@ describe('kube client', () => {
     answers[1]!();
     answers[2]!();
     await Promise.all(gets);
+  });
+});
+
+describe('requestDeadline', () => {
+  it('aborts with a TimeoutError after its time, and with the reason of a parent that aborts first', async () => {
+    const timed = requestDeadline(undefined, 5);
+    await new Promise((r) => setTimeout(r, 30));
+    expect(timed.signal.aborted).toBe(true);
+    expect((timed.signal.reason as DOMException).name).toBe('TimeoutError');
+
+    const parent = new AbortController();
+    const child = requestDeadline(parent.signal, 60_000);
+    parent.abort(new Error('stopping'));
+    expect(child.signal.aborted).toBe(true);
+    expect((child.signal.reason as Error).message).toBe('stopping');
+    child.dispose();
+
+    const already = new AbortController();
+    already.abort(new Error('gone'));
+    expect(requestDeadline(already.signal, 60_000).signal.aborted).toBe(true);
+  });
+
+  it('lets go of its timer and its parent once disposed: a finished request is never aborted later', async () => {
+    const parent = new AbortController();
+    const done = requestDeadline(parent.signal, 5);
+    done.dispose();
+    await new Promise((r) => setTimeout(r, 30));
+    parent.abort();
+    expect(done.signal.aborted).toBe(false);
   });
 });
