@@ -15,9 +15,13 @@
 //   5. full resync: the operator is stopped and a new process started against the unchanged world:
 //      it lists everything and reconciles every key from cold caches; its writes per CR are the
 //      number that must be 0;
-//   6. peak RSS = VmHWM from /proc/<pid>/status of each operator process (the kernel's high-water mark).
+//   6. peak RSS = VmHWM from /proc/<pid>/status of each operator process (the kernel's high-water mark);
+//   7. where the machine's CPU went during the first run (creating the CRs to all reconciled): the
+//      cores used by kube-apiserver, etcd, the operator and this process (utime + stime from
+//      /proc/<pid>/stat), against the machine's cores: says which process bounds the run.
 // Prints a table and, last, one JSON line. Bounded: each size has a deadline (--timeout-s).
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import { z } from 'zod';
@@ -89,7 +93,21 @@ interface Result {
   /** RSS and V8 heap in use once idle after the first run (the operator's own process metrics). */
   idleRssMiB: number;
   idleHeapUsedMiB: number;
+  /** Cores used during the first run (creating the CRs to all reconciled), by process. */
+  cores: Record<CpuRole, number>;
   resyncPeakRssMiB: number;
+}
+
+type CpuRole = 'kube-apiserver' | 'etcd' | 'operator' | 'bench';
+const CPU_ROLES: CpuRole[] = ['kube-apiserver', 'etcd', 'operator', 'bench'];
+const CLOCK_TICKS_PER_S = 100; // USER_HZ: what /proc reports times in on Linux
+
+/** CPU seconds (user + system) a process has used so far. */
+function cpuSecondsOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // The command name may hold spaces: fields are counted after its closing parenthesis.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_S;
 }
 
 function vmHwmMiB(pid: number): number {
@@ -214,6 +232,14 @@ async function benchSize(n: number): Promise<Result> {
     const base = await requestTotals(first);
 
     log(`${n} CRs: creating them (${args.concurrency} at a time) in ${namespaces.length} namespaces`);
+    const cpuPids: Record<CpuRole, number> = {
+      'kube-apiserver': cluster.processes.find((p) => p.role === 'kube-apiserver')!.pid,
+      etcd: cluster.processes.find((p) => p.role === 'etcd')!.pid,
+      operator: first.pid,
+      bench: process.pid,
+    };
+    const cpuAt = () => Object.fromEntries(CPU_ROLES.map((r) => [r, cpuSecondsOf(cpuPids[r])])) as Record<CpuRole, number>;
+    const cpu0 = cpuAt();
     const t0 = performance.now();
     await pool(crs, args.concurrency, async (cr) => {
       await client.create(cr);
@@ -229,6 +255,8 @@ async function benchSize(n: number): Promise<Result> {
       await sleep(100);
     }
     const reconcileAllMs = performance.now() - t0;
+    const cpu1 = cpuAt();
+    const cores = Object.fromEntries(CPU_ROLES.map((r) => [r, round((cpu1[r] - cpu0[r]) / (reconcileAllMs / 1000))])) as Record<CpuRole, number>;
     log(`${n} CRs: all reconciled in ${Math.round(reconcileAllMs)} ms; waiting for the operator to go idle`);
     const after = await waitIdle(first, n, deadline);
     peak = Math.max(peak, vmHwmMiB(first.pid));
@@ -259,6 +287,7 @@ async function benchSize(n: number): Promise<Result> {
       peakRssMiB: peak,
       idleRssMiB: Math.round(after['rss']! / 1048576),
       idleHeapUsedMiB: Math.round(after['heapUsed']! / 1048576),
+      cores,
     };
     await first.stop();
 
@@ -308,6 +337,7 @@ function table(results: Result[]): string {
     ['resync writes per CR (goal 0)', (r) => String(r.resyncWritesPerCr)],
     ['peak RSS (VmHWM), first run', (r) => `${r.peakRssMiB} MiB`],
     ['idle after it: RSS, V8 heap used', (r) => `${r.idleRssMiB}, ${r.idleHeapUsedMiB} MiB`],
+    ...CPU_ROLES.map((role): [string, (r: Result) => string] => [`cores until all reconciled: ${role}`, (r) => `${r.cores[role].toFixed(2)} of ${availableParallelism()}`]),
     ['peak RSS (VmHWM), resync run', (r) => `${r.resyncPeakRssMiB} MiB`],
   ];
   const width = Math.max(...rows.map(([h]) => h.length));
