@@ -22,9 +22,10 @@ export const OPERATOR_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=8'
  *
  * MALLOC_ARENA_MAX=2: glibc gives each thread that allocates its own malloc arena, up to eight per
  * core, and memory freed in one arena is not handed to another. V8's helper threads and libuv's pool
- * allocate outside the JavaScript heap, and after a reconcile storm the arenas held about 30 MiB that
- * nothing used: two arenas took a thousand fleets' peak from 315 to 282 MiB with no loss of speed
- * (bench:reconcile).
+ * allocate outside the JavaScript heap, and after a reconcile storm the arenas held memory that
+ * nothing used. With two arenas, bench:reconcile's peak went from 237 to 224 MiB at 300 fleets and
+ * from 315 to 282 MiB at 1,000 (single runs; a run's peak varies by about 25 MiB with when V8
+ * collects), with no loss of speed.
  */
 export const OPERATOR_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '2' };
 
