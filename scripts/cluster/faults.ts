@@ -4,7 +4,7 @@
 // hold, and switch KWOK's pod deletion mode. Every function takes the cluster's name; nothing
 // here is used by a cluster's normal start or stop.
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
@@ -50,9 +50,24 @@ export function resumeComponent(cluster: string, role: string): number {
   return pid;
 }
 
+/**
+ * True once no thread of `pid` runs. A killed multi-threaded process (kube-apiserver, etcd) turns
+ * its main thread into a zombie at once, while its other threads may still be exiting and its
+ * sockets stay open until the last one has: a successor started then found the port taken
+ * ("bind: address already in use"). So a zombie counts as gone only when it has no other thread.
+ */
+function threadsGone(pid: number): boolean {
+  if (isAlive(pid)) return false;
+  try {
+    return readdirSync(`/proc/${pid}/task`).length <= 1;
+  } catch {
+    return true; // reaped
+  }
+}
+
 async function waitDead(pid: number, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (isAlive(pid)) {
+  while (!threadsGone(pid)) {
     if (Date.now() > deadline) throw new Error(`process ${pid} still alive after ${timeoutMs} ms`);
     await sleep(20);
   }
@@ -75,8 +90,18 @@ export async function restartComponent(cluster: string, role: string, o: Restart
   process.kill(pid, o.signal ?? 'SIGKILL');
   await waitDead(pid, 30_000);
   await o.whileDown?.();
-  const d = spawnDaemon({ cluster, stateDir: dir, role, command: spec.command, args: spec.args, netns: spec.netns ?? undefined, env: spec.env });
-  return d.pid;
+  // Should the port still be held (the kernel closes a killed process's sockets a moment after its
+  // last thread is gone), the successor exits at once saying so: start it again, for up to 20 s.
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const logFile = join(dir, 'logs', `${role}.log`);
+    const logStart = existsSync(logFile) ? statSync(logFile).size : 0;
+    const d = spawnDaemon({ cluster, stateDir: dir, role, command: spec.command, args: spec.args, netns: spec.netns ?? undefined, env: spec.env });
+    await sleep(1_000);
+    if (isAlive(d.pid) || Date.now() > deadline) return d.pid;
+    if (!readFileSync(logFile, 'utf8').slice(logStart).includes('address already in use')) return d.pid;
+    await sleep(500);
+  }
 }
 
 async function adminClient(cluster: string): Promise<KubeClient> {
