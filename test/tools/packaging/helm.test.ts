@@ -242,6 +242,14 @@ describe('helm chart', () => {
     expect(JSON.stringify(rule)).not.toMatch(/__UNMUTE_OPERATOR_/);
   });
 
+  it('passes the throughput values as the run command\'s flags, 0 included, and none of them by default', () => {
+    const args = container(render({ values: { workers: 16, kubeApi: { qps: 0, burst: 500, maxInFlight: 64 } } })).args;
+    expect(args).toEqual(expect.arrayContaining(['--workers=16', '--kube-api-qps=0', '--kube-api-burst=500', '--kube-api-max-in-flight=64']));
+    expect(container(render({ values: { kubeApi: { maxInFlight: 8 } } })).args.filter((a) => /^--(workers|kube-api)/.test(a))).toEqual(['--kube-api-max-in-flight=8']);
+    expect(() => render({ values: { workers: 0 } })).toThrow(/workers/);
+    expect(() => render({ values: { kubeApi: { inFlight: 8 } } })).toThrow(/inFlight/);
+  });
+
   it('uses the image digest instead of the tag when one is given', () => {
     const digest = `sha256:${'a'.repeat(64)}`;
     expect(container(render({ values: { image: { repository: 'r.example.com/op', digest, pullPolicy: 'IfNotPresent' } } })).image).toBe(`r.example.com/op@${digest}`);
