@@ -7,11 +7,11 @@
 // manager, its applied-hash annotation, force, metadata-only answers); for each child the CPU time of kube-apiserver and etcd
 // (/proc/<pid>/stat) is divided by the copies. In the real run the watchers, the fleets' own writes
 // and a larger heap roughly double it. Prints a table and, last, one JSON line.
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
 import { z } from 'zod';
 import { clusterProcesses, startCluster } from '../scripts/cluster/harness.ts';
+import { cpuSecondsOf } from '../scripts/cluster/procs.ts';
 import { ANNOTATION_APPLIED_HASH } from '../src/api/v1alpha1/labels.ts';
 import { FIELD_MANAGER } from '../src/controller/reconciler.ts';
 import { parseUnmuteDeployment } from '../src/controller/validate.ts';
@@ -39,12 +39,8 @@ const client = await KubeClient.fromKubeConfig(kc, { requestTimeoutMs: 60_000 })
 const rows: Array<{ child: string; cpuMs: number; wallMs: number }> = [];
 try {
   const pids = clusterProcesses(name);
-  /** CPU seconds of kube-apiserver and etcd so far (utime + stime, in clock ticks of 10 ms). */
-  const cpuSeconds = () =>
-    pids.reduce((sum, pid) => {
-      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      return sum + (Number(fields[11]) + Number(fields[12])) / 100;
-    }, 0);
+  /** CPU seconds of kube-apiserver and etcd so far. */
+  const cpuSeconds = () => pids.reduce((sum, pid) => sum + cpuSecondsOf(pid), 0);
   const [template] = loadExample(args.example) as [RawCr];
   const namespace = 'apply-cost';
   await ensureNamespace(client, namespace);

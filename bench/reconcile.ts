@@ -27,6 +27,7 @@ import { performance } from 'node:perf_hooks';
 import { z } from 'zod';
 import { MARKER_ENV } from '../scripts/cluster/config.ts';
 import { startCluster, type Cluster } from '../scripts/cluster/harness.ts';
+import { cpuSecondsOf } from '../scripts/cluster/procs.ts';
 import { parseUnmuteDeployment } from '../src/controller/validate.ts';
 import { OPTIONAL_OWNED_KINDS, OWNED_KINDS } from '../src/controller/kinds.ts';
 import { createLogger } from '../src/observability/logger.ts';
@@ -100,16 +101,6 @@ interface Result {
 
 type CpuRole = 'kube-apiserver' | 'etcd' | 'operator' | 'bench';
 const CPU_ROLES: CpuRole[] = ['kube-apiserver', 'etcd', 'operator', 'bench'];
-const CLOCK_TICKS_PER_S = 100; // USER_HZ: what /proc reports times in on Linux
-
-/** CPU seconds (user + system) a process has used so far. */
-function cpuSecondsOf(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // The command name may hold spaces: fields are counted after its closing parenthesis.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_S;
-}
-
 function vmHwmMiB(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = Number(/VmHWM:\s+(\d+)\s+kB/.exec(status)?.[1] ?? NaN);

@@ -14,12 +14,12 @@
 // Bounded: every level has a fixed duration, the whole bench stops by itself in < 2 minutes.
 // `--modes pipeline,cheap` runs only those modes.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { LiveCounters, runPlan } from '../src/sim/loadgen/runner.ts';
 import { buildReport } from '../src/sim/loadgen/stats.ts';
 import { staticTargets } from '../src/sim/loadgen/targets.ts';
 import { seededRng } from '../src/sim/random.ts';
+import { cpuSecondsOf } from '../scripts/cluster/procs.ts';
 
 const HARD_LIMIT_MS = 115_000;
 const RAMP_MS = 3000;
@@ -104,8 +104,7 @@ async function startWorker(mode: Mode): Promise<{ url: string; procs: ChildProce
 function procCpuUs(pid: number | undefined): number {
   if (pid === undefined) return 0;
   try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) / 100) * 1e6;
+    return cpuSecondsOf(pid) * 1e6;
   } catch {
     return 0;
   }

@@ -93,8 +93,8 @@ export async function restartComponent(cluster: string, role: string, o: Restart
   // Should the port still be held (the kernel closes a killed process's sockets a moment after its
   // last thread is gone), the successor exits at once saying so: start it again, for up to 20 s.
   const deadline = Date.now() + 20_000;
+  const logFile = join(dir, 'logs', `${role}.log`);
   for (;;) {
-    const logFile = join(dir, 'logs', `${role}.log`);
     const logStart = existsSync(logFile) ? statSync(logFile).size : 0;
     const d = spawnDaemon({ cluster, stateDir: dir, role, command: spec.command, args: spec.args, netns: spec.netns ?? undefined, env: spec.env });
     await sleep(1_000);

@@ -78,15 +78,28 @@ export function recordedPids(stateDir: string): Array<{ pid: number; role: strin
     .filter((p) => Number.isInteger(p.pid) && p.pid > 1);
 }
 
+/** The fields of /proc/<pid>/stat after the command name (which may hold spaces): [0] is the state. */
+function statFields(pid: number): string[] {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
 /** Alive = exists and is not a zombie (a zombie has already stopped running). */
 export function isAlive(pid: number): boolean {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    const state = statFields(pid)[0];
     return state !== 'Z' && state !== 'X';
   } catch {
     return false;
   }
+}
+
+const CLOCK_TICKS_PER_S = 100; // USER_HZ: the unit of /proc's times on Linux
+
+/** CPU seconds (user + system) a process has used so far; throws when it does not exist. */
+export function cpuSecondsOf(pid: number): number {
+  const fields = statFields(pid);
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_S;
 }
 
 function hasMarker(pid: number, cluster: string): boolean {

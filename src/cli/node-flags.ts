@@ -35,7 +35,10 @@ export const OPERATOR_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX
  */
 export const OPERATOR_ENTRY = 'bin/unmute-operator.js';
 
-/** `node` arguments that start the operator as the image does: its Node flags, its entry, then `args`. */
-export function operatorNodeArgs(args: readonly string[]): string[] {
-  return [...OPERATOR_NODE_FLAGS, OPERATOR_ENTRY, ...args];
+/**
+ * `node` arguments that start the operator as the image does: its Node flags, its entry, then `args`.
+ * `entry` is the entry's path as the caller must name it (OPERATOR_ENTRY from the repository root).
+ */
+export function operatorNodeArgs(args: readonly string[], entry = OPERATOR_ENTRY): string[] {
+  return [...OPERATOR_NODE_FLAGS, entry, ...args];
 }

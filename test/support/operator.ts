@@ -20,7 +20,7 @@ import { EventRecorder } from '../../src/runtime/events.ts';
 import { KubeClient } from '../../src/runtime/kube-client.ts';
 import { UndiciTransport, type KubeTransport } from '../../src/runtime/kube-transport.ts';
 import type { KubeObject, TypeRef } from '../../src/runtime/object.ts';
-import { OPERATOR_ENTRY, OPERATOR_ENV, OPERATOR_NODE_FLAGS } from '../../src/cli/node-flags.ts';
+import { OPERATOR_ENTRY, OPERATOR_ENV, operatorNodeArgs } from '../../src/cli/node-flags.ts';
 
 export const repoRoot = join(import.meta.dirname, '..', '..');
 export const UMD: TypeRef = { apiVersion: 'unmute.sh/v1alpha1', kind: 'UnmuteDeployment' };
@@ -185,17 +185,18 @@ const spawned = new Set<OperatorProcess>();
  */
 let compileCacheWarm: Promise<unknown> | undefined;
 function warmCompileCache(): Promise<unknown> {
-  compileCacheWarm ??= promisify(execFile)(process.execPath, [...OPERATOR_NODE_FLAGS, join(repoRoot, OPERATOR_ENTRY), 'run', '--help'], { timeout: 60_000, env: { ...process.env, ...OPERATOR_ENV } });
+  compileCacheWarm ??= promisify(execFile)(process.execPath, operatorArgs(['run', '--help']), { timeout: 60_000, env: { ...process.env, ...OPERATOR_ENV } });
   return compileCacheWarm;
 }
+
+/** The entry by its absolute path: tests and benchmarks run from any directory. */
+const operatorArgs = (args: string[]) => operatorNodeArgs(args, join(repoRoot, OPERATOR_ENTRY));
 
 /** Starts `node bin/unmute-operator.js run` and resolves once it logged its health and metrics URLs. */
 export async function spawnOperator(o: SpawnOperatorOptions): Promise<OperatorProcess> {
   await warmCompileCache();
-  const args = [
-    // As the image runs it (Dockerfile ENTRYPOINT).
-    ...OPERATOR_NODE_FLAGS,
-    join(repoRoot, OPERATOR_ENTRY),
+  // As the image runs it (Dockerfile ENTRYPOINT).
+  const args = operatorArgs([
     'run',
     '--kubeconfig',
     o.kubeconfig,
@@ -214,7 +215,7 @@ export async function spawnOperator(o: SpawnOperatorOptions): Promise<OperatorPr
       ? ['--lease-duration', String(o.lease.duration), '--renew-deadline', String(o.lease.renewDeadline), '--retry-period', String(o.lease.retryPeriod)]
       : []),
     ...(o.extraArgs ?? []),
-  ];
+  ]);
   const [command, ...prefix] = o.wrapper ?? [process.execPath];
   const child = spawn(command!, [...prefix, ...(o.wrapper ? [process.execPath] : []), ...args], {
     detached: true,
